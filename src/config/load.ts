@@ -1,0 +1,199 @@
+// Loads notifyd's configuration from the environment once: *_FILE indirection, validation of every variable,
+// every problem reported (one line each, naming the variable), then a deeply frozen, typed Config.
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, NotifydError } from '../errors.js';
+import {
+  ENT_OVERRIDE_PATTERN, ENTERPRISE_ID_PATTERN, EX_CONFIG, entOverrideSchemas, variables, type VariableName,
+} from './schema.js';
+
+export type Priority = number;
+
+export interface EnterpriseOverride {
+  readonly subscriptionEnabled: boolean;
+  readonly realtimePriority: Priority | undefined;
+}
+
+export interface Config {
+  readonly supabaseUrl: string;
+  readonly supabaseServiceRoleKey: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly novuSecretKey: string | undefined;
+  readonly novuApiUrl: string;
+  readonly deliveryMode: 'novu' | 'log';
+  /** undefined = serve every enabled row of notify.enterprise */
+  readonly enterpriseIds: readonly string[] | undefined;
+  readonly health: { readonly port: number; readonly host: string };
+  readonly logLevel: string;
+  readonly shutdownTimeoutMs: number;
+  readonly realtimeHosts: number;
+  readonly subscription: {
+    readonly reconnectDelayMs: number;
+    readonly maxRetries: number;
+    readonly healthCheckIntervalMs: number;
+  };
+  readonly priorities: { readonly realtime: Priority; readonly scheduled: Priority; readonly cron: Priority };
+  readonly workerConcurrency: number;
+  readonly queuePrefix: string;
+  readonly sweepIntervalMs: number;
+  readonly leaseMs: number;
+  readonly novuTimeoutMs: number;
+  readonly deliveryMaxAttempts: number;
+  /** ENT_<id>_* switches, by enterprise id */
+  readonly enterprises: Readonly<Record<string, EnterpriseOverride>>;
+}
+
+export class ConfigError extends NotifydError {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(ErrorCodes.CONFIG_INVALID, `invalid configuration:\n${problems.join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads VAR or VAR_FILE (Docker secrets); both set is a problem, as is an unreadable file. */
+function rawValue(env: Env, name: string, problems: string[]): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (file !== undefined && file !== '') {
+    if (direct !== undefined && direct !== '') {
+      problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+      return undefined;
+    }
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  }
+  return direct === '' ? undefined : direct;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const values = {} as Record<VariableName, unknown>;
+  for (const [name, spec] of Object.entries(variables) as [VariableName, (typeof variables)[VariableName]][]) {
+    const raw = rawValue(env, name, problems) ?? ('default' in spec ? spec.default : undefined);
+    if (raw === undefined) {
+      if ('required' in spec && spec.required) problems.push(`${name}: required but not set`);
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}${'secret' in spec && spec.secret ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`}`);
+  }
+
+  let enterpriseIds: string[] | undefined;
+  if (typeof values.DAEMON_ENTERPRISE_IDS === 'string') {
+    const ids = values.DAEMON_ENTERPRISE_IDS.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const bad = ids.filter((id) => !ENTERPRISE_ID_PATTERN.test(id));
+    if (bad.length > 0) {
+      problems.push(`DAEMON_ENTERPRISE_IDS: ${bad.map((b) => JSON.stringify(b.slice(0, 80))).join(', ')} ${bad.length === 1 ? 'is not a valid enterprise id' : 'are not valid enterprise ids'} (allowed: ${ENTERPRISE_ID_PATTERN.source})`);
+    } else if (ids.length === 0) {
+      problems.push('DAEMON_ENTERPRISE_IDS: set but lists no enterprise id (unset it to serve every enabled enterprise)');
+    } else {
+      const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
+      if (dupes.length > 0) problems.push(`DAEMON_ENTERPRISE_IDS: lists ${[...new Set(dupes)].join(', ')} more than once`);
+      enterpriseIds = [...new Set(ids)];
+    }
+  }
+
+  if (values.DELIVERY_MODE === 'novu' && values.NOVU_SECRET_KEY === undefined && !problems.some((p) => p.startsWith('NOVU_SECRET_KEY'))) {
+    problems.push('NOVU_SECRET_KEY: required unless DELIVERY_MODE=log');
+  }
+
+  const enterprises: Record<string, { subscriptionEnabled: boolean; realtimePriority: number | undefined }> = {};
+  for (const key of Object.keys(env).sort()) {
+    const match = ENT_OVERRIDE_PATTERN.exec(key);
+    if (match === null || key.endsWith('_FILE')) continue;
+    const id = match[1] as string;
+    const which = match[2] as keyof typeof entOverrideSchemas;
+    if (!ENTERPRISE_ID_PATTERN.test(id)) {
+      problems.push(`${key}: ${JSON.stringify(id.slice(0, 80))} is not a valid enterprise id (allowed: ${ENTERPRISE_ID_PATTERN.source})`);
+      continue;
+    }
+    const raw = env[key] ?? '';
+    const parsed = entOverrideSchemas[which].safeParse(raw);
+    if (!parsed.success) {
+      problems.push(`${key}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(raw.slice(0, 80))})`);
+      continue;
+    }
+    const entry = (enterprises[id] ??= { subscriptionEnabled: true, realtimePriority: undefined });
+    if (which === 'SUBSCRIPTION_ENABLED') entry.subscriptionEnabled = parsed.data as boolean;
+    else entry.realtimePriority = parsed.data as number;
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const v = values as {
+    SUPABASE_URL: string; SUPABASE_SERVICE_ROLE_KEY: string; DATABASE_URL: string; REDIS_URL: string;
+    NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'log';
+    DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
+    DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
+    SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
+    CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number;
+    LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number;
+  };
+  return deepFreeze<Config>({
+    supabaseUrl: v.SUPABASE_URL,
+    supabaseServiceRoleKey: v.SUPABASE_SERVICE_ROLE_KEY,
+    databaseUrl: v.DATABASE_URL,
+    redisUrl: v.REDIS_URL,
+    novuSecretKey: v.NOVU_SECRET_KEY,
+    novuApiUrl: v.NOVU_API_URL.replace(/\/+$/, ''),
+    deliveryMode: v.DELIVERY_MODE,
+    enterpriseIds,
+    health: { port: v.DAEMON_HEALTH_PORT, host: v.DAEMON_HEALTH_HOST },
+    logLevel: v.DAEMON_LOG_LEVEL,
+    shutdownTimeoutMs: v.DAEMON_SHUTDOWN_TIMEOUT_MS,
+    realtimeHosts: v.DAEMON_REALTIME_HOSTS,
+    subscription: {
+      reconnectDelayMs: v.SUBSCRIPTION_RECONNECT_DELAY,
+      maxRetries: v.SUBSCRIPTION_MAX_RETRIES,
+      healthCheckIntervalMs: v.SUBSCRIPTION_HEALTH_CHECK_INTERVAL,
+    },
+    priorities: { realtime: v.REALTIME_QUEUE_PRIORITY, scheduled: v.SCHEDULED_QUEUE_PRIORITY, cron: v.CRON_QUEUE_PRIORITY },
+    workerConcurrency: v.WORKER_CONCURRENCY,
+    queuePrefix: v.QUEUE_PREFIX,
+    sweepIntervalMs: v.SWEEP_INTERVAL_MS,
+    leaseMs: v.LEASE_MS,
+    novuTimeoutMs: v.NOVU_TIMEOUT_MS,
+    deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,
+    enterprises,
+  });
+}
+
+/** For entry points: a bad configuration prints one line per problem on stderr and exits 78 (EX_CONFIG). */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`notifyd: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n`);
+      for (const p of err.problems) process.stderr.write(`  ${p}\n`);
+      process.exit(EX_CONFIG);
+    }
+    throw err;
+  }
+}
+
+/** The priority an enterprise's realtime jobs get: its ENT_<id>_REALTIME_PRIORITY, else REALTIME_QUEUE_PRIORITY. */
+export function realtimePriorityFor(config: Config, enterpriseId: string): Priority {
+  return config.enterprises[enterpriseId]?.realtimePriority ?? config.priorities.realtime;
+}
+
+export function subscriptionEnabledFor(config: Config, enterpriseId: string): boolean {
+  return config.enterprises[enterpriseId]?.subscriptionEnabled ?? true;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value as object)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

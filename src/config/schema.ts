@@ -1,0 +1,71 @@
+// Every environment variable notifyd reads, declared once with its type, default and meaning (CONTRACT.md).
+// Validation messages name the variable; the loader (load.ts) turns problems into exit code 78.
+import { z } from 'zod';
+
+export const ENTERPRISE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const EX_CONFIG = 78;
+
+const intIn = (min: number, max: number) =>
+  z.string().trim().regex(/^-?\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `must be between ${min} and ${max}` });
+
+const bool = z.string().trim().toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(v), { message: 'must be true or false' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const url = (protocols: readonly string[]) => z.string().trim().min(1, { message: 'must not be empty' })
+  .refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, { message: `must be a URL (${protocols.map((p) => p.replace(':', '://')).join(' or ')})` });
+
+const secret = z.string().min(1, { message: 'must not be empty' });
+
+/** name → [schema, default (undefined = required or optional), one-line description for docs] */
+export const variables = {
+  SUPABASE_URL: { schema: url(['http:', 'https:']), required: true, doc: 'Supabase project URL; Realtime is at /realtime/v1/websocket' },
+  SUPABASE_SERVICE_ROLE_KEY: { schema: secret, required: true, secret: true, doc: 'key for Realtime; never logged' },
+  DATABASE_URL: { schema: url(['postgres:', 'postgresql:']), required: true, secret: true, doc: 'PostgreSQL for claims, sweeps, rules' },
+  REDIS_URL: { schema: url(['redis:', 'rediss:']), default: 'redis://127.0.0.1:6379', secret: true, doc: "BullMQ's Redis" },
+  NOVU_SECRET_KEY: { schema: secret, secret: true, doc: 'Novu API key (required unless DELIVERY_MODE=log); never logged' },
+  NOVU_API_URL: { schema: url(['http:', 'https:']), default: 'https://api.novu.co', doc: 'Novu API base URL, without /v1' },
+  DELIVERY_MODE: { schema: z.enum(['novu', 'log'], { message: 'must be novu or log' }), default: 'novu', doc: 'novu delivers; log claims and records but only logs' },
+  DAEMON_ENTERPRISE_IDS: { schema: z.string(), doc: 'comma-separated enterprise ids; unset = enabled rows of notify.enterprise' },
+  DAEMON_HEALTH_PORT: { schema: intIn(0, 65535), default: '3001', doc: 'HTTP port for /health, /livez, /readyz' },
+  DAEMON_HEALTH_HOST: { schema: z.string().trim().min(1), default: '0.0.0.0', doc: 'address the health server binds' },
+  DAEMON_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), default: 'info', doc: 'pino level' },
+  DAEMON_SHUTDOWN_TIMEOUT_MS: { schema: intIn(1000, 600_000), default: '25000', doc: 'hard deadline for an orderly shutdown, then exit 1' },
+  DAEMON_REALTIME_HOSTS: { schema: intIn(1, 64), default: '2', doc: 'worker threads that host enterprise actors' },
+  SUBSCRIPTION_RECONNECT_DELAY: { schema: intIn(10, 600_000), default: '1000', doc: 'ms, base of the reconnect backoff' },
+  SUBSCRIPTION_MAX_RETRIES: { schema: intIn(1, 1000), default: '10', doc: 'failed reconnects before the actor reports failed and is restarted' },
+  SUBSCRIPTION_HEALTH_CHECK_INTERVAL: { schema: intIn(100, 3_600_000), default: '30000', doc: 'ms between subscription health checks' },
+  REALTIME_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '10', doc: 'larger = more urgent' },
+  SCHEDULED_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '5', doc: 'larger = more urgent' },
+  CRON_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '1', doc: 'larger = more urgent' },
+  WORKER_CONCURRENCY: { schema: intIn(1, 1000), default: '5', doc: 'jobs in flight per host' },
+  QUEUE_PREFIX: { schema: z.string().trim().regex(/^[A-Za-z0-9_{}-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ - { }' }), default: 'notifyd', doc: 'BullMQ key prefix (use a {hash tag} on Redis Cluster)' },
+  SWEEP_INTERVAL_MS: { schema: intIn(100, 3_600_000), default: '10000', doc: 'ms between sweeps for missed and stuck notifications' },
+  LEASE_MS: { schema: intIn(1000, 3_600_000), default: '60000', doc: 'how long a claimed notification stays processing before the sweep re-queues it' },
+  NOVU_TIMEOUT_MS: { schema: intIn(100, 300_000), default: '10000', doc: 'per-attempt timeout of a Novu call' },
+  DELIVERY_MAX_ATTEMPTS: { schema: intIn(1, 100), default: '8', doc: 'attempts for transient delivery failures before failed' },
+} as const satisfies Record<string, VariableSpec>;
+
+export interface VariableSpec {
+  schema: z.ZodType<unknown, string>;
+  required?: boolean;
+  default?: string;
+  secret?: boolean;
+  doc: string;
+}
+
+export type VariableName = keyof typeof variables;
+
+export const ENT_OVERRIDE_PATTERN = /^ENT_(.+)_(SUBSCRIPTION_ENABLED|REALTIME_PRIORITY)$/;
+export const entOverrideSchemas = {
+  SUBSCRIPTION_ENABLED: bool,
+  REALTIME_PRIORITY: intIn(1, 100),
+} as const;
