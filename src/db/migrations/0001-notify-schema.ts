@@ -44,6 +44,7 @@ create table notify.ent_notification (
   updated_at        timestamptz not null default now(),
   -- lifecycle columns
   version           bigint not null default 1,
+  armed_version     bigint not null default 1,
   writer            text not null default 'app',
   attempts          integer not null default 0,
   last_error        text,
@@ -67,15 +68,26 @@ create index ent_notification_watermark_idx on notify.ent_notification (enterpri
 -- DELETE events carry the whole old row, so a filter on enterprise_id also matches deletes.
 alter table notify.ent_notification replica identity full;
 
--- Every write bumps version and updated_at and records who wrote it: notifyd marks its own transactions with
--- "set local notifyd.writer = 'notifyd'", so its status writes are told apart from the application's.
+-- Every write bumps version and updated_at and records who wrote it. notifyd marks its own writes by setting
+-- writer = 'notifyd!' in the statement itself (one statement, no session state, safe behind a transaction pooler);
+-- the stored value is only ever 'app' or 'notifyd', so a write that does not set the marker is the application's.
+-- armed_version is the version at which the application last armed the row (insert, or back to pending): the
+-- delivery identity (Novu transactionId / Idempotency-Key) derives from it, so notifyd's own writes never change it.
 create function notify.stamp_row() returns trigger language plpgsql as $$
 begin
-  if tg_op = 'UPDATE' then
+  new.writer := case when new.writer = 'notifyd!' then 'notifyd' else 'app' end;
+  if tg_op = 'INSERT' then
+    new.version := 1;
+    new.armed_version := 1;
+  else
     new.version := old.version + 1;
+    if new.writer = 'app' and new.status = 'pending' and old.status <> 'pending' then
+      new.armed_version := new.version;
+    else
+      new.armed_version := old.armed_version;
+    end if;
   end if;
   new.updated_at := clock_timestamp();
-  new.writer := coalesce(nullif(current_setting('notifyd.writer', true), ''), 'app');
   return new;
 end;
 $$;
