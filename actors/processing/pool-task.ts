@@ -1,0 +1,33 @@
+// The Piscina worker: each pool thread keeps one PostgreSQL pool and one Novu client (built on its first task
+// from the settings in workerData) and runs processNotification for the jobs the processing actor hands it.
+import { workerData } from 'piscina';
+import { createPool, type DbPool } from '../../src/db/pool.js';
+import { NovuDelivery } from '../../src/delivery/novu-client.js';
+import { processNotification, type ProcessResult, type ProcessTask } from '../../src/delivery/process.js';
+
+export interface PoolTaskSettings {
+  databaseUrl: string;
+  deliveryMode: 'novu' | 'log';
+  novuSecretKey: string | undefined;
+  novuApiUrl: string;
+  novuTimeoutMs: number;
+  leaseMs: number;
+  retryHoldMs: number;
+  dbPoolSize: number;
+}
+
+const settings = (workerData as { settings: PoolTaskSettings }).settings;
+let db: DbPool | undefined;
+let novu: NovuDelivery | undefined;
+
+function deps() {
+  db ??= createPool({ databaseUrl: settings.databaseUrl, max: settings.dbPoolSize, applicationName: 'notifyd-pool' });
+  if (settings.deliveryMode === 'novu' && novu === undefined) {
+    novu = new NovuDelivery({ secretKey: settings.novuSecretKey ?? '', apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs });
+  }
+  return { db: db.pool, novu, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs };
+}
+
+export default async function run(task: ProcessTask): Promise<ProcessResult> {
+  return processNotification(task, deps());
+}

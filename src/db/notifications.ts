@@ -1,0 +1,160 @@
+// The SQL of the notification lifecycle: the atomic claim (pending → processing with a lease), the fenced outcome
+// writes (sent / failed / retrying), catch-up and sweep reads, and the per-enterprise watermark. Every write
+// notifyd makes sets writer = 'notifyd!' so its own UPDATE events are recognised and make no work.
+import type pg from 'pg';
+
+export type NotificationStatus = 'pending' | 'processing' | 'sent' | 'failed' | 'cancelled';
+
+export interface NotificationRow {
+  id: string;
+  enterprise_id: string;
+  workflow_id: string;
+  recipients: string[];
+  payload: unknown;
+  status: NotificationStatus;
+  scheduled_for: Date | null;
+  version: string;
+  armed_version: string;
+  attempts: number;
+  last_error: string | null;
+  transaction_id: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  source: 'app' | 'rule';
+  updated_at: Date;
+}
+
+const ROW = `id, enterprise_id, workflow_id, recipients, payload, status, scheduled_for, version, armed_version,
+  attempts, last_error, transaction_id, lease_owner, lease_expires_at, source, updated_at`;
+
+/** Longest reason stored in last_error. */
+const MAX_REASON = 1000;
+
+export function clipReason(reason: string): string {
+  return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON - 1)}…`;
+}
+
+export type ClaimResult =
+  | { kind: 'claimed'; row: NotificationRow }
+  | { kind: 'not_due'; dueAt: Date }
+  | { kind: 'skipped'; reason: 'not_found' | 'enterprise_mismatch' | 'not_pending' | 'leased'; status?: NotificationStatus };
+
+/**
+ * Claims a row for delivery: a pending row that is due, or a processing row whose lease is ours (a retry of the same
+ * job) or has expired (its worker died). One statement, so two claimers never both win.
+ */
+export async function claim(db: pg.Pool, args: { id: string; enterpriseId: string; owner: string; leaseMs: number }): Promise<ClaimResult> {
+  const res = await db.query<NotificationRow>(
+    `update notify.ent_notification
+        set status = 'processing', lease_owner = $3, lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
+            attempts = attempts + 1, writer = 'notifyd!'
+      where id = $1 and enterprise_id = $2
+        and ((status = 'pending' and (scheduled_for is null or scheduled_for <= clock_timestamp()))
+          or (status = 'processing' and (lease_owner = $3 or lease_expires_at < clock_timestamp())))
+      returning ${ROW}`,
+    [args.id, args.enterpriseId, args.owner, args.leaseMs],
+  );
+  if (res.rows[0] !== undefined) return { kind: 'claimed', row: res.rows[0] };
+  const look = await db.query<{ enterprise_id: string; status: NotificationStatus; scheduled_for: Date | null }>(
+    'select enterprise_id, status, scheduled_for from notify.ent_notification where id = $1', [args.id]);
+  const row = look.rows[0];
+  if (row === undefined) return { kind: 'skipped', reason: 'not_found' };
+  if (row.enterprise_id !== args.enterpriseId) return { kind: 'skipped', reason: 'enterprise_mismatch' };
+  if (row.status === 'pending' && row.scheduled_for !== null) return { kind: 'not_due', dueAt: row.scheduled_for };
+  if (row.status === 'processing') return { kind: 'skipped', reason: 'leased', status: row.status };
+  return { kind: 'skipped', reason: 'not_pending', status: row.status };
+}
+
+/** Fenced on the lease: true when the row was still ours and is now sent. */
+export async function markSent(db: pg.Pool, args: { id: string; owner: string; transactionId: string }): Promise<boolean> {
+  const res = await db.query(
+    `update notify.ent_notification
+        set status = 'sent', sent_at = now(), transaction_id = $3, last_error = null,
+            lease_owner = null, lease_expires_at = null, writer = 'notifyd!'
+      where id = $1 and status = 'processing' and lease_owner = $2`,
+    [args.id, args.owner, args.transactionId]);
+  return res.rowCount === 1;
+}
+
+/** Fenced on the lease: true when the row was still ours and is now failed with the reason. */
+export async function markFailed(db: pg.Pool, args: { id: string; owner: string; reason: string; transactionId?: string }): Promise<boolean> {
+  const res = await db.query(
+    `update notify.ent_notification
+        set status = 'failed', last_error = $3, transaction_id = coalesce($4, transaction_id),
+            lease_owner = null, lease_expires_at = null, writer = 'notifyd!'
+      where id = $1 and status = 'processing' and lease_owner = $2`,
+    [args.id, args.owner, clipReason(args.reason), args.transactionId ?? null]);
+  return res.rowCount === 1;
+}
+
+/** Keeps the row processing under our lease until the retry runs, and records why the attempt failed. */
+export async function markRetrying(db: pg.Pool, args: { id: string; owner: string; reason: string; holdMs: number; leaseMs: number }): Promise<boolean> {
+  const res = await db.query(
+    `update notify.ent_notification
+        set last_error = $3, lease_expires_at = now() + make_interval(secs => ($4::float8 + $5::float8) / 1000), writer = 'notifyd!'
+      where id = $1 and status = 'processing' and lease_owner = $2`,
+    [args.id, args.owner, clipReason(args.reason), args.holdMs, args.leaseMs]);
+  return res.rowCount === 1;
+}
+
+export async function getRow(db: pg.Pool, id: string): Promise<NotificationRow | undefined> {
+  const res = await db.query<NotificationRow>(`select ${ROW} from notify.ent_notification where id = $1`, [id]);
+  return res.rows[0];
+}
+
+/** Pending rows of one enterprise changed since `since` (null = all), oldest first, after the (updated_at, id) cursor. */
+export async function pendingChangedSince(db: pg.Pool, args: {
+  enterpriseId: string; since: Date | null; after?: { updatedAt: Date; id: string }; limit: number;
+}): Promise<NotificationRow[]> {
+  const res = await db.query<NotificationRow>(
+    `select ${ROW} from notify.ent_notification
+      where enterprise_id = $1 and status = 'pending'
+        and ($2::timestamptz is null or updated_at > $2)
+        and ($3::timestamptz is null or (updated_at, id) > ($3, $4::bigint))
+      order by updated_at, id limit $5`,
+    [args.enterpriseId, args.since, args.after?.updatedAt ?? null, args.after?.id ?? null, args.limit]);
+  return res.rows;
+}
+
+/** Pending rows due now (or within `aheadMs`), oldest due first; what the sweep re-enqueues (dedup makes it safe). */
+export async function duePending(db: pg.Pool, args: { limit: number; aheadMs?: number; olderThanMs?: number; enterpriseIds?: readonly string[] }): Promise<NotificationRow[]> {
+  const res = await db.query<NotificationRow>(
+    `select ${ROW} from notify.ent_notification
+      where status = 'pending'
+        and (scheduled_for is null or scheduled_for <= now() + make_interval(secs => $2::float8 / 1000))
+        and updated_at <= now() - make_interval(secs => $3::float8 / 1000)
+        and ($4::text[] is null or enterprise_id = any($4))
+      order by scheduled_for nulls first, id limit $1`,
+    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, args.enterpriseIds ?? null]);
+  return res.rows;
+}
+
+/** Processing rows whose lease expired: their worker died or lost Redis; the sweep re-enqueues them. */
+export async function expiredLeases(db: pg.Pool, args: { limit: number; enterpriseIds?: readonly string[] }): Promise<NotificationRow[]> {
+  const res = await db.query<NotificationRow>(
+    `select ${ROW} from notify.ent_notification
+      where status = 'processing' and lease_expires_at < now()
+        and ($2::text[] is null or enterprise_id = any($2))
+      order by lease_expires_at limit $1`,
+    [args.limit, args.enterpriseIds ?? null]);
+  return res.rows;
+}
+
+export async function getWatermark(db: pg.Pool, enterpriseId: string): Promise<Date | null> {
+  const res = await db.query<{ watermark: Date }>('select watermark from notify.subscription_watermark where enterprise_id = $1', [enterpriseId]);
+  return res.rows[0]?.watermark ?? null;
+}
+
+/** Only ever moves forward. */
+export async function setWatermark(db: pg.Pool, enterpriseId: string, watermark: Date): Promise<void> {
+  await db.query(
+    `insert into notify.subscription_watermark (enterprise_id, watermark) values ($1, $2)
+     on conflict (enterprise_id) do update set watermark = greatest(notify.subscription_watermark.watermark, excluded.watermark), updated_at = now()`,
+    [enterpriseId, watermark]);
+}
+
+/** Enterprises to serve when DAEMON_ENTERPRISE_IDS is unset. */
+export async function enabledEnterprises(db: pg.Pool): Promise<string[]> {
+  const res = await db.query<{ id: string }>('select id from notify.enterprise where enabled order by id');
+  return res.rows.map((r) => r.id);
+}

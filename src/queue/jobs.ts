@@ -1,0 +1,86 @@
+// What goes on the BullMQ queue: job names, job data (ids and event metadata — never a payload or recipients),
+// deterministic job ids for dedup, and the mapping of CONTRACT priorities onto BullMQ's scale.
+import type { JobsOptions } from 'bullmq';
+
+export const QUEUE_NAME = 'notifications';
+
+export const JobNames = {
+  insert: 'realtime-notification-insert',
+  update: 'realtime-notification-update',
+  delete: 'realtime-notification-delete',
+} as const;
+export type JobName = (typeof JobNames)[keyof typeof JobNames];
+
+/** Why a job exists: a live Realtime event, the post-subscribe catch-up, or the sweep. */
+export type JobOrigin = 'realtime' | 'catchup' | 'sweep';
+
+/** deliver: claim and send the row; cancel: the application cancelled a row that may already be in Novu. */
+export type JobAction = 'deliver' | 'cancel';
+
+export interface NotificationJobData {
+  readonly enterpriseId: string;
+  /** bigint as a decimal string: JavaScript numbers lose precision above 2^53 */
+  readonly notificationId: string;
+  readonly version: string;
+  readonly action: JobAction;
+  readonly origin: JobOrigin;
+  /** ms since epoch when the producer enqueued it (for latency figures) */
+  readonly enqueuedAt: number;
+  /** the row's commit time as the producer saw it, ms since epoch, when known */
+  readonly committedAt?: number;
+}
+
+/**
+ * The dedup key: notification id + event type + row version. Realtime, catch-up and sweep compute the same id for
+ * the same row version, so overlapping producers add one job. Ids never contain ':' nor are all digits (BullMQ rules).
+ */
+export function jobIdFor(notificationId: string, version: string, action: JobAction = 'deliver'): string {
+  const event = action === 'cancel' ? 'cancel' : version === '1' ? 'insert' : 'update';
+  return `ntf-${notificationId}-${event}-v${version}`;
+}
+
+export function jobNameFor(version: string, action: JobAction): JobName {
+  if (action === 'cancel') return JobNames.update;
+  return version === '1' ? JobNames.insert : JobNames.update;
+}
+
+/**
+ * CONTRACT priorities are 1..100 with larger = more urgent; BullMQ's are 1..2,097,151 with 1 = most urgent and
+ * 0 (= none) running before everything, so every job gets an explicit, mapped priority.
+ */
+export function toBullPriority(contractPriority: number): number {
+  const p = Math.min(100, Math.max(1, Math.round(contractPriority)));
+  return 101 - p;
+}
+
+export interface RetentionPolicy {
+  /** completed jobs are kept this long (s), so dedup covers the catch-up look-back */
+  readonly completedAgeS: number;
+  readonly completedCount: number;
+  readonly failedAgeS: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
+  completedAgeS: 15 * 60,
+  completedCount: 200_000,
+  failedAgeS: 7 * 24 * 3600,
+});
+
+export function jobOptions(args: {
+  jobId: string;
+  priority: number;
+  delayMs: number;
+  attempts: number;
+  retention?: RetentionPolicy;
+}): JobsOptions {
+  const retention = args.retention ?? DEFAULT_RETENTION;
+  return {
+    jobId: args.jobId,
+    priority: toBullPriority(args.priority),
+    delay: Math.max(0, Math.round(args.delayMs)),
+    attempts: args.attempts,
+    backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+    removeOnComplete: { age: retention.completedAgeS, count: retention.completedCount },
+    removeOnFail: { age: retention.failedAgeS },
+  };
+}

@@ -1,0 +1,121 @@
+// The producer side of the one BullMQ queue: fail-fast connections (an add rejects at once while Redis is down, so
+// the calling actor retries instead of hanging), enqueueing notification jobs, best-effort removal of stale ones.
+import { Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { QUEUE_NAME, jobIdFor, jobNameFor, jobOptions, type NotificationJobData, type RetentionPolicy } from './jobs.js';
+
+export interface ProducerSettings {
+  redisUrl: string;
+  prefix: string;
+  attempts: number;
+  retention?: RetentionPolicy;
+  /** ms to wait for the first connection before giving up */
+  connectTimeoutMs?: number;
+}
+
+export function redisOptions(extra: RedisOptions = {}): RedisOptions {
+  return {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 7), 5000),
+    ...extra,
+  };
+}
+
+export interface EnqueueRequest {
+  enterpriseId: string;
+  notificationId: string;
+  version: string;
+  action: 'deliver' | 'cancel';
+  origin: NotificationJobData['origin'];
+  priority: number;
+  delayMs: number;
+  committedAt?: number;
+}
+
+export class NotificationProducer {
+  readonly queue: Queue<NotificationJobData>;
+  private readonly connection: Redis;
+  private readonly settings: ProducerSettings;
+  private closing: Promise<void> | undefined;
+
+  private constructor(settings: ProducerSettings, connection: Redis) {
+    this.settings = settings;
+    this.connection = connection;
+    this.queue = new Queue<NotificationJobData>(QUEUE_NAME, { connection, prefix: settings.prefix });
+    this.queue.on('error', () => undefined); // connection errors surface on add(); the actor logs and retries
+  }
+
+  /** Connects first (BullMQ needs Redis up when the Queue is built), then fails fast on every later outage. */
+  static async connect(settings: ProducerSettings): Promise<NotificationProducer> {
+    const connection = new Redis(settings.redisUrl, redisOptions({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      lazyConnect: true,
+      connectTimeout: settings.connectTimeoutMs ?? 5000,
+    }));
+    connection.on('error', () => undefined);
+    try {
+      await connection.connect();
+    } catch (err) {
+      connection.disconnect();
+      throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `cannot connect to Redis: ${describeError(err)}`, { cause: err });
+    }
+    return new NotificationProducer(settings, connection);
+  }
+
+  async enqueue(req: EnqueueRequest): Promise<string> {
+    const jobId = jobIdFor(req.notificationId, req.version, req.action);
+    const data: NotificationJobData = {
+      enterpriseId: req.enterpriseId,
+      notificationId: req.notificationId,
+      version: req.version,
+      action: req.action,
+      origin: req.origin,
+      enqueuedAt: Date.now(),
+      ...(req.committedAt === undefined ? {} : { committedAt: req.committedAt }),
+    };
+    try {
+      await this.queue.add(jobNameFor(req.version, req.action), data, jobOptions({
+        jobId, priority: req.priority, delayMs: req.delayMs, attempts: this.settings.attempts,
+        ...(this.settings.retention === undefined ? {} : { retention: this.settings.retention }),
+      }));
+    } catch (err) {
+      throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `enqueue failed: ${describeError(err)}`, { cause: err });
+    }
+    return jobId;
+  }
+
+  /** Removes a job that is still waiting or delayed; a missing or active job is left alone. Best effort. */
+  async removeWaiting(jobId: string): Promise<boolean> {
+    try {
+      const job = await this.queue.getJob(jobId);
+      if (job === undefined || job === null) return false;
+      const state = await job.getState();
+      if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
+      await job.remove();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.connection.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Idempotent and bounded: BullMQ's close can hang while Redis is down. */
+  close(timeoutMs = 3000): Promise<void> {
+    this.closing ??= (async () => {
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+      await Promise.race([this.queue.close().catch(() => undefined), timer]);
+      this.connection.disconnect();
+    })();
+    return this.closing;
+  }
+}
