@@ -117,5 +117,5 @@ async function cancelInNovu(task: ProcessTask, deps: ProcessDeps): Promise<Proce
   if (res.ok) return { kind: 'cancelled_in_novu', cancelled: res.cancelled };
   if (res.outcome.kind === 'rate_limited') return { kind: 'rate_limited', retryAfterMs: res.outcome.retryAfterMs, reason: res.outcome.reason };
   if (res.outcome.kind === 'transient') return { kind: 'retry', reason: res.outcome.reason };
-  return { kind: 'failed', reason: `cancel in novu failed: ${res.outcome.reason}` };
+  return { kind: 'failed', reason: `cancel in novu failed: ${res.outcome.kind === 'rejected' ? res.outcome.reason : 'unexpected answer'}` };
 }

@@ -1,0 +1,121 @@
+// What one Realtime postgres_changes event on notify.ent_notification means for the queue: enqueue a delivery,
+// enqueue a Novu cancel, drop a stale waiting job, or nothing. Pure, so every rule of the lifecycle is unit-tested.
+//   INSERT pending                         → deliver (delayed until scheduled_for)
+//   UPDATE by notifyd itself               → nothing (its own status writes)
+//   UPDATE → cancelled                     → drop the waiting job; if it was processing/sent, cancel in Novu
+//   UPDATE → pending from another status   → deliver the re-armed row
+//   UPDATE pending, scheduled_for changed  → deliver at the new time, drop the old job
+//   DELETE                                 → drop the waiting job
+import { jobIdFor } from '../../src/queue/jobs.js';
+import type { EnqueueRequest } from '../../src/queue/producer.js';
+
+export interface ChangePayload {
+  eventType: 'INSERT' | 'UPDATE' | 'DELETE';
+  commit_timestamp?: string | null;
+  new: Record<string, unknown>;
+  old: Record<string, unknown>;
+  errors?: unknown;
+}
+
+export interface Priorities {
+  realtime: number;
+  scheduled: number;
+  cron: number;
+}
+
+export type ChangeAction =
+  | { kind: 'enqueue'; request: EnqueueRequest }
+  | { kind: 'remove'; jobId: string }
+  | { kind: 'catch_up'; reason: string }
+  | { kind: 'ignore'; reason: string };
+
+/** bigint columns arrive as JSON numbers; beyond 2^53 they are not exact, so such an event triggers a catch-up. */
+function idString(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  if (typeof value === 'string' && /^[1-9]\d{0,18}$/.test(value)) return value;
+  return undefined;
+}
+
+function timeMs(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function priorityFor(row: Record<string, unknown>, priorities: Priorities, now: number): number {
+  if (row['source'] === 'rule') return priorities.cron;
+  const due = timeMs(row['scheduled_for']);
+  if (due !== undefined && due > now) return priorities.scheduled;
+  return priorities.realtime;
+}
+
+function deliver(enterpriseId: string, row: Record<string, unknown>, id: string, version: string, priorities: Priorities, now: number, committedAt: number | undefined): ChangeAction {
+  const due = timeMs(row['scheduled_for']);
+  return {
+    kind: 'enqueue',
+    request: {
+      enterpriseId, notificationId: id, version, action: 'deliver', origin: 'realtime',
+      priority: priorityFor(row, priorities, now),
+      delayMs: due === undefined ? 0 : Math.max(0, due - now),
+      ...(committedAt === undefined ? {} : { committedAt }),
+    },
+  };
+}
+
+export function interpretChange(enterpriseId: string, change: ChangePayload, priorities: Priorities, now = Date.now()): ChangeAction[] {
+  const committedAt = timeMs(change.commit_timestamp);
+  if (Array.isArray(change.errors) && change.errors.length > 0) {
+    // e.g. "Error 413: Payload Too Large": the record lost its large fields; ids are small and kept, but be sure.
+    const id = idString(change.new['id'] ?? change.old['id']);
+    const version = idString(change.new['version'] ?? change.old['version']);
+    if (id === undefined || version === undefined) return [{ kind: 'catch_up', reason: `event with errors: ${change.errors.map(String).join('; ').slice(0, 200)}` }];
+  }
+  switch (change.eventType) {
+    case 'INSERT': {
+      const row = change.new;
+      if (row['enterprise_id'] !== enterpriseId) return [{ kind: 'ignore', reason: 'other_enterprise' }];
+      const id = idString(row['id']);
+      const version = idString(row['version']);
+      if (id === undefined || version === undefined) return [{ kind: 'catch_up', reason: 'insert without a usable id/version' }];
+      if (row['status'] !== 'pending') return [{ kind: 'ignore', reason: `inserted as ${String(row['status'])}` }];
+      return [deliver(enterpriseId, row, id, version, priorities, now, committedAt)];
+    }
+    case 'UPDATE': {
+      const row = change.new;
+      const old = change.old;
+      if (row['enterprise_id'] !== enterpriseId) return [{ kind: 'ignore', reason: 'other_enterprise' }];
+      if (row['writer'] === 'notifyd') return [{ kind: 'ignore', reason: 'own_write' }];
+      const id = idString(row['id']);
+      const version = idString(row['version']);
+      const oldVersion = idString(old['version']);
+      if (id === undefined || version === undefined) return [{ kind: 'catch_up', reason: 'update without a usable id/version' }];
+      const stale: ChangeAction[] = oldVersion === undefined ? [] : [{ kind: 'remove', jobId: jobIdFor(id, oldVersion) }];
+      if (row['status'] === 'cancelled') {
+        if (old['status'] === 'cancelled') return [{ kind: 'ignore', reason: 'already_cancelled' }];
+        const wasTriggered = old['status'] === 'processing' || old['status'] === 'sent';
+        const cancel: ChangeAction[] = wasTriggered
+          ? [{ kind: 'enqueue', request: { enterpriseId, notificationId: id, version, action: 'cancel', origin: 'realtime', priority: priorities.realtime, delayMs: 0 } }]
+          : [];
+        return [...stale, ...cancel];
+      }
+      if (row['status'] === 'pending') {
+        const rearmed = old['status'] !== undefined && old['status'] !== 'pending';
+        const rescheduled = old['scheduled_for'] !== row['scheduled_for'];
+        if (!rearmed && !rescheduled) return [{ kind: 'ignore', reason: 'pending_row_edited' }];
+        return [...(rescheduled && !rearmed ? stale : []), deliver(enterpriseId, row, id, version, priorities, now, committedAt)];
+      }
+      return [{ kind: 'ignore', reason: `application set status ${String(row['status'])}` }];
+    }
+    case 'DELETE': {
+      const old = change.old;
+      if (old['enterprise_id'] !== undefined && old['enterprise_id'] !== enterpriseId) return [{ kind: 'ignore', reason: 'other_enterprise' }];
+      const id = idString(old['id']);
+      const version = idString(old['version']);
+      if (id === undefined || version === undefined) return [{ kind: 'ignore', reason: 'delete without id/version' }];
+      if (old['status'] !== 'pending') return [{ kind: 'ignore', reason: `deleted while ${String(old['status'])}` }];
+      return [{ kind: 'remove', jobId: jobIdFor(id, version) }];
+    }
+    default:
+      return [{ kind: 'ignore', reason: 'unknown event type' }];
+  }
+}
