@@ -79,6 +79,8 @@ export class ProcessingEngine {
       lockDuration: s.lockDurationMs ?? 30_000,
       stalledInterval: s.lockDurationMs ?? 30_000,
       maxStalledCount: 5,
+      // the longest a worker blocks waiting for work; it bounds how late a job runs after a rate-limit pause ends
+      drainDelay: 1,
       autorun: false,
     });
     this.worker.on('error', (err) => {

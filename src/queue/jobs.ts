@@ -71,6 +71,8 @@ export function jobOptions(args: {
   priority: number;
   delayMs: number;
   attempts: number;
+  /** base of the exponential retry backoff (ms) */
+  backoffMs?: number;
   retention?: RetentionPolicy;
 }): JobsOptions {
   const retention = args.retention ?? DEFAULT_RETENTION;
@@ -79,7 +81,7 @@ export function jobOptions(args: {
     priority: toBullPriority(args.priority),
     delay: Math.max(0, Math.round(args.delayMs)),
     attempts: args.attempts,
-    backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+    backoff: { type: 'exponential', delay: args.backoffMs ?? 1000, jitter: 0.5 },
     removeOnComplete: { age: retention.completedAgeS, count: retention.completedCount },
     removeOnFail: { age: retention.failedAgeS },
   };

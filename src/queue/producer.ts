@@ -9,6 +9,8 @@ export interface ProducerSettings {
   redisUrl: string;
   prefix: string;
   attempts: number;
+  /** base of the exponential retry backoff (ms); default 1000 */
+  backoffMs?: number;
   retention?: RetentionPolicy;
   /** ms to wait for the first connection before giving up */
   connectTimeoutMs?: number;
@@ -79,6 +81,7 @@ export class NotificationProducer {
     try {
       await this.queue.add(jobNameFor(req.version, req.action), data, jobOptions({
         jobId, priority: req.priority, delayMs: req.delayMs, attempts: this.settings.attempts,
+        ...(this.settings.backoffMs === undefined ? {} : { backoffMs: this.settings.backoffMs }),
         ...(this.settings.retention === undefined ? {} : { retention: this.settings.retention }),
       }));
     } catch (err) {

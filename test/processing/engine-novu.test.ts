@@ -1,0 +1,115 @@
+// The processing engine delivering through the real @novu/api SDK to the Novu stand-in: exactly one delivery
+// per notification with the right tenant and keys, permanent errors fail at once with the reason, transient ones
+// retry (bounded) without ever delivering twice, and a 429 pauses the queue for its Retry-After.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { ProcessingEngine } from '../../actors/processing/engine.js';
+import { createLogger } from '../../src/log/logger.js';
+import { NotificationProducer } from '../../src/queue/producer.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { deletePrefix, uniquePrefix } from '../support/redis.js';
+import { insertRow, rowById } from '../support/rows.js';
+import { TEST_REDIS_URL } from '../support/services.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../support/standins/novu/index.js';
+import type { NovuStandin } from '../support/standins/novu/types.js';
+import { waitFor } from '../support/wait.js';
+
+describe('processing engine delivering to Novu', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let producer: NotificationProducer;
+  let engine: ProcessingEngine;
+  let novu: NovuStandin;
+
+  before(async () => {
+    db = await createTestDatabase();
+    prefix = uniquePrefix();
+    novu = await startNovuStandin({ workflows: ['welcome', 'digest'], tenants: ['e1', 'e2'] });
+    producer = await NotificationProducer.connect({ redisUrl: TEST_REDIS_URL, prefix, attempts: 3, backoffMs: 100 });
+    engine = new ProcessingEngine({
+      redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, poolThreads: 1,
+      log: createLogger({ level: 'silent' }),
+      pool: { databaseUrl: db.url, deliveryMode: 'novu', novuSecretKey: DEFAULT_NOVU_API_KEY, novuApiUrl: novu.url, novuTimeoutMs: 400, leaseMs: 30_000, retryHoldMs: 100, dbPoolSize: 2 },
+    });
+    await engine.start();
+  });
+  afterEach(() => novu.faults.clear());
+  after(async () => {
+    await engine.stop(5000);
+    await producer.close();
+    await novu.close();
+    await deletePrefix(prefix);
+    await db.drop();
+  });
+
+  const deliver = async (row: Parameters<typeof insertRow>[1]) => {
+    const id = await insertRow(db.pool, row);
+    await producer.enqueue({ enterpriseId: row.enterprise_id, notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 0 });
+    return id;
+  };
+  const settled = (id: string) => waitFor(async () => {
+    const r = await rowById(db.pool, id);
+    return r['status'] === 'sent' || r['status'] === 'failed' ? r : undefined;
+  }, { what: `row ${id} settled`, timeoutMs: 20_000 });
+
+  it('delivers once with workflow, recipients, payload, tenant and the deterministic transaction id', async () => {
+    const id = await deliver({ enterprise_id: 'e2', workflow_id: 'welcome', recipients: ['a', 'b'], payload: { order: 42, nested: { x: [1, 2] } } });
+    const row = await settled(id);
+    assert.equal(row['status'], 'sent');
+    const tx = `notifyd-e2-${id}-1`;
+    assert.equal(row['transaction_id'], tx);
+    const got = novu.deliveriesFor(tx);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]?.workflow, 'welcome');
+    assert.deepEqual(got[0]?.to, ['a', 'b']);
+    assert.deepEqual(got[0]?.payload, { order: 42, nested: { x: [1, 2] } });
+    assert.equal(got[0]?.tenantId, 'e2');
+    assert.equal(got[0]?.idempotencyKey, tx);
+  });
+
+  it('fails at once with Novu\'s reason for an unknown workflow or tenant', async () => {
+    const wf = await deliver({ enterprise_id: 'e1', workflow_id: 'no-such-workflow' });
+    const tenant = await deliver({ enterprise_id: 'e-unknown', workflow_id: 'welcome' });
+    const a = await settled(wf);
+    const b = await settled(tenant);
+    assert.equal(a['status'], 'failed');
+    assert.match(String(a['last_error']), /novu 422: workflow_not_found/);
+    assert.equal(a['attempts'], 1);
+    assert.equal(b['status'], 'failed');
+    assert.match(String(b['last_error']), /no_tenant_found/);
+  });
+
+  it('retries a 5xx and a lost response with the same keys and delivers exactly once', async () => {
+    novu.faults.failNext(1, 502);
+    const a = await deliver({ enterprise_id: 'e1' });
+    assert.equal((await settled(a))['status'], 'sent');
+    novu.faults.latency(1500, { count: 1 }); // processed, but the answer comes after the 400 ms timeout
+    const b = await deliver({ enterprise_id: 'e1' });
+    const rowB = await settled(b);
+    assert.equal(rowB['status'], 'sent');
+    assert.equal(rowB['attempts'], 2);
+    for (const id of [a, b]) assert.equal(novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 1, `row ${id} delivered more than once`);
+  });
+
+  it('marks a notification failed with a visible reason once its attempts are exhausted', async () => {
+    novu.faults.failNext(10, 500);
+    const id = await deliver({ enterprise_id: 'e1' });
+    const row = await settled(id);
+    assert.equal(row['status'], 'failed');
+    assert.match(String(row['last_error']), /retries exhausted after 3 attempts: novu 500/);
+    assert.equal(novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 0);
+  });
+
+  it('honours a 429\'s Retry-After before trying again, without using up attempts', async () => {
+    novu.faults.rateLimitBurst(1, 1);
+    const started = Date.now();
+    const id = await deliver({ enterprise_id: 'e1' });
+    const row = await settled(id);
+    assert.equal(row['status'], 'sent');
+    const requests = novu.requests().filter((r) => r.idempotencyKey === `notifyd-e1-${id}-1`);
+    assert.equal(requests.length, 2);
+    const gap = (requests[1]?.receivedAt ?? 0) - (requests[0]?.receivedAt ?? 0);
+    assert.ok(gap >= 900 && gap <= 3000, `retried after ${gap} ms, Retry-After was 1 s`);
+    assert.ok(Date.now() - started < 10_000);
+  });
+});
