@@ -31,6 +31,10 @@ export interface Config {
     readonly reconnectDelayMs: number;
     readonly maxRetries: number;
     readonly healthCheckIntervalMs: number;
+    readonly heartbeatIntervalMs: number;
+    readonly joinTimeoutMs: number;
+    readonly channelsPerSocket: number;
+    readonly catchupOverlapMs: number;
   };
   readonly priorities: { readonly realtime: Priority; readonly scheduled: Priority; readonly cron: Priority };
   readonly workerConcurrency: number;
@@ -39,6 +43,8 @@ export interface Config {
   readonly leaseMs: number;
   readonly novuTimeoutMs: number;
   readonly deliveryMaxAttempts: number;
+  readonly deliveryBackoffMs: number;
+  readonly jobLockMs: number;
   /** ENT_<id>_* switches, by enterprise id */
   readonly enterprises: Readonly<Record<string, EnterpriseOverride>>;
 }
@@ -134,7 +140,8 @@ export function loadConfig(env: Env = process.env): Config {
     NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'log';
     DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
     DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
-    SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
+    SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
+    REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
     CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number;
     LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number;
   };
@@ -155,6 +162,10 @@ export function loadConfig(env: Env = process.env): Config {
       reconnectDelayMs: v.SUBSCRIPTION_RECONNECT_DELAY,
       maxRetries: v.SUBSCRIPTION_MAX_RETRIES,
       healthCheckIntervalMs: v.SUBSCRIPTION_HEALTH_CHECK_INTERVAL,
+      heartbeatIntervalMs: v.SUBSCRIPTION_HEARTBEAT_INTERVAL,
+      joinTimeoutMs: v.SUBSCRIPTION_JOIN_TIMEOUT,
+      channelsPerSocket: v.REALTIME_CHANNELS_PER_SOCKET,
+      catchupOverlapMs: v.CATCHUP_OVERLAP_MS,
     },
     priorities: { realtime: v.REALTIME_QUEUE_PRIORITY, scheduled: v.SCHEDULED_QUEUE_PRIORITY, cron: v.CRON_QUEUE_PRIORITY },
     workerConcurrency: v.WORKER_CONCURRENCY,
@@ -163,6 +174,8 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: v.LEASE_MS,
     novuTimeoutMs: v.NOVU_TIMEOUT_MS,
     deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,
+    deliveryBackoffMs: v.DELIVERY_BACKOFF_MS,
+    jobLockMs: v.JOB_LOCK_MS,
     enterprises,
   });
 }

@@ -43,6 +43,10 @@ export const variables = {
   SUBSCRIPTION_RECONNECT_DELAY: { schema: intIn(10, 600_000), default: '1000', doc: 'ms, base of the reconnect backoff' },
   SUBSCRIPTION_MAX_RETRIES: { schema: intIn(1, 1000), default: '10', doc: 'failed reconnects before the actor reports failed and is restarted' },
   SUBSCRIPTION_HEALTH_CHECK_INTERVAL: { schema: intIn(100, 3_600_000), default: '30000', doc: 'ms between subscription health checks' },
+  SUBSCRIPTION_HEARTBEAT_INTERVAL: { schema: intIn(100, 300_000), default: '25000', doc: 'ms between Realtime heartbeats; a missed reply tears the socket down' },
+  SUBSCRIPTION_JOIN_TIMEOUT: { schema: intIn(100, 300_000), default: '10000', doc: 'ms a join may take, up to the "Subscribed to PostgreSQL" message, before it is retried' },
+  REALTIME_CHANNELS_PER_SOCKET: { schema: intIn(1, 100), default: '100', doc: 'enterprise channels per Realtime socket (Realtime allows 100)' },
+  CATCHUP_OVERLAP_MS: { schema: intIn(0, 86_400_000), default: '60000', doc: 'how far before the watermark a catch-up looks again (dedup absorbs the overlap)' },
   REALTIME_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '10', doc: 'larger = more urgent' },
   SCHEDULED_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '5', doc: 'larger = more urgent' },
   CRON_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '1', doc: 'larger = more urgent' },
@@ -52,6 +56,8 @@ export const variables = {
   LEASE_MS: { schema: intIn(1000, 3_600_000), default: '60000', doc: 'how long a claimed notification stays processing before the sweep re-queues it' },
   NOVU_TIMEOUT_MS: { schema: intIn(100, 300_000), default: '10000', doc: 'per-attempt timeout of a Novu call' },
   DELIVERY_MAX_ATTEMPTS: { schema: intIn(1, 100), default: '8', doc: 'attempts for transient delivery failures before failed' },
+  DELIVERY_BACKOFF_MS: { schema: intIn(10, 600_000), default: '1000', doc: 'base of the exponential retry backoff for transient delivery failures' },
+  JOB_LOCK_MS: { schema: intIn(1000, 600_000), default: '30000', doc: "BullMQ job lock: how soon a dead host's in-flight jobs are taken over" },
 } as const satisfies Record<string, VariableSpec>;
 
 export interface VariableSpec {

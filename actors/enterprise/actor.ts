@@ -1,0 +1,168 @@
+// The enterprise actor: one per served enterprise, many per realtime host thread. It keeps the enterprise's
+// Realtime subscription (subscription.ts), turns each change into queue work (changes.ts), catches up after every
+// (re)subscribe (catchup.ts), advances the durable watermark while healthy, and reports its state as its status.
+//
+// States (its status in /health): connecting → joined → catching_up → subscribed ⇄ reconnecting → failed.
+// Events: a Realtime change (→ enqueue/remove, in arrival order), a health tick (→ watermark), 'catch_up' and
+// 'status' messages from the parent, stop. `failed` crashes the actor; its host restarts it with backoff.
+// A live event that cannot be enqueued (Redis down) is kept and retried every second; while any is outstanding
+// the watermark stays put, so a crash or restart catches the event up from the database instead.
+import type { Config } from '../../src/config/load.js';
+import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { setWatermark } from '../../src/db/notifications.js';
+import { realtimePriorityFor } from '../../src/config/load.js';
+import type { EnqueueRequest } from '../../src/queue/producer.js';
+import { defineActor } from '../../src/runtime/actor.js';
+import type { Health } from '../../src/runtime/types.js';
+import { interpretChange, type ChangePayload, type Priorities } from './changes.js';
+import { catchUp } from './catchup.js';
+import { acquireResources, releaseResources, type SharedResources } from './resources.js';
+import { EnterpriseSubscription, type SubscriptionState } from './subscription.js';
+
+export interface EnterpriseArgs {
+  enterpriseId: string;
+}
+
+export interface EnterpriseHostData {
+  config: Config;
+}
+
+export type EnterpriseMsg = { type: 'catch_up' } | { type: 'status' };
+export interface EnterpriseReply {
+  state: SubscriptionState;
+  attempts: number;
+  pendingRetries: number;
+}
+
+/** A live event newer than this is not yet trusted to be in the queue when the watermark moves. */
+const WATERMARK_LAG_MS = 5000;
+const MAX_RETRY_BUFFER = 10_000;
+
+const HEALTH: Record<SubscriptionState, Health> = {
+  connecting: 'degraded', joined: 'degraded', catching_up: 'degraded', subscribed: 'ok',
+  reconnecting: 'degraded', failed: 'down', stopped: 'down',
+};
+
+export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args, ctx) => {
+  const config = (ctx.data as EnterpriseHostData).config;
+  const enterpriseId = args.enterpriseId;
+  const log = ctx.log.child({ component: 'enterprise', enterprise_id: enterpriseId });
+  const priorities: Priorities = { realtime: realtimePriorityFor(config, enterpriseId), scheduled: config.priorities.scheduled, cron: config.priorities.cron };
+  let res: SharedResources | undefined;
+  let sub: EnterpriseSubscription | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  const retryBuffer: EnqueueRequest[] = [];
+  let retryTimer: NodeJS.Timeout | undefined;
+  let catchingUp: Promise<void> | undefined;
+
+  const serial = (work: () => Promise<void>): Promise<void> => {
+    chain = chain.then(work, work);
+    return chain;
+  };
+
+  async function enqueue(request: EnqueueRequest): Promise<void> {
+    try {
+      await res?.producer.enqueue(request);
+      log.debug({ event: 'job_enqueued', notification_id: request.notificationId, origin: request.origin, action: request.action }, 'enqueued');
+    } catch (err) {
+      if (retryBuffer.length >= MAX_RETRY_BUFFER) {
+        retryBuffer.length = 0;
+        sub?.reconnect('too many events waiting for the queue; catching up from the database instead');
+        return;
+      }
+      retryBuffer.push(request);
+      if (retryBuffer.length === 1) log.warn({ event: 'enqueue_failed', notification_id: request.notificationId, err: describeError(err) }, 'queue unavailable; retrying');
+      scheduleRetry();
+    }
+  }
+
+  function scheduleRetry(): void {
+    if (retryTimer !== undefined) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void serial(async () => {
+        const batch = retryBuffer.splice(0);
+        for (const request of batch) await enqueue(request);
+        if (retryBuffer.length === 0 && batch.length > 0) log.info({ event: 'enqueue_recovered', count: batch.length }, 'queue reachable again');
+      });
+    }, 1000);
+    retryTimer.unref();
+  }
+
+  async function handleChange(change: ChangePayload): Promise<void> {
+    for (const action of interpretChange(enterpriseId, change, priorities)) {
+      switch (action.kind) {
+        case 'enqueue':
+          await enqueue(action.request);
+          break;
+        case 'remove':
+          await res?.producer.removeWaiting(action.jobId);
+          break;
+        case 'catch_up':
+          log.warn({ event: 'catch_up_requested', reason: action.reason }, 'event could not be used as is; catching up');
+          void runCatchUp();
+          break;
+        case 'ignore':
+          log.trace({ event: 'change_ignored', event_type: change.eventType, reason: action.reason }, 'no work');
+          break;
+      }
+    }
+  }
+
+  function runCatchUp(): Promise<void> {
+    catchingUp ??= (async () => {
+      const r = res;
+      if (r === undefined) return;
+      const started = performance.now();
+      const result = await catchUp({ db: r.db.pool, producer: r.producer, enterpriseId, priorities, overlapMs: config.subscription.catchupOverlapMs });
+      log.info({ event: 'catch_up_done', enqueued: result.enqueued, since: result.since?.toISOString() ?? null, processing_time_ms: Math.round(performance.now() - started) }, 'caught up');
+    })().finally(() => { catchingUp = undefined; });
+    return catchingUp;
+  }
+
+  return {
+    async start() {
+      res = await acquireResources(config);
+      sub = new EnterpriseSubscription({
+        enterpriseId,
+        reconnectDelayMs: config.subscription.reconnectDelayMs,
+        maxRetries: config.subscription.maxRetries,
+        healthCheckIntervalMs: config.subscription.healthCheckIntervalMs,
+        joinTimeoutMs: config.subscription.joinTimeoutMs,
+      }, {
+        onState(state, detail) {
+          ctx.setStatus(state, { health: HEALTH[state], ...(detail.error !== undefined ? { error: detail.error } : state === 'subscribed' ? { error: null } : {}) });
+          const fields = { event: `subscription_${state}`, attempt: detail.attempt, socket: detail.socket, reason: detail.error };
+          if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
+          else log.info(fields, `subscription ${state}`);
+        },
+        onLive: () => serial(() => runCatchUp()),
+        onChange: (change) => { void serial(() => handleChange(change)); },
+        onHealthy(since) {
+          if (retryBuffer.length > 0 || res === undefined) return;
+          const mark = Math.max(since, Date.now() - WATERMARK_LAG_MS);
+          void setWatermark(res.db.pool, enterpriseId, new Date(mark)).catch((err: unknown) =>
+            log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'));
+        },
+        onFailed(error) {
+          ctx.fail(new NotifydError(ErrorCodes.SUBSCRIPTION_FAILED, error));
+        },
+      }, res.sockets);
+      sub.start();
+    },
+    async handle(msg) {
+      if (msg.type === 'catch_up') await serial(() => runCatchUp());
+      return { state: sub?.state ?? 'connecting', attempts: sub?.attempts ?? 0, pendingRetries: retryBuffer.length };
+    },
+    async stop() {
+      sub?.stop();
+      clearTimeout(retryTimer);
+      await Promise.race([chain, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+      if (retryBuffer.length > 0) log.warn({ event: 'enqueue_abandoned', count: retryBuffer.length }, 'stopping with events not enqueued; the next catch-up covers them');
+      if (res !== undefined) {
+        res = undefined;
+        await releaseResources();
+      }
+    },
+  };
+});

@@ -1,0 +1,58 @@
+// What the enterprise actors of one realtime host thread share: one fail-fast BullMQ producer, one small
+// PostgreSQL pool and the Realtime socket pool. Created by the first actor that needs them, closed (bounded)
+// when the last one lets go, so a host thread holds connections only while it serves enterprises.
+import type { Config } from '../../src/config/load.js';
+import { createPool, type DbPool } from '../../src/db/pool.js';
+import { NotificationProducer } from '../../src/queue/producer.js';
+import { RealtimeSocketPool } from './socket-pool.js';
+
+export interface SharedResources {
+  readonly db: DbPool;
+  readonly producer: NotificationProducer;
+  readonly sockets: RealtimeSocketPool;
+}
+
+let shared: Promise<SharedResources> | undefined;
+let users = 0;
+
+async function open(config: Config): Promise<SharedResources> {
+  const producer = await NotificationProducer.connect({
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    attempts: config.deliveryMaxAttempts,
+    backoffMs: config.deliveryBackoffMs,
+  });
+  const db = createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'notifyd-realtime' });
+  const sockets = new RealtimeSocketPool({
+    url: config.supabaseUrl,
+    key: config.supabaseServiceRoleKey,
+    channelsPerSocket: config.subscription.channelsPerSocket,
+    heartbeatIntervalMs: config.subscription.heartbeatIntervalMs,
+    joinTimeoutMs: config.subscription.joinTimeoutMs,
+  });
+  return { db, producer, sockets };
+}
+
+/** Takes a reference; a failed open (e.g. Redis down) rejects and is retried by the next caller. */
+export async function acquireResources(config: Config): Promise<SharedResources> {
+  if (shared === undefined) {
+    const opening = open(config);
+    shared = opening;
+    opening.catch(() => {
+      if (shared === opening) shared = undefined;
+    });
+  }
+  const res = await shared;
+  users += 1;
+  return res;
+}
+
+export async function releaseResources(timeoutMs = 3000): Promise<void> {
+  users = Math.max(0, users - 1);
+  if (users > 0 || shared === undefined) return;
+  const closing = shared;
+  shared = undefined;
+  const res = await closing.catch(() => undefined);
+  if (res === undefined) return;
+  await Promise.all([res.sockets.close(timeoutMs), res.producer.close(timeoutMs), res.db.close(timeoutMs)]);
+}
