@@ -116,27 +116,40 @@ export async function pendingChangedSince(db: pg.Pool, args: {
   return res.rows;
 }
 
+/**
+ * Which enterprises a sweep covers: the listed ones (DAEMON_ENTERPRISE_IDS), else the enabled rows of
+ * notify.enterprise; never the excluded ones (ENT_<id>_SUBSCRIPTION_ENABLED=false).
+ */
+export interface EnterpriseScope {
+  enterpriseIds?: readonly string[] | undefined;
+  excludeIds?: readonly string[] | undefined;
+}
+
+const SCOPE = (ids: number, exclude: number) => `
+        and (case when $${ids}::text[] is null
+                  then enterprise_id in (select e.id from notify.enterprise e where e.enabled)
+                  else enterprise_id = any($${ids}) end)
+        and not (enterprise_id = any(coalesce($${exclude}::text[], '{}')))`;
+
 /** Pending rows due now (or within `aheadMs`), oldest due first; what the sweep re-enqueues (dedup makes it safe). */
-export async function duePending(db: pg.Pool, args: { limit: number; aheadMs?: number; olderThanMs?: number; enterpriseIds?: readonly string[] }): Promise<NotificationRow[]> {
+export async function duePending(db: pg.Pool, args: { limit: number; aheadMs?: number; olderThanMs?: number } & EnterpriseScope): Promise<NotificationRow[]> {
   const res = await db.query<NotificationRow>(
     `select ${ROW} from notify.ent_notification
       where status = 'pending'
         and (scheduled_for is null or scheduled_for <= now() + make_interval(secs => $2::float8 / 1000))
-        and updated_at <= now() - make_interval(secs => $3::float8 / 1000)
-        and ($4::text[] is null or enterprise_id = any($4))
+        and updated_at <= now() - make_interval(secs => $3::float8 / 1000) ${SCOPE(4, 5)}
       order by scheduled_for nulls first, id limit $1`,
-    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, args.enterpriseIds ?? null]);
+    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, args.enterpriseIds ?? null, args.excludeIds ?? null]);
   return res.rows;
 }
 
 /** Processing rows whose lease expired: their worker died or lost Redis; the sweep re-enqueues them. */
-export async function expiredLeases(db: pg.Pool, args: { limit: number; enterpriseIds?: readonly string[] }): Promise<NotificationRow[]> {
+export async function expiredLeases(db: pg.Pool, args: { limit: number } & EnterpriseScope): Promise<NotificationRow[]> {
   const res = await db.query<NotificationRow>(
     `select ${ROW} from notify.ent_notification
-      where status = 'processing' and lease_expires_at < now()
-        and ($2::text[] is null or enterprise_id = any($2))
+      where status = 'processing' and lease_expires_at < now() ${SCOPE(2, 3)}
       order by lease_expires_at limit $1`,
-    [args.limit, args.enterpriseIds ?? null]);
+    [args.limit, args.enterpriseIds ?? null, args.excludeIds ?? null]);
   return res.rows;
 }
 

@@ -1,0 +1,69 @@
+// The processing actor: owns this host's BullMQ Worker and Piscina pool (engine.ts). It is the consumer side of
+// the durable handoff; stopping it lets in-flight jobs finish (bounded), then drains the pool.
+//
+// States: starting → running ⇄ degraded (Redis errors in the last 10 s) → stopping → stopped.
+// Messages: { type: 'stats' } → the engine's counters.
+import type { Config } from '../../src/config/load.js';
+import { defineActor } from '../../src/runtime/actor.js';
+import { ProcessingEngine, type EngineStats } from './engine.js';
+
+export interface ProcessingArgs {
+  /** Budget for draining in-flight jobs on stop (ms). */
+  drainMs: number;
+  poolThreads?: number;
+}
+
+export type ProcessingMsg = { type: 'stats' };
+
+export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ctx) => {
+  const config = (ctx.data as { config: Config }).config;
+  const log = ctx.log.child({ component: 'processing' });
+  let engine: ProcessingEngine | undefined;
+  let monitor: NodeJS.Timeout | undefined;
+  let degraded = false;
+
+  return {
+    async start() {
+      ctx.setStatus('starting', { health: 'degraded' });
+      engine = new ProcessingEngine({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        concurrency: config.workerConcurrency,
+        ...(args.poolThreads === undefined ? {} : { poolThreads: args.poolThreads }),
+        lockDurationMs: config.jobLockMs,
+        log,
+        pool: {
+          databaseUrl: config.databaseUrl,
+          deliveryMode: config.deliveryMode,
+          novuSecretKey: config.novuSecretKey,
+          novuApiUrl: config.novuApiUrl,
+          novuTimeoutMs: config.novuTimeoutMs,
+          leaseMs: config.leaseMs,
+          retryHoldMs: config.deliveryBackoffMs,
+          dbPoolSize: Math.max(2, Math.min(10, config.workerConcurrency)),
+        },
+      });
+      await engine.start();
+      ctx.setStatus('running', { error: null });
+      monitor = setInterval(() => {
+        const last = engine?.stats.lastRedisErrorAt ?? null;
+        const nowDegraded = last !== null && Date.now() - last < 10_000;
+        if (nowDegraded !== degraded) {
+          degraded = nowDegraded;
+          ctx.setStatus(degraded ? 'degraded' : 'running', degraded ? { health: 'degraded', error: 'queue connection errors in the last 10 s' } : { error: null });
+        }
+      }, 1000);
+      monitor.unref();
+    },
+    handle() {
+      return engine?.stats ?? { processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, poolErrors: 0, redisErrors: 0, lastRedisErrorAt: null };
+    },
+    async stop(reason) {
+      clearInterval(monitor);
+      ctx.setStatus('stopping', { health: 'degraded' });
+      const started = Date.now();
+      await engine?.stop(args.drainMs);
+      log.info({ event: 'processing_stopped', reason, processing_time_ms: Date.now() - started, ...engine?.stats }, 'processing stopped');
+    },
+  };
+});

@@ -1,0 +1,171 @@
+// The root of the tree: infrastructure first (Redis and PostgreSQL answer), then the children in start order —
+// processing host → scheduler host → realtime host pool (enterprise actors) — under a one_for_one root supervisor
+// (3 restarts per 5 s, then everything stops in reverse order and the process exits non-zero). /health, /livez
+// and /readyz come up first; SIGTERM/SIGINT stop everything in reverse order within DAEMON_SHUTDOWN_TIMEOUT_MS.
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { Config } from '../src/config/load.js';
+import { createPool, type DbPool } from '../src/db/pool.js';
+import { describeError } from '../src/errors.js';
+import { startHealthServer, type HealthServer } from '../src/health/server.js';
+import type { Logger } from '../src/log/logger.js';
+import { HostPool } from '../src/runtime/host-pool.js';
+import { ShutdownCoordinator, type SignalSource } from '../src/runtime/shutdown.js';
+import { StatusRegistry } from '../src/runtime/status-registry.js';
+import { Supervisor } from '../src/runtime/supervisor.js';
+import { ThreadHost } from '../src/runtime/thread-host.js';
+import { EnterpriseDirectory } from './enterprises.js';
+import { assembleHealth, type HealthReport } from './health.js';
+
+const moduleUrl = (path: string) => new URL(path, import.meta.url).href;
+
+export interface DaemonOptions {
+  log: Logger;
+  /** Where SIGTERM/SIGINT come from; process by default. Tests pass an EventEmitter. */
+  signals?: SignalSource;
+  /** How the process ends; process.exit by default. */
+  exit?: (code: number) => void;
+  /** Re-read notify.enterprise this often (ms). */
+  enterpriseRefreshMs?: number;
+  /** Piscina threads of the processing pool. */
+  poolThreads?: number;
+}
+
+export interface Daemon {
+  readonly registry: StatusRegistry;
+  readonly health: HealthServer;
+  readonly root: Supervisor;
+  readonly realtime: HostPool;
+  readonly processing: ThreadHost;
+  readonly scheduler: ThreadHost;
+  readonly enterprises: EnterpriseDirectory;
+  report(): HealthReport;
+  /** The ordered stop (what SIGTERM does); resolves with the exit code it chose. */
+  shutdown(reason: string): Promise<number>;
+}
+
+/** Waits until Redis and PostgreSQL answer, retrying with backoff (a daemon that starts before its
+ * dependencies comes up when they do). Returns false when aborted. */
+async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, signal: AbortSignal): Promise<boolean> {
+  for (let attempt = 0; !signal.aborted; attempt += 1) {
+    const problems: string[] = [];
+    try {
+      await db.pool.query('select 1');
+    } catch (err) {
+      problems.push(`PostgreSQL: ${describeError(err)}`);
+    }
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 3000, retryStrategy: () => null });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      const policy = await redis.config('GET', 'maxmemory-policy').catch(() => undefined) as string[] | undefined;
+      if (policy !== undefined && policy[1] !== undefined && policy[1] !== 'noeviction') {
+        log.warn({ event: 'redis_eviction_policy', policy: policy[1] }, 'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs');
+      }
+    } catch (err) {
+      problems.push(`Redis: ${describeError(err)}`);
+    } finally {
+      redis.disconnect();
+    }
+    if (problems.length === 0) return true;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+    log.error({ event: 'infrastructure_unavailable', problems, retry_in_ms: delay }, 'waiting for infrastructure');
+    await sleep(delay, undefined, { signal }).catch(() => undefined);
+  }
+  return false;
+}
+
+/** The sweep covers exactly the enterprises this host serves. */
+function sweepScope(config: Config): { enterpriseIds?: string[]; excludeIds: string[] } {
+  const excludeIds = Object.entries(config.enterprises).filter(([, o]) => !o.subscriptionEnabled).map(([id]) => id);
+  return config.enterpriseIds === undefined ? { excludeIds } : { enterpriseIds: config.enterpriseIds.filter((id) => !excludeIds.includes(id)), excludeIds };
+}
+
+export async function startDaemon(config: Config, opts: DaemonOptions): Promise<Daemon | undefined> {
+  const log = opts.log;
+  const startedAt = Date.now();
+  const registry = new StatusRegistry(log.child({ component: 'status-registry' }));
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  let directory: EnterpriseDirectory | undefined;
+  const health = await startHealthServer({
+    host: config.health.host,
+    port: config.health.port,
+    health: () => assembleHealth({ registry, startedAt, phase: () => phase, disabledEnterprises: () => directory?.disabledIds ?? [] }),
+    ready: () => phase === 'running',
+  });
+  log.info({ event: 'health_listening', port: health.port }, 'health endpoints up');
+
+  const db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-supervisor' });
+  const signals = opts.signals ?? process;
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  // Before the tree exists a signal just ends the wait: there is nothing to drain yet.
+  const early = new AbortController();
+  const onEarlySignal = () => early.abort();
+  signals.on('SIGTERM', onEarlySignal);
+  signals.on('SIGINT', onEarlySignal);
+  const ready = await waitForInfrastructure(config, db, log, early.signal);
+  signals.off('SIGTERM', onEarlySignal);
+  signals.off('SIGINT', onEarlySignal);
+  if (!ready) {
+    await Promise.all([health.close(), db.close()]);
+    exit(0);
+    return undefined;
+  }
+
+  const data = { config };
+  const hostOptions = { registry, data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10 };
+  const drainMs = Math.max(1000, Math.floor(config.shutdownTimeoutMs * 0.6));
+  const processing = new ThreadHost({
+    ...hostOptions, id: 'processing', log,
+    actors: [{ id: 'processing', kind: 'processing', module: moduleUrl('../actors/processing/actor.js'), args: { drainMs, ...(opts.poolThreads === undefined ? {} : { poolThreads: opts.poolThreads }) }, restart: 'permanent', shutdownMs: drainMs + 1000 }],
+  });
+  const scheduler = new ThreadHost({
+    ...hostOptions, id: 'scheduler', log,
+    actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: sweepScope(config), restart: 'permanent' }],
+  });
+  const realtime = new HostPool({
+    id: 'realtime', size: config.realtimeHosts, registry, log,
+    host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits: { maxYoungGenerationSizeMb: 16 } },
+    intensity: 5, periodMs: 30_000, backoff: { minMs: 500, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
+  });
+  const root = new Supervisor({
+    id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 5000, log,
+    escalationDeadlineMs: config.shutdownTimeoutMs,
+    children: [
+      processing.childSpec({ shutdownMs: drainMs + 2000 }),
+      scheduler.childSpec({ shutdownMs: 5000 }),
+      realtime.childSpec(),
+    ],
+  });
+  directory = new EnterpriseDirectory({ config, pool: realtime, db, log });
+  const dir = directory;
+
+  const coordinator = new ShutdownCoordinator({
+    root,
+    deadlineMs: config.shutdownTimeoutMs,
+    source: signals,
+    exit,
+    log,
+    beforeStop: [() => { phase = 'stopping'; dir.stop(); }],
+    afterStop: [() => health.close(), () => db.close()],
+  });
+  coordinator.install();
+
+  await root.start();
+  await dir.sync();
+  dir.watch(opts.enterpriseRefreshMs ?? 30_000);
+  if (!coordinator.shuttingDown) phase = 'running';
+  log.info({ event: 'daemon_started', enterprises: dir.servedIds.length, disabled: dir.disabledIds.length, processing_time_ms: Date.now() - startedAt }, 'notifyd running');
+
+  return {
+    registry, health, root, realtime, processing, scheduler, enterprises: dir,
+    report: () => assembleHealth({ registry, startedAt, phase: () => phase, disabledEnterprises: () => dir.disabledIds }),
+    shutdown: (reason) => coordinator.shutdown(reason),
+  };
+}
+
+/** A signal source tests can fire: `source.emit('SIGTERM', 'SIGTERM')`. */
+export function testSignals(): SignalSource & EventEmitter {
+  return new EventEmitter() as SignalSource & EventEmitter;
+}

@@ -1,0 +1,76 @@
+// Assembles GET /health from the runtime's real statuses (the StatusRegistry): the CONTRACT shape — status,
+// uptime, components, enterprise_status — plus the per-actor array. Nothing here is cached or invented.
+import type { StatusRegistry } from '../src/runtime/status-registry.js';
+import type { ActorStatus, Health } from '../src/runtime/types.js';
+
+export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy';
+export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy' | 'not_running';
+
+export interface HealthReport {
+  status: OverallStatus;
+  uptime: number;
+  components: {
+    subscriptions: { total: number; active: number; failed: number };
+    cronManager: ComponentStatus;
+    scheduledManager: ComponentStatus;
+    queue: ComponentStatus;
+  };
+  enterprise_status: Record<string, string>;
+  actors: ActorStatus[];
+}
+
+export interface HealthInputs {
+  registry: StatusRegistry;
+  startedAt: number;
+  /** 'starting' until the tree is up, 'running', then 'stopping' from the first signal on */
+  phase: () => 'starting' | 'running' | 'stopping';
+  /** served enterprises whose subscription is switched off (ENT_<id>_SUBSCRIPTION_ENABLED=false) */
+  disabledEnterprises: () => readonly string[];
+}
+
+const ENTERPRISE_PREFIX = 'enterprise:';
+
+function component(status: ActorStatus | undefined): ComponentStatus {
+  if (status === undefined) return 'not_running';
+  return status.health === 'ok' ? 'healthy' : status.health === 'degraded' ? 'degraded' : 'unhealthy';
+}
+
+export function assembleHealth(inputs: HealthInputs): HealthReport {
+  const actors = inputs.registry.snapshot();
+  const byKind = (kind: string) => actors.filter((a) => a.kind === kind);
+  const enterprises = byKind('enterprise');
+  const enterprise_status: Record<string, string> = {};
+  for (const e of enterprises) enterprise_status[e.id.startsWith(ENTERPRISE_PREFIX) ? e.id.slice(ENTERPRISE_PREFIX.length) : e.id] = e.status;
+  for (const id of inputs.disabledEnterprises()) enterprise_status[id] ??= 'disabled';
+
+  const processing = byKind('processing')[0];
+  const scheduler = byKind('scheduler')[0];
+  const cron = byKind('cron')[0];
+  const phase = inputs.phase();
+
+  // Unhealthy: shutting down, or a part every notification depends on is down (processing, scheduler, a host).
+  const essentials: (ActorStatus | undefined)[] = [processing, scheduler, ...byKind('host')];
+  const worst: Health = actors.reduce<Health>((w, a) => (a.health === 'down' ? 'down' : a.health === 'degraded' && w === 'ok' ? 'degraded' : w), 'ok');
+  let status: OverallStatus;
+  if (phase === 'stopping') status = 'unhealthy';
+  else if (phase === 'running' && essentials.some((a) => a === undefined || a.health === 'down')) status = 'unhealthy';
+  else if (phase === 'starting' || worst !== 'ok') status = 'degraded';
+  else status = 'healthy';
+
+  return {
+    status,
+    uptime: Math.floor((Date.now() - inputs.startedAt) / 1000),
+    components: {
+      subscriptions: {
+        total: enterprises.length,
+        active: enterprises.filter((e) => e.status === 'subscribed').length,
+        failed: enterprises.filter((e) => e.health === 'down').length,
+      },
+      cronManager: component(cron),
+      scheduledManager: component(scheduler),
+      queue: component(processing),
+    },
+    enterprise_status,
+    actors,
+  };
+}

@@ -1,0 +1,105 @@
+// A whole local stack for integration tests and the demo: a fresh migrated database, the Realtime stand-in on it,
+// the Novu stand-in, a private BullMQ prefix, and the daemon started in-process with a validated Config.
+import { Writable } from 'node:stream';
+import type pg from 'pg';
+import { loadConfig, type Config } from '../../src/config/load.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
+import { startDaemon, testSignals, type Daemon } from '../../supervisor/daemon.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { deletePrefix, uniquePrefix } from './redis.js';
+import { TEST_REDIS_URL } from './services.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from './standins/novu/index.js';
+import type { NovuStandin } from './standins/novu/types.js';
+import { startRealtimeStandin, type RealtimeStandin } from './standins/realtime/server.js';
+
+export const SERVICE_ROLE_KEY = 'stack-service-role-key';
+
+export interface StackOptions {
+  /** DAEMON_ENTERPRISE_IDS (also registered as tenants in the Novu stand-in) */
+  enterprises: string[];
+  /** extra environment (ENT_<id>_SUBSCRIPTION_ENABLED=false, WORKER_CONCURRENCY, ...) */
+  env?: Record<string, string>;
+  /** rows of notify.enterprise to create */
+  enterpriseRows?: { id: string; enabled?: boolean }[];
+  /** extra Novu tenants (e.g. an unlisted enterprise that must not be delivered) */
+  tenants?: string[];
+  startDaemon?: boolean;
+}
+
+export interface Stack {
+  db: TestDatabase;
+  pool: pg.Pool;
+  novu: NovuStandin;
+  realtime: RealtimeStandin;
+  prefix: string;
+  config: Config;
+  daemon: Daemon | undefined;
+  /** every JSON log line the daemon's main-thread logger wrote */
+  logs: string[];
+  exits: number[];
+  env: Record<string, string>;
+  start(): Promise<Daemon>;
+  stop(): Promise<void>;
+}
+
+export function captureLogger(lines: string[], level = 'info'): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(line);
+      cb();
+    },
+  });
+  return createLogger({ level, destination: sink });
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const db = await createTestDatabase();
+  for (const row of opts.enterpriseRows ?? []) {
+    await db.pool.query('insert into notify.enterprise (id, enabled) values ($1, $2)', [row.id, row.enabled ?? true]);
+  }
+  const realtime = await startRealtimeStandin({ databaseUrl: db.url, apiKeys: [SERVICE_ROLE_KEY] });
+  const novu = await startNovuStandin({ tenants: [...opts.enterprises, ...(opts.tenants ?? [])], workflows: 'any' });
+  const prefix = uniquePrefix('ntf-stack');
+  const env: Record<string, string> = {
+    SUPABASE_URL: realtime.url,
+    SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY,
+    NOVU_API_URL: novu.url,
+    QUEUE_PREFIX: prefix,
+    DAEMON_HEALTH_PORT: '0',
+    DAEMON_HEALTH_HOST: '127.0.0.1',
+    DAEMON_LOG_LEVEL: 'warn',
+    DAEMON_REALTIME_HOSTS: '1',
+    SUBSCRIPTION_RECONNECT_DELAY: '200',
+    SUBSCRIPTION_HEARTBEAT_INTERVAL: '1000',
+    SUBSCRIPTION_JOIN_TIMEOUT: '3000',
+    SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '1000',
+    SWEEP_INTERVAL_MS: '2000',
+    DELIVERY_BACKOFF_MS: '200',
+    JOB_LOCK_MS: '5000',
+    ...(opts.enterprises.length > 0 ? { DAEMON_ENTERPRISE_IDS: opts.enterprises.join(',') } : {}),
+    ...(opts.env ?? {}),
+  };
+  const config = loadConfig(env);
+  const logs: string[] = [];
+  const exits: number[] = [];
+  const stack: Stack = {
+    db, pool: db.pool, novu, realtime, prefix, config, daemon: undefined, logs, exits, env,
+    async start() {
+      const daemon = await startDaemon(config, { log: captureLogger(logs, config.logLevel), signals: testSignals(), exit: (code) => exits.push(code), poolThreads: 1, enterpriseRefreshMs: 1000 });
+      if (daemon === undefined) throw new Error('daemon did not start');
+      stack.daemon = daemon;
+      return daemon;
+    },
+    async stop() {
+      if (stack.daemon !== undefined) await stack.daemon.shutdown('test over');
+      await Promise.all([realtime.close(), novu.close()]);
+      await deletePrefix(prefix);
+      await db.drop();
+    },
+  };
+  if (opts.startDaemon !== false) await stack.start();
+  return stack;
+}
