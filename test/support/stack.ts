@@ -70,7 +70,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     QUEUE_PREFIX: prefix,
     DAEMON_HEALTH_PORT: '0',
     DAEMON_HEALTH_HOST: '127.0.0.1',
-    DAEMON_LOG_LEVEL: 'warn',
+    DAEMON_LOG_LEVEL: 'error',
     DAEMON_REALTIME_HOSTS: '1',
     SUBSCRIPTION_RECONNECT_DELAY: '200',
     SUBSCRIPTION_HEARTBEAT_INTERVAL: '1000',

@@ -1,0 +1,84 @@
+// UPDATE and DELETE through the whole daemon: cancel before the time → never sent; reschedule → sent only at the
+// new time; re-arm a failed row → sent again with a new delivery key; delete → never sent; notifyd's own writes
+// make no work; malformed rows fail with a reason while good rows keep flowing.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { insertRow, rowById } from '../support/rows.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait.js';
+
+const settled = (stack: Stack, id: string, status = 'sent', timeoutMs = 15_000) =>
+  waitFor(async () => { const r = await rowById(stack.pool, id); return r['status'] === status ? r : undefined; }, { what: `row ${id} ${status}`, timeoutMs });
+
+describe('daemon: the notification lifecycle', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ enterprises: ['acme'] });
+    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+  });
+  after(async () => { await stack.stop(); });
+
+  it('never sends a scheduled notification cancelled before its time, nor a deleted one', async () => {
+    const cancelled = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
+    const deleted = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
+    const control = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
+    await new Promise((r) => setTimeout(r, 300));
+    await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [cancelled]);
+    await stack.pool.query('delete from notify.ent_notification where id = $1', [deleted]);
+    await settled(stack, control);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await rowById(stack.pool, cancelled))['status'], 'cancelled');
+    assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${cancelled}-1`).length, 0);
+    assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${deleted}-1`).length, 0);
+  });
+
+  it('sends a rescheduled notification at the new time only', async () => {
+    const first = Date.now() + 1000;
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(first) });
+    await new Promise((r) => setTimeout(r, 200));
+    const later = Date.now() + 3000;
+    await stack.pool.query('update notify.ent_notification set scheduled_for = $2 where id = $1', [id, new Date(later)]);
+    const row = await settled(stack, id, 'sent', 10_000);
+    const sentAt = (row['sent_at'] as Date).getTime();
+    assert.ok(sentAt >= later, `sent ${later - sentAt} ms before the new time`);
+    assert.ok(sentAt < later + 1500, `sent ${sentAt - later} ms after the new time`);
+    assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);
+  });
+
+  it('re-arms a failed notification set back to pending, under a new delivery key', async () => {
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme', recipients: [] });
+    const failed = await settled(stack, id, 'failed');
+    assert.match(String(failed['last_error']), /at least one subscriber/);
+    await stack.pool.query(`update notify.ent_notification set recipients = '{fixed-user}', status = 'pending' where id = $1`, [id]);
+    const sent = await settled(stack, id);
+    const tx = `notifyd-acme-${id}-${sent['armed_version'] as string}`;
+    assert.notEqual(sent['armed_version'], '1');
+    assert.equal(sent['transaction_id'], tx);
+    assert.equal(stack.novu.deliveriesFor(tx).length, 1);
+  });
+
+  it('withdraws a cancelled notification from Novu when it was already triggered', async () => {
+    stack.novu.addWorkflow({ id: 'delayed-digest', delayMs: 60_000 });
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme', workflow_id: 'delayed-digest' });
+    await settled(stack, id);
+    await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [id]);
+    await waitFor(() => stack.novu.cancelled().some((c) => JSON.stringify(c).includes(`notifyd-acme-${id}-1`)), { what: 'cancel reached Novu' });
+  });
+
+  it('fails malformed rows with a reason while good rows keep flowing', async () => {
+    const bad = await insertRow(stack.pool, { enterprise_id: 'acme', payload: { blob: 'x'.repeat(600 * 1024) } });
+    const goods = await Promise.all([1, 2, 3].map(() => insertRow(stack.pool, { enterprise_id: 'acme' })));
+    assert.match(String((await settled(stack, bad, 'failed'))['last_error']), /Novu accepts at most 524288/);
+    for (const id of goods) await settled(stack, id);
+  });
+
+  it('makes no work from its own status writes: one job per delivered row', async () => {
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme' });
+    await settled(stack, id);
+    await new Promise((r) => setTimeout(r, 500));
+    const requests = stack.novu.requests().filter((r) => r.idempotencyKey === `notifyd-acme-${id}-1`);
+    assert.equal(requests.length, 1);
+    const row = await rowById(stack.pool, id);
+    assert.equal(row['attempts'], 1);
+  });
+});
