@@ -3,11 +3,11 @@
 // (3 restarts per 5 s, then everything stops in reverse order and the process exits non-zero). /health, /livez
 // and /readyz come up first; SIGTERM/SIGINT stop everything in reverse order within DAEMON_SHUTDOWN_TIMEOUT_MS.
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import pRetry from 'p-retry';
 import type { Config } from '../src/config/load.js';
 import { createPool, type DbPool } from '../src/db/pool.js';
-import { describeError } from '../src/errors.js';
+import { ErrorCodes, NotifydError, describeError } from '../src/errors.js';
 import { startHealthServer, type HealthServer } from '../src/health/server.js';
 import type { Logger } from '../src/log/logger.js';
 import { HostPool } from '../src/runtime/host-pool.js';
@@ -45,10 +45,10 @@ export interface Daemon {
   shutdown(reason: string): Promise<number>;
 }
 
-/** Waits until Redis and PostgreSQL answer, retrying with backoff (a daemon that starts before its
- * dependencies comes up when they do). Returns false when aborted. */
+/** Waits until Redis and PostgreSQL answer, retrying with backoff for as long as it takes (a daemon that starts
+ * before its dependencies comes up when they do). Returns false when aborted by a signal. */
 async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, signal: AbortSignal): Promise<boolean> {
-  for (let attempt = 0; !signal.aborted; attempt += 1) {
+  const probe = async (): Promise<void> => {
     const problems: string[] = [];
     try {
       await db.pool.query('select 1');
@@ -60,7 +60,7 @@ async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, si
     try {
       await redis.connect();
       const policy = await redis.config('GET', 'maxmemory-policy').catch(() => undefined) as string[] | undefined;
-      if (policy !== undefined && policy[1] !== undefined && policy[1] !== 'noeviction') {
+      if (policy?.[1] !== undefined && policy[1] !== 'noeviction') {
         log.warn({ event: 'redis_eviction_policy', policy: policy[1] }, 'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs');
       }
     } catch (err) {
@@ -68,12 +68,20 @@ async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, si
     } finally {
       redis.disconnect();
     }
-    if (problems.length === 0) return true;
-    const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-    log.error({ event: 'infrastructure_unavailable', problems, retry_in_ms: delay }, 'waiting for infrastructure');
-    await sleep(delay, undefined, { signal }).catch(() => undefined);
+    if (problems.length > 0) throw new NotifydError(ErrorCodes.DB_UNAVAILABLE, problems.join('; '));
+  };
+  try {
+    await pRetry(probe, {
+      retries: Number.POSITIVE_INFINITY, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true, signal,
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        log.error({ event: 'infrastructure_unavailable', attempt: attemptNumber, problems: error.message }, 'waiting for infrastructure');
+      },
+    });
+    return true;
+  } catch (err) {
+    if (signal.aborted) return false;
+    throw err;
   }
-  return false;
 }
 
 /** The sweep covers exactly the enterprises this host serves. */
