@@ -1,0 +1,252 @@
+// Realtime stand-in: a protocol-faithful Supabase Realtime server for `postgres_changes`, fed by a real
+// PostgreSQL, for tests and `npm run devstack`. Facts it follows: shared/research/supabase-realtime.md.
+//
+//   const rt = await startRealtimeStandin({ databaseUrl, port: 0, apiKeys: ['service-key'] });
+//   const supabase = createClient(rt.url, 'service-key', { realtime: { heartbeatIntervalMs: 500 } });
+//
+// API (all switches apply at once, to new and existing sockets):
+//   startRealtimeStandin(options: RealtimeStandinOptions): Promise<RealtimeStandin>
+//   rt.url                      http://HOST:PORT — what createClient takes (WS at /realtime/v1/websocket)
+//   rt.port, rt.host
+//   rt.dropAllSockets(): number                  abrupt close of every socket (client sees 1006, reconnects)
+//   rt.refuseJoins(opts | boolean): void         joins get {"status":"error","response":{"reason"}} after opts.delayMs
+//   rt.silence(on | SilenceOptions): void        true = answer nothing (heartbeats, joins) and send no events,
+//                                                without closing; or pick { heartbeats, events, joins }
+//   rt.delayEvents(ms): void                     postgres_changes frames leave ms later (0 = at once)
+//   rt.failPostgresSubscription(on | opts): void joins succeed, then system status "error" instead of
+//                                                "Subscribed to PostgreSQL", and no events (the zombie);
+//                                                opts.existing also fails channels already subscribed
+//   rt.restart({ downtimeMs? }): Promise<void>   closes every socket and the listener, listens again on the port
+//   rt.stats(): RealtimeStandinStats             counters (sockets, channels, events, heartbeats, …)
+//   rt.channels(): ChannelInfo[]                 the joined channels now
+//   rt.close(): Promise<void>                    idempotent, bounded (5 s)
+// On start it installs schema `realtime_standin` (a change table and a capture trigger on each publication
+// table; why triggers and how that differs from the server: sql.ts). Needs PostgreSQL ≥ 14 and a role that may
+// create schemas and triggers. Limits: one stand-in per database (two would split the change rows between
+// them); no broadcast/presence, no RLS/JWT checks (any access_token is accepted), no `select` column lists,
+// no legacy (config-less) joins, the publication's publish= actions are not consulted.
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import pg from 'pg';
+import { WebSocketServer } from 'ws';
+import { Catalog } from './catalog.js';
+import { FanOut } from './fanout.js';
+import { ChangeFeed } from './feed.js';
+import { parseVsn } from './serializer.js';
+import { DEFAULT_REFUSAL, Session } from './session.js';
+import {
+  emptyStats, resolveOptions, type ChannelInfo, type FailPostgresOptions, type Hub, type RealtimeStandinOptions,
+  type RealtimeStandinStats, type RefuseJoinsOptions, type SilenceOptions, type Switches,
+} from './types.js';
+
+export type {
+  ChannelInfo, FailPostgresOptions, RealtimeStandinOptions, RealtimeStandinStats, RefuseJoinsOptions, SilenceOptions,
+  StandinLogger,
+} from './types.js';
+
+export interface RealtimeStandin {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  dropAllSockets(): number;
+  refuseJoins(opts: RefuseJoinsOptions | boolean): void;
+  silence(on: boolean | SilenceOptions): void;
+  delayEvents(ms: number): void;
+  failPostgresSubscription(on: boolean | FailPostgresOptions): void;
+  restart(opts?: { downtimeMs?: number }): Promise<void>;
+  stats(): RealtimeStandinStats;
+  channels(): ChannelInfo[];
+  close(): Promise<void>;
+}
+
+const WS_PATHS = new Set(['/realtime/v1/websocket', '/socket/websocket']);
+const CLOSE_BOUND_MS = 5000;
+
+function looksLikeJwt(token: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
+}
+
+function writeHttpError(socket: Duplex, status: number, error: string): void {
+  const body = JSON.stringify({ error });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function startRealtimeStandin(options: RealtimeStandinOptions): Promise<RealtimeStandin> {
+  const opts = resolveOptions(options);
+  const log = opts.log;
+  // Two connections (plus the LISTEN one): test files start many stand-ins against one PostgreSQL.
+  const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 2, idleTimeoutMillis: 5000, application_name: 'realtime-standin' });
+  pool.on('error', (err) => log.warn({ err: err.message }, 'realtime stand-in: idle database connection failed'));
+  const stats = emptyStats();
+  const switches: Switches = {
+    refuse: null, silence: { heartbeats: false, events: false, joins: false }, eventDelayMs: 0, failPostgres: null,
+  };
+  const catalog = new Catalog(pool, opts.publication);
+  const fanout = new FanOut(catalog, stats, log);
+  const feed = new ChangeFeed(pool, opts, (batch) => fanout.deliver(batch));
+  const hub: Hub = { opts, switches, stats, fanout, catalog, feed };
+  const sessions = new Set<Session>();
+  const refusals = new Map<NodeJS.Timeout, Duplex>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 5_000_000, perMessageDeflate: false });
+  let nextSocketId = 1;
+  let server: Server | undefined;
+  let port = opts.port;
+  let closing: Promise<void> | undefined;
+
+  function refuse(socket: Duplex, status: number, error: string): void {
+    stats.connectionsRefused += 1;
+    if (opts.connectErrorDelayMs <= 0) {
+      writeHttpError(socket, status, error);
+      return;
+    }
+    const t = setTimeout(() => { refusals.delete(t); writeHttpError(socket, status, error); }, opts.connectErrorDelayMs);
+    refusals.set(t, socket);
+  }
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const url = new URL(req.url ?? '/', 'http://standin');
+    if (!WS_PATHS.has(url.pathname)) {
+      refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const header = req.headers['x-api-key'];
+    const key = (typeof header === 'string' ? header : undefined) ?? url.searchParams.get('apikey') ?? '';
+    if (key === '') {
+      refuse(socket, 401, 'API key is missing');
+      return;
+    }
+    if (opts.apiKeys !== undefined && !opts.apiKeys.includes(key)) {
+      // The server verifies the key as a JWT: a foreign signature and a non-JWT are both 401.
+      refuse(socket, 401, looksLikeJwt(key) ? 'Failed to validate JWT signature' : 'The token provided is not a valid JWT');
+      return;
+    }
+    const vsn = parseVsn(url.searchParams.get('vsn'));
+    if (vsn === undefined) {
+      refuse(socket, 400, `Unsupported serializer version: ${url.searchParams.get('vsn') ?? ''}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (closing !== undefined) {
+        ws.terminate();
+        return;
+      }
+      const session = new Session(hub, ws, nextSocketId++, vsn, (s) => sessions.delete(s));
+      sessions.add(session);
+      log.debug({ socket: session.id, vsn }, 'realtime stand-in: socket open');
+    });
+  }
+
+  async function listen(): Promise<void> {
+    const s = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://standin').pathname;
+      const ok = path === '/health';
+      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { status: 'ok' } : { error: 'Not Found' }));
+    });
+    s.on('upgrade', onUpgrade);
+    s.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, opts.host, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    const address = s.address();
+    if (address !== null && typeof address === 'object') port = address.port;
+    server = s;
+  }
+
+  function dropAllSockets(): number {
+    const list = [...sessions];
+    for (const s of list) s.terminate();
+    return list.length;
+  }
+
+  async function stopListening(): Promise<void> {
+    const s = server;
+    server = undefined;
+    for (const [t, socket] of refusals) {
+      clearTimeout(t);
+      socket.destroy();
+    }
+    refusals.clear();
+    dropAllSockets();
+    if (s === undefined) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    s.closeAllConnections();
+    await bounded(closed, CLOSE_BOUND_MS);
+  }
+
+  try {
+    await feed.start();
+    await listen();
+  } catch (err) {
+    await feed.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  log.info({ port }, 'realtime stand-in: listening');
+
+  const rt: RealtimeStandin = {
+    get url() { return `http://${opts.host}:${port}`; },
+    get host() { return opts.host; },
+    get port() { return port; },
+    dropAllSockets,
+    refuseJoins(o) {
+      if (o === false) switches.refuse = null;
+      else {
+        const given = o === true ? {} : o;
+        switches.refuse = { reason: given.reason ?? DEFAULT_REFUSAL, delayMs: given.delayMs ?? opts.joinErrorDelayMs };
+      }
+    },
+    silence(on) {
+      const all = on === true;
+      const o = typeof on === 'object' ? on : {};
+      switches.silence = { heartbeats: all || o.heartbeats === true, events: all || o.events === true, joins: all || o.joins === true };
+    },
+    delayEvents(ms) {
+      switches.eventDelayMs = Math.max(0, ms);
+    },
+    failPostgresSubscription(on) {
+      if (on === false) {
+        switches.failPostgres = null;
+        return;
+      }
+      const o = on === true ? {} : on;
+      switches.failPostgres = { message: o.message };
+      if (o.existing === true) {
+        for (const s of sessions) for (const c of s.channels.values()) c.failPostgres(o.message);
+      }
+    },
+    async restart(o = {}) {
+      if (closing !== undefined) throw new Error('realtime stand-in is closed');
+      await stopListening();
+      if ((o.downtimeMs ?? 0) > 0) await new Promise((r) => setTimeout(r, o.downtimeMs));
+      if (closing === undefined) await listen();
+    },
+    stats: () => ({ ...stats }),
+    channels: () => [...sessions].flatMap((s) => [...s.channels.values()].map((c) => c.info())),
+    close() {
+      closing ??= (async () => {
+        await bounded((async () => {
+          await stopListening();
+          await feed.close();
+          await pool.end().catch(() => undefined);
+        })(), CLOSE_BOUND_MS);
+        wss.close();
+        log.info({ port }, 'realtime stand-in: closed');
+      })();
+      return closing;
+    },
+  };
+  return rt;
+}

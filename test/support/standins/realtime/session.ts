@@ -1,0 +1,182 @@
+// Realtime stand-in: one WebSocket connection, as Phoenix's socket handles it — heartbeats on topic
+// `phoenix`, phx_join (duplicate joins close the old channel, unknown topics get "unmatched topic", join errors
+// and the per-socket channel limit), routing of other messages to joined channels, and the idle timeout.
+import type { WebSocket } from 'ws';
+import { Channel, type ChannelHost } from './channel.js';
+import { decode, encode, RawJson, type PhxMessage, type Vsn } from './serializer.js';
+import type { Hub } from './types.js';
+
+export const DEFAULT_REFUSAL = 'Realtime was unable to connect to the project database';
+
+export class Session implements ChannelHost {
+  readonly channels = new Map<string, Channel>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly ws: WebSocket,
+    readonly id: number,
+    readonly vsn: Vsn,
+    private readonly onGone: (s: Session) => void,
+  ) {
+    hub.stats.sockets += 1;
+    hub.stats.socketsOpened += 1;
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('close', () => this.onClosed());
+    ws.on('error', (err) => hub.opts.log.debug({ err: err.message, socket: id }, 'realtime stand-in: socket error'));
+    this.armIdle();
+  }
+
+  get open(): boolean {
+    return !this.closed && this.ws.readyState === this.ws.OPEN;
+  }
+
+  send(msg: PhxMessage): void {
+    if (this.open) this.ws.send(encode(this.vsn, msg));
+  }
+
+  sendChange(topic: string, payloadJson: string): void {
+    const { switches, stats } = this.hub;
+    if (switches.silence.events) {
+      stats.eventsDropped += 1;
+      return;
+    }
+    const frame = encode(this.vsn, { joinRef: null, ref: null, topic, event: 'postgres_changes', payload: new RawJson(payloadJson) });
+    const write = () => {
+      if (!this.open) return;
+      this.ws.send(frame);
+      stats.eventsSent += 1;
+    };
+    if (switches.eventDelayMs > 0) this.later(switches.eventDelayMs, write);
+    else write();
+  }
+
+  later(ms: number, fn: () => void): void {
+    if (this.closed) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Abrupt close: no close frame, the client sees 1006. */
+  terminate(): void {
+    this.ws.terminate();
+    this.onClosed();
+  }
+
+  private armIdle(): void {
+    const ms = this.hub.opts.idleTimeoutMs;
+    if (ms <= 0) return;
+    if (this.idleTimer !== undefined) {
+      this.idleTimer.refresh();
+      return;
+    }
+    // Phoenix closes a socket that sent nothing for `timeout` ms (60 000 by default).
+    this.idleTimer = setTimeout(() => {
+      this.hub.opts.log.debug({ socket: this.id }, 'realtime stand-in: idle timeout');
+      this.ws.close(1000, 'idle timeout');
+      setTimeout(() => this.terminate(), 1000).unref();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private onFrame(data: unknown, isBinary: boolean): void {
+    if (this.closed) return;
+    this.armIdle();
+    if (isBinary) return; // binary frames carry broadcast only
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const msg = decode(this.vsn, text);
+    if (msg === undefined) {
+      this.hub.opts.log.debug({ socket: this.id }, 'realtime stand-in: undecodable frame ignored');
+      return;
+    }
+    if (msg.topic === 'phoenix' && msg.event === 'heartbeat') {
+      this.heartbeat(msg);
+    } else if (msg.event === 'phx_join') {
+      this.join(msg);
+    } else {
+      const channel = this.channels.get(msg.topic);
+      if (channel === undefined || (msg.joinRef !== null && msg.joinRef !== channel.joinRef)) {
+        this.replyError(msg, 'unmatched topic');
+      } else {
+        channel.handle(msg);
+        if (msg.event === 'phx_leave') this.channels.delete(msg.topic);
+      }
+    }
+  }
+
+  private heartbeat(msg: PhxMessage): void {
+    if (this.hub.switches.silence.heartbeats) {
+      this.hub.stats.heartbeatsIgnored += 1;
+      return;
+    }
+    this.hub.stats.heartbeatsAnswered += 1;
+    this.send({ joinRef: null, ref: msg.ref, topic: 'phoenix', event: 'phx_reply', payload: { status: 'ok', response: {} } });
+  }
+
+  private replyError(msg: PhxMessage, reason: string): void {
+    this.send({ joinRef: msg.joinRef, ref: msg.ref, topic: msg.topic, event: 'phx_reply', payload: { status: 'error', response: { reason } } });
+  }
+
+  /** A join error, after the server's backoff (joinErrorDelayMs, or the refusal's own delay). */
+  private refuseJoin(msg: PhxMessage, reason: string, delayMs: number): void {
+    this.hub.stats.joinsRefused += 1;
+    if (delayMs > 0) this.later(delayMs, () => this.replyError(msg, reason));
+    else this.replyError(msg, reason);
+  }
+
+  private join(msg: PhxMessage): void {
+    const { switches, opts, stats } = this.hub;
+    if (!msg.topic.startsWith('realtime:')) {
+      this.replyError(msg, 'unmatched topic');
+      return;
+    }
+    const previous = this.channels.get(msg.topic);
+    if (previous !== undefined) {
+      // Phoenix shuts the old channel down (phx_close for its join_ref) and joins anew.
+      this.channels.delete(msg.topic);
+      previous.close(true);
+    }
+    if (switches.silence.joins) {
+      stats.joinsIgnored += 1;
+      return;
+    }
+    if (msg.topic === 'realtime:') {
+      this.refuseJoin(msg, 'TopicNameRequired: You must provide a topic name', opts.joinErrorDelayMs);
+      return;
+    }
+    if (switches.refuse !== null) {
+      this.refuseJoin(msg, switches.refuse.reason, switches.refuse.delayMs);
+      return;
+    }
+    if (this.channels.size >= opts.maxChannelsPerSocket) {
+      this.refuseJoin(msg, 'ChannelRateLimitReached: Too many channels', opts.joinErrorDelayMs);
+      return;
+    }
+    const joinRef = msg.joinRef ?? msg.ref ?? '';
+    const channel = new Channel(this.hub, this, msg.topic, joinRef, msg.payload);
+    this.channels.set(msg.topic, channel);
+    this.send({
+      joinRef, ref: msg.ref, topic: msg.topic, event: 'phx_reply',
+      payload: { status: 'ok', response: { postgres_changes: channel.postgresChanges } },
+    });
+    channel.start();
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const channel of this.channels.values()) channel.close(false);
+    this.channels.clear();
+    this.hub.stats.sockets -= 1;
+    this.onGone(this);
+  }
+}
+
