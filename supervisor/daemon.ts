@@ -1,5 +1,5 @@
 // The root of the tree: infrastructure first (Redis and PostgreSQL answer), then the children in start order —
-// processing host → scheduler host → realtime host pool (enterprise actors) — under a one_for_one root supervisor
+// processing host → scheduler host → cron host → realtime host pool (enterprise actors) — under a one_for_one root supervisor
 // (3 restarts per 5 s, then everything stops in reverse order and the process exits non-zero). /health, /livez
 // and /readyz come up first; SIGTERM/SIGINT stop everything in reverse order within DAEMON_SHUTDOWN_TIMEOUT_MS.
 import { EventEmitter } from 'node:events';
@@ -39,6 +39,7 @@ export interface Daemon {
   readonly realtime: HostPool;
   readonly processing: ThreadHost;
   readonly scheduler: ThreadHost;
+  readonly cron: ThreadHost;
   readonly enterprises: EnterpriseDirectory;
   report(): HealthReport;
   /** The ordered stop (what SIGTERM does); resolves with the exit code it chose. */
@@ -84,7 +85,7 @@ async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, si
   }
 }
 
-/** The sweep covers exactly the enterprises this host serves. */
+/** The sweep and the cron rules cover exactly the enterprises this host serves. */
 function sweepScope(config: Config): { enterpriseIds?: string[]; excludeIds: string[] } {
   const excludeIds = Object.entries(config.enterprises).filter(([, o]) => !o.subscriptionEnabled).map(([id]) => id);
   return config.enterpriseIds === undefined ? { excludeIds } : { enterpriseIds: config.enterpriseIds.filter((id) => !excludeIds.includes(id)), excludeIds };
@@ -132,6 +133,10 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     ...hostOptions, id: 'scheduler', log,
     actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: sweepScope(config), restart: 'permanent' }],
   });
+  const cron = new ThreadHost({
+    ...hostOptions, id: 'cron', log,
+    actors: [{ id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: sweepScope(config), restart: 'permanent', startTimeoutMs: 120_000 }],
+  });
   const realtime = new HostPool({
     id: 'realtime', size: config.realtimeHosts, registry, log,
     host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits: { maxYoungGenerationSizeMb: 16 } },
@@ -143,6 +148,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     children: [
       processing.childSpec({ shutdownMs: drainMs + 2000 }),
       scheduler.childSpec({ shutdownMs: 5000 }),
+      cron.childSpec({ shutdownMs: 6000 }),
       realtime.childSpec(),
     ],
   });
@@ -167,7 +173,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   log.info({ event: 'daemon_started', enterprises: dir.servedIds.length, disabled: dir.disabledIds.length, processing_time_ms: Date.now() - startedAt }, 'notifyd running');
 
   return {
-    registry, health, root, realtime, processing, scheduler, enterprises: dir,
+    registry, health, root, realtime, processing, scheduler, cron, enterprises: dir,
     report: () => assembleHealth({ registry, startedAt, phase: () => phase, disabledEnterprises: () => dir.disabledIds }),
     shutdown: (reason) => coordinator.shutdown(reason),
   };

@@ -40,6 +40,8 @@ export interface Config {
   readonly workerConcurrency: number;
   readonly queuePrefix: string;
   readonly sweepIntervalMs: number;
+  readonly cronSyncIntervalMs: number;
+  readonly cronMisfireGraceMs: number;
   readonly leaseMs: number;
   readonly novuTimeoutMs: number;
   readonly deliveryMaxAttempts: number;
@@ -142,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
     SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
     REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
-    CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number;
+    CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
     LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number;
   };
   return deepFreeze<Config>({
@@ -171,6 +173,8 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency: v.WORKER_CONCURRENCY,
     queuePrefix: v.QUEUE_PREFIX,
     sweepIntervalMs: v.SWEEP_INTERVAL_MS,
+    cronSyncIntervalMs: v.CRON_SYNC_INTERVAL_MS,
+    cronMisfireGraceMs: v.CRON_MISFIRE_GRACE_MS,
     leaseMs: v.LEASE_MS,
     novuTimeoutMs: v.NOVU_TIMEOUT_MS,
     deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,

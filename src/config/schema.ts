@@ -53,6 +53,8 @@ export const variables = {
   WORKER_CONCURRENCY: { schema: intIn(1, 1000), default: '5', doc: 'jobs in flight per host' },
   QUEUE_PREFIX: { schema: z.string().trim().regex(/^[A-Za-z0-9_{}-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ - { }' }), default: 'notifyd', doc: 'BullMQ key prefix (use a {hash tag} on Redis Cluster)' },
   SWEEP_INTERVAL_MS: { schema: intIn(100, 3_600_000), default: '10000', doc: 'ms between sweeps for missed and stuck notifications' },
+  CRON_SYNC_INTERVAL_MS: { schema: intIn(100, 3_600_000), default: '10000', doc: 'ms between re-reads of notify.notification_rule (new, changed, disabled, deleted rules)' },
+  CRON_MISFIRE_GRACE_MS: { schema: intIn(0, 86_400_000), default: '60000', doc: 'a fire this late or less is on time; later ones follow the rule\'s missed_run_policy' },
   LEASE_MS: { schema: intIn(1000, 3_600_000), default: '60000', doc: 'how long a claimed notification stays processing before the sweep re-queues it' },
   NOVU_TIMEOUT_MS: { schema: intIn(100, 300_000), default: '10000', doc: 'per-attempt timeout of a Novu call' },
   DELIVERY_MAX_ATTEMPTS: { schema: intIn(1, 100), default: '8', doc: 'attempts for transient delivery failures before failed' },

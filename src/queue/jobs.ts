@@ -3,6 +3,8 @@
 import type { JobsOptions } from 'bullmq';
 
 export const QUEUE_NAME = 'notifications';
+/** The job schedulers of cron rules live on their own queue: their jobs create notification rows. */
+export const CRON_QUEUE_NAME = 'cron';
 
 export const JobNames = {
   insert: 'realtime-notification-insert',
@@ -11,8 +13,8 @@ export const JobNames = {
 } as const;
 export type JobName = (typeof JobNames)[keyof typeof JobNames];
 
-/** Why a job exists: a live Realtime event, the post-subscribe catch-up, or the sweep. */
-export type JobOrigin = 'realtime' | 'catchup' | 'sweep';
+/** Why a job exists: a live Realtime event, the post-subscribe catch-up, the sweep, or a cron rule's fire. */
+export type JobOrigin = 'realtime' | 'catchup' | 'sweep' | 'cron';
 
 /** deliver: claim and send the row; cancel: the application cancelled a row that may already be in Novu. */
 export type JobAction = 'deliver' | 'cancel';

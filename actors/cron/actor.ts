@@ -1,0 +1,120 @@
+// The cron actor: syncs cron rules into BullMQ job schedulers (rule-sync.ts), runs the rule-fire jobs they produce
+// on its own queue, and at start computes every rule's missed fires. A fire creates one notification row per
+// (rule, fire time) — unique, so two daemons never deliver it twice — and enqueues its delivery at cron priority.
+//
+// States: starting → running ⇄ degraded (the last sync or fire failed) → stopping.
+// Events: sync tick (every CRON_SYNC_INTERVAL_MS), a rule-fire job, stop. Messages: { type: 'sync' } syncs now.
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config } from '../../src/config/load.js';
+import { createPool, type DbPool } from '../../src/db/pool.js';
+import { reconcileRule, type ReconcileResult } from '../../src/db/rules.js';
+import { describeError } from '../../src/errors.js';
+import { CRON_QUEUE_NAME } from '../../src/queue/jobs.js';
+import { NotificationProducer, redisOptions } from '../../src/queue/producer.js';
+import { defineActor } from '../../src/runtime/actor.js';
+import { repeatStrategy } from '../../src/schedule/cron.js';
+import { syncRules, type RuleFireData, type SyncResult } from './rule-sync.js';
+
+export interface CronArgs {
+  enterpriseIds?: string[];
+  excludeIds?: string[];
+}
+
+export type CronMsg = { type: 'sync' };
+
+export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
+  const config = (ctx.data as { config: Config }).config;
+  const log = ctx.log.child({ component: 'cron' });
+  const scope = { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds };
+  let db: DbPool | undefined;
+  let producer: NotificationProducer | undefined;
+  let queue: Queue<RuleFireData> | undefined;
+  let worker: Worker<RuleFireData> | undefined;
+  const connections: Redis[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let syncing: Promise<SyncResult> | undefined;
+  let stopped = false;
+
+  const connection = (extra = {}) => {
+    const c = new Redis(config.redisUrl, redisOptions(extra));
+    c.on('error', () => undefined);
+    connections.push(c);
+    return c;
+  };
+
+  async function fire(ruleId: string): Promise<ReconcileResult> {
+    if (db === undefined || producer === undefined) throw new Error('cron actor not started');
+    const started = performance.now();
+    const result = await reconcileRule(db.pool, { ruleId, graceMs: config.cronMisfireGraceMs });
+    if (result.kind === 'done') {
+      for (const c of result.created) {
+        await producer.enqueue({ enterpriseId: c.enterpriseId, notificationId: c.notificationId, version: c.version, action: 'deliver', origin: 'cron', priority: config.priorities.cron, delayMs: 0 });
+      }
+      const fields = { event: 'rule_fired', rule_id: ruleId, fired: result.fired, caught_up: result.caughtUp, missed: result.missed, processing_time_ms: Math.round(performance.now() - started) };
+      if (result.missed > 0 || result.olderNotListed) log.warn({ ...fields, older_not_listed: result.olderNotListed }, 'rule had missed fires');
+      else if (result.fired + result.caughtUp > 0) log.debug(fields, 'rule fired');
+    }
+    return result;
+  }
+
+  function sync(force: boolean): Promise<SyncResult> {
+    syncing ??= (async () => {
+      if (db === undefined || queue === undefined) throw new Error('cron actor not started');
+      return syncRules({ db: db.pool, queue, scope, log, force });
+    })().finally(() => { syncing = undefined; });
+    return syncing;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      sync(false).then(() => ctx.setStatus('running', { error: null }), (err: unknown) => {
+        log.warn({ event: 'rule_sync_failed', err: describeError(err) }, 'could not sync cron rules; will retry');
+        ctx.setStatus('degraded', { health: 'degraded', error: `rule sync failed: ${describeError(err)}` });
+      }).finally(schedule);
+    }, config.cronSyncIntervalMs);
+    timer.unref();
+  }
+
+  return {
+    async start() {
+      ctx.setStatus('starting', { health: 'degraded' });
+      db = createPool({ databaseUrl: config.databaseUrl, max: 3, applicationName: 'notifyd-cron' });
+      producer = await NotificationProducer.connect({ redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.deliveryMaxAttempts, backoffMs: config.deliveryBackoffMs });
+      const settings = { repeatStrategy };
+      queue = new Queue<RuleFireData>(CRON_QUEUE_NAME, { connection: connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), prefix: config.queuePrefix, settings });
+      queue.on('error', () => undefined);
+      // Every start: re-upsert every rule's scheduler, then account for the fires missed while nobody ran.
+      const synced = await sync(true);
+      let missed = 0;
+      for (const ruleId of synced.scheduled) {
+        const r = await fire(ruleId);
+        if (r.kind === 'done') missed += r.missed;
+      }
+      log.info({ event: 'cron_started', rules: synced.scheduled.length, missed }, 'cron rules scheduled');
+      worker = new Worker<RuleFireData>(CRON_QUEUE_NAME, async (job: Job<RuleFireData>) => {
+        const r = await fire(job.data.ruleId);
+        return r.kind;
+      }, { connection: connection(), prefix: config.queuePrefix, settings, concurrency: 4, drainDelay: 1, lockDuration: config.jobLockMs });
+      worker.on('error', (err) => log.warn({ event: 'cron_worker_error', err: describeError(err) }, 'cron worker error'));
+      worker.on('failed', (job, err) => log.warn({ event: 'rule_fire_failed', rule_id: job?.data.ruleId, err: describeError(err) }, 'rule fire failed; retrying'));
+      ctx.setStatus('running', { error: null });
+      schedule();
+    },
+    handle() {
+      return sync(false);
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      const bounded = (p: Promise<unknown> | undefined, ms: number) =>
+        Promise.race([(p ?? Promise.resolve()).catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
+      await bounded(worker?.close(), 3000);
+      await bounded(syncing, 1000);
+      await bounded(queue?.close(), 1000);
+      for (const c of connections) c.disconnect();
+      await Promise.all([producer?.close(), db?.close()]);
+    },
+  };
+});
