@@ -92,9 +92,11 @@ function sweepScope(config: Config): { enterpriseIds?: string[]; excludeIds: str
 }
 
 export async function startDaemon(config: Config, opts: DaemonOptions): Promise<Daemon | undefined> {
-  const log = opts.log;
+  // opts.log has no `component`: runtime pieces add their own; the daemon's own lines say `supervisor`.
+  const base = opts.log;
+  const log = base.child({ component: 'supervisor' });
   const startedAt = Date.now();
-  const registry = new StatusRegistry(log.child({ component: 'status-registry' }));
+  const registry = new StatusRegistry(base.child({ component: 'status-registry' }));
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   let directory: EnterpriseDirectory | undefined;
   const health = await startHealthServer({
@@ -126,24 +128,24 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   const hostOptions = { registry, data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10 };
   const drainMs = Math.max(1000, Math.floor(config.shutdownTimeoutMs * 0.6));
   const processing = new ThreadHost({
-    ...hostOptions, id: 'processing', log,
+    ...hostOptions, id: 'processing', log: base,
     actors: [{ id: 'processing', kind: 'processing', module: moduleUrl('../actors/processing/actor.js'), args: { drainMs, ...(opts.poolThreads === undefined ? {} : { poolThreads: opts.poolThreads }) }, restart: 'permanent', shutdownMs: drainMs + 1000 }],
   });
   const scheduler = new ThreadHost({
-    ...hostOptions, id: 'scheduler', log,
+    ...hostOptions, id: 'scheduler', log: base,
     actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: sweepScope(config), restart: 'permanent' }],
   });
   const cron = new ThreadHost({
-    ...hostOptions, id: 'cron', log,
+    ...hostOptions, id: 'cron', log: base,
     actors: [{ id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: sweepScope(config), restart: 'permanent', startTimeoutMs: 120_000 }],
   });
   const realtime = new HostPool({
-    id: 'realtime', size: config.realtimeHosts, registry, log,
+    id: 'realtime', size: config.realtimeHosts, registry, log: base,
     host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits: { maxYoungGenerationSizeMb: 16 } },
     intensity: 5, periodMs: 30_000, backoff: { minMs: 500, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
   });
   const root = new Supervisor({
-    id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 5000, log,
+    id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 5000, log: base,
     escalationDeadlineMs: config.shutdownTimeoutMs,
     children: [
       processing.childSpec({ shutdownMs: drainMs + 2000 }),
@@ -152,7 +154,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       realtime.childSpec(),
     ],
   });
-  directory = new EnterpriseDirectory({ config, pool: realtime, db, log });
+  directory = new EnterpriseDirectory({ config, pool: realtime, db, log: base });
   const dir = directory;
 
   const coordinator = new ShutdownCoordinator({
@@ -160,7 +162,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     deadlineMs: config.shutdownTimeoutMs,
     source: signals,
     exit,
-    log,
+    log: base,
     beforeStop: [() => { phase = 'stopping'; dir.stop(); }],
     afterStop: [() => health.close(), () => db.close()],
   });

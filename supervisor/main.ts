@@ -6,8 +6,10 @@ import { createLogger, setRootLogger } from '../src/log/logger.js';
 import { startDaemon } from './daemon.js';
 
 const config = loadConfigOrExit();
-const log = createLogger({ level: config.logLevel, base: { component: 'supervisor' } });
-setRootLogger(log);
+// Each component adds its own `component` field; the root logger has none, so no line carries it twice.
+const root = createLogger({ level: config.logLevel });
+setRootLogger(root);
+const log = root.child({ component: 'supervisor' });
 
 process.on('uncaughtException', (err) => {
   log.fatal({ event: 'uncaught_exception', err: describeError(err) }, 'uncaught exception in the supervisor; exiting');
@@ -17,7 +19,7 @@ process.on('uncaughtException', (err) => {
 
 try {
   await startDaemon(config, {
-    log,
+    log: root,
     exit: (code) => {
       log.flush();
       process.exit(code);

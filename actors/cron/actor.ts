@@ -25,7 +25,7 @@ export type CronMsg = { type: 'sync' };
 
 export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   const config = (ctx.data as { config: Config }).config;
-  const log = ctx.log.child({ component: 'cron' });
+  const log = ctx.log;
   const scope = { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds };
   let db: DbPool | undefined;
   let producer: NotificationProducer | undefined;

@@ -46,7 +46,7 @@ const HEALTH: Record<SubscriptionState, Health> = {
 export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args, ctx) => {
   const config = (ctx.data as EnterpriseHostData).config;
   const enterpriseId = args.enterpriseId;
-  const log = ctx.log.child({ component: 'enterprise', enterprise_id: enterpriseId });
+  const log = ctx.log.child({ enterprise_id: enterpriseId });
   const priorities: Priorities = { realtime: realtimePriorityFor(config, enterpriseId), scheduled: config.priorities.scheduled, cron: config.priorities.cron };
   let res: SharedResources | undefined;
   let sub: EnterpriseSubscription | undefined;

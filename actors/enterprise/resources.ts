@@ -3,6 +3,7 @@
 // when the last one lets go, so a host thread holds connections only while it serves enterprises.
 import type { Config } from '../../src/config/load.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
+import { faultsFromEnv } from '../../src/faults.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import { RealtimeSocketPool } from './socket-pool.js';
 
@@ -14,6 +15,10 @@ export interface SharedResources {
 
 let shared: Promise<SharedResources> | undefined;
 let users = 0;
+
+// Test-only (src/faults.ts): the chaos suite crashes realtime host threads at a set time.
+const exitAt = faultsFromEnv().realtimeThreadExitAt;
+if (exitAt !== undefined && exitAt > Date.now()) setTimeout(() => process.exit(71), exitAt - Date.now()).unref();
 
 async function open(config: Config): Promise<SharedResources> {
   const producer = await NotificationProducer.connect({

@@ -17,7 +17,7 @@ export type ProcessingMsg = { type: 'stats' };
 
 export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ctx) => {
   const config = (ctx.data as { config: Config }).config;
-  const log = ctx.log.child({ component: 'processing' });
+  const log = ctx.log;
   let engine: ProcessingEngine | undefined;
   let monitor: NodeJS.Timeout | undefined;
   let degraded = false;

@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
 import { describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import { QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
+import { MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
 import type { PoolTaskSettings } from './pool-task.js';
 
@@ -129,7 +129,7 @@ export class ProcessingEngine {
         log.info({ ...ctx, event: 'notification_cancelled', cancelled_in_novu: result.cancelled }, 'cancelled notification withdrawn from Novu');
         return result;
       case 'not_due':
-        await job.moveToDelayed(result.dueAtMs, token);
+        await job.moveToDelayed(Math.min(result.dueAtMs, Date.now() + MAX_DELAY_MS), token);
         throw new DelayedError();
       case 'rate_limited':
         this.stats.rateLimited += 1;

@@ -3,6 +3,7 @@
 import { workerData } from 'piscina';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { NovuDelivery } from '../../src/delivery/novu-client.js';
+import { faultsFromEnv } from '../../src/faults.js';
 import { processNotification, type ProcessResult, type ProcessTask } from '../../src/delivery/process.js';
 
 export interface PoolTaskSettings {
@@ -19,13 +20,17 @@ export interface PoolTaskSettings {
 const settings = (workerData as { settings: PoolTaskSettings }).settings;
 let db: DbPool | undefined;
 let novu: NovuDelivery | undefined;
+const faults = faultsFromEnv();
+const afterTrigger = faults.poolCrashRate > 0
+  ? () => { if (Math.random() < faults.poolCrashRate) process.exit(70); }
+  : undefined;
 
 function deps() {
   db ??= createPool({ databaseUrl: settings.databaseUrl, max: settings.dbPoolSize, applicationName: 'notifyd-pool' });
   if (settings.deliveryMode === 'novu' && novu === undefined) {
     novu = new NovuDelivery({ secretKey: settings.novuSecretKey ?? '', apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs });
   }
-  return { db: db.pool, novu, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs };
+  return { db: db.pool, novu, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, ...(afterTrigger ? { afterTrigger } : {}) };
 }
 
 export default async function run(task: ProcessTask): Promise<ProcessResult> {

@@ -22,7 +22,7 @@ export type SchedulerMsg = { type: 'sweep' };
 
 export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx) => {
   const config = (ctx.data as { config: Config }).config;
-  const log = ctx.log.child({ component: 'scheduler' });
+  const log = ctx.log;
   let db: DbPool | undefined;
   let producer: NotificationProducer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -41,7 +41,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         scope: { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds },
       });
       const fields = { event: 'sweep_done', ...result, processing_time_ms: Math.round(performance.now() - started) };
-      if (result.missed + result.repaired + result.expired > 0) log.warn(fields, 'sweep found work the live path missed');
+      if (result.missed + result.repaired + result.expired + result.unknownEnterprise > 0) log.warn(fields, 'sweep found work the live path missed');
       else log.debug(fields, 'sweep found nothing');
       return result;
     })().finally(() => { running = undefined; });

@@ -2,7 +2,7 @@
 // but have no live job (an event was missed, a job was lost with Redis) and processing rows whose lease expired
 // (their worker died), and enqueues them again. Dedup by job id makes overlapping with the live path safe.
 import type pg from 'pg';
-import { duePending, expiredLeases, type EnterpriseScope, type NotificationRow } from '../../src/db/notifications.js';
+import { duePending, expiredLeases, failUnknownEnterprises, type EnterpriseScope, type NotificationRow } from '../../src/db/notifications.js';
 import { jobIdFor } from '../../src/queue/jobs.js';
 import type { NotificationProducer } from '../../src/queue/producer.js';
 import { requestForRow } from '../enterprise/catchup.js';
@@ -25,6 +25,8 @@ export interface SweepResult {
   repaired: number;
   /** processing rows whose lease expired: re-enqueued */
   expired: number;
+  /** pending rows of enterprises absent from notify.enterprise: failed with a reason */
+  unknownEnterprise: number;
   scanned: number;
 }
 
@@ -43,7 +45,10 @@ async function ensureJob(deps: SweepDeps, row: NotificationRow): Promise<'presen
 }
 
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
-  const result: SweepResult = { missed: 0, repaired: 0, expired: 0, scanned: 0 };
+  const result: SweepResult = { missed: 0, repaired: 0, expired: 0, unknownEnterprise: 0, scanned: 0 };
+  if (deps.scope.enterpriseIds === undefined) {
+    result.unknownEnterprise = await failUnknownEnterprises(deps.db, { limit: deps.batchSize, olderThanMs: deps.graceMs });
+  }
   const due = await duePending(deps.db, { limit: deps.batchSize, olderThanMs: deps.graceMs, ...deps.scope });
   for (const row of due) {
     result.scanned += 1;

@@ -153,6 +153,26 @@ export async function expiredLeases(db: pg.Pool, args: { limit: number } & Enter
   return res.rows;
 }
 
+/**
+ * Fails due pending rows whose enterprise has no row in notify.enterprise: when enterprises are served from that
+ * table, nobody will ever deliver them. Only called in that mode (with DAEMON_ENTERPRISE_IDS another host may
+ * serve them).
+ */
+export async function failUnknownEnterprises(db: pg.Pool, args: { limit: number; olderThanMs: number }): Promise<number> {
+  const res = await db.query(
+    `update notify.ent_notification n
+        set status = 'failed', last_error = 'unknown enterprise ' || n.enterprise_id || ': no row in notify.enterprise', writer = 'notifyd!'
+      where n.id in (
+        select id from notify.ent_notification x
+         where x.status = 'pending' and (x.scheduled_for is null or x.scheduled_for <= now())
+           and x.updated_at <= now() - make_interval(secs => $2::float8 / 1000)
+           and not exists (select 1 from notify.enterprise e where e.id = x.enterprise_id)
+         limit $1)
+        and n.status = 'pending'`,
+    [args.limit, args.olderThanMs]);
+  return res.rowCount ?? 0;
+}
+
 export async function getWatermark(db: pg.Pool, enterpriseId: string): Promise<Date | null> {
   const res = await db.query<{ watermark: Date }>('select watermark from notify.subscription_watermark where enterprise_id = $1', [enterpriseId]);
   return res.rows[0]?.watermark ?? null;

@@ -14,6 +14,8 @@ export interface ProcessDeps {
   leaseMs: number;
   /** The retry backoff the BullMQ side will apply, so the lease covers it. */
   retryHoldMs: number;
+  /** Test-only fault hook (src/faults.ts): runs after Novu answered and before the outcome is recorded. */
+  afterTrigger?: () => void;
 }
 
 export interface ProcessTask {
@@ -66,6 +68,7 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     recipients: row.recipients,
     payload: row.payload as Record<string, unknown>,
   });
+  deps.afterTrigger?.();
   return record(task, deps, owner, outcome);
 }
 

@@ -55,6 +55,12 @@ export function toBullPriority(contractPriority: number): number {
   return 101 - p;
 }
 
+/**
+ * The longest delay a job is given. A notification due later waits in hops of this length (the processor puts an
+ * early job back), so a far-future scheduled_for (year 9999) never overflows BullMQ's delayed-job scores.
+ */
+export const MAX_DELAY_MS = 24 * 3600 * 1000;
+
 export interface RetentionPolicy {
   /** completed jobs are kept this long (s), so dedup covers the catch-up look-back */
   readonly completedAgeS: number;
@@ -81,7 +87,7 @@ export function jobOptions(args: {
   return {
     jobId: args.jobId,
     priority: toBullPriority(args.priority),
-    delay: Math.max(0, Math.round(args.delayMs)),
+    delay: Math.min(MAX_DELAY_MS, Math.max(0, Math.round(args.delayMs))),
     attempts: args.attempts,
     backoff: { type: 'exponential', delay: args.backoffMs ?? 1000, jitter: 0.5 },
     removeOnComplete: { age: retention.completedAgeS, count: retention.completedCount },

@@ -88,7 +88,7 @@ export class ActorCell {
     this.#port = port;
     this.#restarts = restartsBase;
     this.#backoff = new BackoffTracker({ ...host.actorBackoff, ...(spec.backoff ?? {}) });
-    this.log = host.log.child({ actor: spec.id, kind: spec.kind });
+    this.log = host.log.child({ component: spec.kind, actor: spec.id, kind: spec.kind });
     port.on('message', (msg: MailboxMessage) => this.#onMessage(msg));
   }
 

@@ -23,8 +23,11 @@ const EXIT_FATAL = 70; // EX_SOFTWARE
 const port = parentPort;
 if (port === null) throw new Error('host-worker.js must run in a worker thread');
 const wd = workerData as HostWorkerData;
-const log = createLogger({ level: wd.logLevel, base: { component: 'runtime', host: wd.hostId, thread: threadId } });
-setRootLogger(log);
+// The thread's root logger carries host and thread; `component` is set once per child (runtime, or the actor's
+// kind), never twice, so a line has exactly one.
+const threadLog = createLogger({ level: wd.logLevel, base: { host: wd.hostId, thread: threadId } });
+setRootLogger(threadLog);
+const log = threadLog.child({ component: 'runtime' });
 
 const als = new AsyncLocalStorage<Incarnation>();
 const cells = new Map<string, ActorCell>();
@@ -76,7 +79,7 @@ function loadFactory(moduleUrl: string): Promise<ActorFactory> {
 const cellHost: CellHost = {
   hostId: wd.hostId,
   thread: threadId,
-  log,
+  log: threadLog,
   data: wd.data,
   actorBackoff: wd.actorBackoff,
   als,

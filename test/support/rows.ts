@@ -14,7 +14,7 @@ export async function insertRow(db: pg.Pool, row: NewRow): Promise<string> {
   const res = await db.query<{ id: string }>(
     `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload, scheduled_for, status)
      values ($1, $2, $3, $4::jsonb, $5, coalesce($6, 'pending')) returning id::text`,
-    [row.enterprise_id, row.workflow_id ?? 'welcome', row.recipients ?? ['user-1'], JSON.stringify(row.payload ?? { hello: 'world' }),
+    [row.enterprise_id, row.workflow_id ?? 'welcome', row.recipients ?? ['user-1'], JSON.stringify('payload' in row ? row.payload : { hello: 'world' }),
       row.scheduled_for ?? null, row.status ?? null]);
   return (res.rows[0] as { id: string }).id;
 }

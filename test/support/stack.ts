@@ -24,6 +24,9 @@ export interface StackOptions {
   /** extra Novu tenants (e.g. an unlisted enterprise that must not be delivered) */
   tenants?: string[];
   startDaemon?: boolean;
+  /** keys the stand-ins accept (and the daemon is given); defaults are fixed test keys */
+  serviceRoleKey?: string;
+  novuSecretKey?: string;
 }
 
 export interface Stack {
@@ -57,15 +60,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   for (const row of opts.enterpriseRows ?? []) {
     await db.pool.query('insert into notify.enterprise (id, enabled) values ($1, $2)', [row.id, row.enabled ?? true]);
   }
-  const realtime = await startRealtimeStandin({ databaseUrl: db.url, apiKeys: [SERVICE_ROLE_KEY] });
-  const novu = await startNovuStandin({ tenants: [...opts.enterprises, ...(opts.tenants ?? [])], workflows: 'any' });
+  const serviceRoleKey = opts.serviceRoleKey ?? SERVICE_ROLE_KEY;
+  const novuSecretKey = opts.novuSecretKey ?? DEFAULT_NOVU_API_KEY;
+  const realtime = await startRealtimeStandin({ databaseUrl: db.url, apiKeys: [serviceRoleKey] });
+  const novu = await startNovuStandin({ tenants: [...opts.enterprises, ...(opts.tenants ?? [])], workflows: 'any', apiKeys: [novuSecretKey] });
   const prefix = uniquePrefix('ntf-stack');
   const env: Record<string, string> = {
     SUPABASE_URL: realtime.url,
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+    SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
-    NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY,
+    NOVU_SECRET_KEY: novuSecretKey,
     NOVU_API_URL: novu.url,
     QUEUE_PREFIX: prefix,
     DAEMON_HEALTH_PORT: '0',
