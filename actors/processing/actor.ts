@@ -40,6 +40,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
           novuTimeoutMs: config.novuTimeoutMs,
           leaseMs: config.leaseMs,
           retryHoldMs: config.deliveryBackoffMs,
+          maxDurationMs: config.deliveryMaxDurationMs,
           dbPoolSize: Math.max(2, Math.min(10, config.workerConcurrency)),
         },
       });

@@ -14,6 +14,7 @@ export interface PoolTaskSettings {
   novuTimeoutMs: number;
   leaseMs: number;
   retryHoldMs: number;
+  maxDurationMs: number;
   dbPoolSize: number;
 }
 
@@ -30,7 +31,7 @@ function deps() {
   if (settings.deliveryMode === 'novu' && novu === undefined) {
     novu = new NovuDelivery({ secretKey: settings.novuSecretKey ?? '', apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs });
   }
-  return { db: db.pool, novu, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, ...(afterTrigger ? { afterTrigger } : {}) };
+  return { db: db.pool, novu, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, maxDurationMs: settings.maxDurationMs, ...(afterTrigger ? { afterTrigger } : {}) };
 }
 
 export default async function run(task: ProcessTask): Promise<ProcessResult> {

@@ -46,6 +46,7 @@ export interface Config {
   readonly novuTimeoutMs: number;
   readonly deliveryMaxAttempts: number;
   readonly deliveryBackoffMs: number;
+  readonly deliveryMaxDurationMs: number;
   readonly jobLockMs: number;
   /** ENT_<id>_* switches, by enterprise id */
   readonly enterprises: Readonly<Record<string, EnterpriseOverride>>;
@@ -143,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
     DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
     SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
-    REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
+    REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
     CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
     LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number;
   };
@@ -179,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     novuTimeoutMs: v.NOVU_TIMEOUT_MS,
     deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,
     deliveryBackoffMs: v.DELIVERY_BACKOFF_MS,
+    deliveryMaxDurationMs: v.DELIVERY_MAX_DURATION_MS,
     jobLockMs: v.JOB_LOCK_MS,
     enterprises,
   });

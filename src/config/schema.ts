@@ -58,6 +58,7 @@ export const variables = {
   LEASE_MS: { schema: intIn(1000, 3_600_000), default: '60000', doc: 'how long a claimed notification stays processing before the sweep re-queues it' },
   NOVU_TIMEOUT_MS: { schema: intIn(100, 300_000), default: '10000', doc: 'per-attempt timeout of a Novu call' },
   DELIVERY_MAX_ATTEMPTS: { schema: intIn(1, 100), default: '8', doc: 'attempts for transient delivery failures before failed' },
+  DELIVERY_MAX_DURATION_MS: { schema: intIn(1000, 7 * 86_400_000), default: '3600000', doc: 'transient delivery failures (including 429s) stop being retried this long after the first attempt; the row is then failed' },
   DELIVERY_BACKOFF_MS: { schema: intIn(10, 600_000), default: '1000', doc: 'base of the exponential retry backoff for transient delivery failures' },
   JOB_LOCK_MS: { schema: intIn(1000, 600_000), default: '30000', doc: "BullMQ job lock: how soon a dead host's in-flight jobs are taken over" },
 } as const satisfies Record<string, VariableSpec>;

@@ -20,12 +20,13 @@ export interface NotificationRow {
   transaction_id: string | null;
   lease_owner: string | null;
   lease_expires_at: Date | null;
+  first_attempt_at: Date | null;
   source: 'app' | 'rule';
   updated_at: Date;
 }
 
 const ROW = `id, enterprise_id, workflow_id, recipients, payload, status, scheduled_for, version, armed_version,
-  attempts, last_error, transaction_id, lease_owner, lease_expires_at, source, updated_at`;
+  attempts, last_error, transaction_id, lease_owner, lease_expires_at, first_attempt_at, source, updated_at`;
 
 /** Longest reason stored in last_error. */
 const MAX_REASON = 1000;
@@ -47,7 +48,7 @@ export async function claim(db: pg.Pool, args: { id: string; enterpriseId: strin
   const res = await db.query<NotificationRow>(
     `update notify.ent_notification
         set status = 'processing', lease_owner = $3, lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
-            attempts = attempts + 1, writer = 'notifyd!'
+            attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, clock_timestamp()), writer = 'notifyd!'
       where id = $1 and enterprise_id = $2
         and ((status = 'pending' and (scheduled_for is null or scheduled_for <= clock_timestamp()))
           or (status = 'processing' and (lease_owner = $3 or lease_expires_at < clock_timestamp())))

@@ -14,6 +14,8 @@ export interface ProcessDeps {
   leaseMs: number;
   /** The retry backoff the BullMQ side will apply, so the lease covers it. */
   retryHoldMs: number;
+  /** Transient failures stop being retried this long after the first attempt (DELIVERY_MAX_DURATION_MS). */
+  maxDurationMs?: number;
   /** Test-only fault hook (src/faults.ts): runs after Novu answered and before the outcome is recorded. */
   afterTrigger?: () => void;
 }
@@ -69,10 +71,10 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     payload: row.payload as Record<string, unknown>,
   });
   deps.afterTrigger?.();
-  return record(task, deps, owner, outcome);
+  return record(task, deps, owner, outcome, row.first_attempt_at);
 }
 
-async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outcome: TriggerOutcome): Promise<ProcessResult> {
+async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outcome: TriggerOutcome, firstAttemptAt: Date | null): Promise<ProcessResult> {
   const id = task.job.notificationId;
   switch (outcome.kind) {
     case 'sent': {
@@ -94,9 +96,13 @@ async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outco
     case 'transient':
     case 'rate_limited': {
       // Rate limits do not use up attempts (BullMQ re-queues without counting); other transient errors do.
-      const exhausted = outcome.kind === 'transient' && task.attemptsMade + 1 >= task.maxAttempts;
+      const elapsed = firstAttemptAt === null ? 0 : Date.now() - firstAttemptAt.getTime();
+      const outOfTime = deps.maxDurationMs !== undefined && elapsed >= deps.maxDurationMs;
+      const exhausted = (outcome.kind === 'transient' && task.attemptsMade + 1 >= task.maxAttempts) || outOfTime;
       if (exhausted) {
-        const reason = `delivery retries exhausted after ${task.maxAttempts} attempts: ${outcome.reason}`;
+        const reason = outOfTime
+          ? `delivery gave up after ${Math.round(elapsed / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
+          : `delivery retries exhausted after ${task.maxAttempts} attempts: ${outcome.reason}`;
         await markFailed(deps.db, { id, owner, reason });
         return { kind: 'failed', reason };
       }

@@ -24,7 +24,7 @@ describe('processing engine (DELIVERY_MODE=log)', () => {
     engine = new ProcessingEngine({
       redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, poolThreads: 1,
       log: createLogger({ level: 'silent' }),
-      pool: { databaseUrl: db.url, deliveryMode: 'log', novuSecretKey: undefined, novuApiUrl: 'http://127.0.0.1:1', novuTimeoutMs: 1000, leaseMs: 30_000, retryHoldMs: 100, dbPoolSize: 2 },
+      pool: { databaseUrl: db.url, deliveryMode: 'log', novuSecretKey: undefined, novuApiUrl: 'http://127.0.0.1:1', novuTimeoutMs: 1000, leaseMs: 30_000, retryHoldMs: 100, maxDurationMs: 60_000, dbPoolSize: 2 },
     });
     await engine.start();
   });

@@ -29,7 +29,7 @@ describe('processing engine delivering to Novu', () => {
     engine = new ProcessingEngine({
       redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, poolThreads: 1,
       log: createLogger({ level: 'silent' }),
-      pool: { databaseUrl: db.url, deliveryMode: 'novu', novuSecretKey: DEFAULT_NOVU_API_KEY, novuApiUrl: novu.url, novuTimeoutMs: 400, leaseMs: 30_000, retryHoldMs: 100, dbPoolSize: 2 },
+      pool: { databaseUrl: db.url, deliveryMode: 'novu', novuSecretKey: DEFAULT_NOVU_API_KEY, novuApiUrl: novu.url, novuTimeoutMs: 400, leaseMs: 30_000, retryHoldMs: 100, maxDurationMs: 60_000, dbPoolSize: 2 },
     });
     await engine.start();
   });
@@ -111,5 +111,16 @@ describe('processing engine delivering to Novu', () => {
     const gap = (requests[1]?.receivedAt ?? 0) - (requests[0]?.receivedAt ?? 0);
     assert.ok(gap >= 900 && gap <= 3000, `retried after ${gap} ms, Retry-After was 1 s`);
     assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('bounds retries in total time as well: a notification failing for longer than the limit is failed, even on 429s', async () => {
+    const id = await insertRow(db.pool, { enterprise_id: 'e1' });
+    // its first attempt was two hours ago (e.g. Novu has been rate limiting it since)
+    await db.pool.query(`update notify.ent_notification set first_attempt_at = now() - interval '2 hours' where id = $1`, [id]);
+    novu.faults.rateLimitBurst(5, 1);
+    await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '2', action: 'deliver', origin: 'sweep', priority: 10, delayMs: 0 });
+    const row = await settled(id);
+    assert.equal(row['status'], 'failed');
+    assert.match(String(row['last_error']), /delivery gave up after \d+ s of failures \(DELIVERY_MAX_DURATION_MS\): novu 429/);
   });
 });

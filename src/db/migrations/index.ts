@@ -1,10 +1,11 @@
 // The ordered list of migrations. Append only: an applied migration is never edited (its checksum is checked).
 import * as m0001 from './0001-notify-schema.js';
 import * as m0002 from './0002-rule-fires.js';
+import * as m0003 from './0003-delivery-deadline.js';
 
 export interface Migration {
   readonly id: string;
   readonly sql: string;
 }
 
-export const migrations: readonly Migration[] = Object.freeze([m0001, m0002]);
+export const migrations: readonly Migration[] = Object.freeze([m0001, m0002, m0003]);
