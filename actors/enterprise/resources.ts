@@ -27,7 +27,7 @@ async function open(config: Config): Promise<SharedResources> {
     attempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,
   });
-  const db = createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'notifyd-realtime' });
+  const db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-realtime' });
   const sockets = new RealtimeSocketPool({
     url: config.supabaseUrl,
     key: config.supabaseServiceRoleKey,

@@ -33,7 +33,7 @@ export async function createTestDatabase(options: { migrate?: boolean; prefix?: 
   await admin((c) => c.query(`create database ${name} template template0`));
   const url = databaseUrl(name);
   if (options.migrate !== false) await migrate(url);
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const pool = new pg.Pool({ connectionString: url, max: 3 });
   pool.on('error', () => undefined);
   let dropped = false;
   return {

@@ -59,6 +59,42 @@ export async function ensurePostgres(): Promise<void> {
   if (!(await waitFor(host, port, 30_000))) throw new Error(`PostgreSQL is not answering on ${host}:${port} and could not be started`);
 }
 
+/** Connections the suite needs at its peak (two files at a time, each with its own database and daemons). */
+const NEEDED_CONNECTIONS = 300;
+
+/**
+ * Raises PostgreSQL's max_connections on this kind of test machine (a local cluster under /etc/postgresql, run as
+ * root) when it is below what the suite needs; elsewhere it only warns.
+ */
+export async function ensurePostgresCapacity(): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: TEST_PG_URL });
+  await client.connect();
+  let current = 0;
+  try {
+    current = Number((await client.query<{ max_connections: string }>('show max_connections')).rows[0]?.max_connections ?? 0);
+    if (current >= NEEDED_CONNECTIONS) return;
+    if (process.getuid?.() !== 0 || new URL(TEST_PG_URL).hostname !== '127.0.0.1') {
+      process.stderr.write(`warning: PostgreSQL max_connections is ${current}; the suite may need ${NEEDED_CONNECTIONS}\n`);
+      return;
+    }
+    await client.query(`alter system set max_connections = ${NEEDED_CONNECTIONS}`);
+  } finally {
+    await client.end();
+  }
+  let versions: string[] = [];
+  try {
+    versions = readdirSync('/etc/postgresql');
+  } catch {
+    versions = [];
+  }
+  process.stderr.write(`raising PostgreSQL max_connections from ${current} to ${NEEDED_CONNECTIONS} (restart)\n`);
+  for (const v of versions) tryRun(`pg_ctlcluster --skip-systemctl-redirect ${v} main restart`);
+  const url = new URL(TEST_PG_URL);
+  if (!(await waitFor(url.hostname, Number(url.port || 5432), 30_000))) throw new Error('PostgreSQL did not come back after the restart');
+}
+
 export async function ensureServices(): Promise<void> {
   await Promise.all([ensurePostgres(), ensureRedis()]);
+  await ensurePostgresCapacity();
 }
