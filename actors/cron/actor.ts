@@ -15,6 +15,7 @@ import { NotificationProducer, redisOptions } from '../../src/queue/producer.js'
 import { defineActor } from '../../src/runtime/actor.js';
 import { repeatStrategy } from '../../src/schedule/cron.js';
 import { syncRules, type RuleFireData, type SyncResult } from './rule-sync.js';
+import { bounded } from '../../src/bounded.js';
 
 export interface CronArgs {
   enterpriseIds?: string[];
@@ -108,8 +109,6 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      const bounded = (p: Promise<unknown> | undefined, ms: number) =>
-        Promise.race([(p ?? Promise.resolve()).catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
       await bounded(worker?.close(), 3000);
       await bounded(syncing, 1000);
       await bounded(queue?.close(), 1000);

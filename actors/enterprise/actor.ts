@@ -18,6 +18,7 @@ import { interpretChange, type ChangePayload, type Priorities } from './changes.
 import { catchUp } from './catchup.js';
 import { acquireResources, releaseResources, type SharedResources } from './resources.js';
 import { EnterpriseSubscription, type SubscriptionState } from './subscription.js';
+import { bounded } from '../../src/bounded.js';
 
 export interface EnterpriseArgs {
   enterpriseId: string;
@@ -157,7 +158,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     async stop() {
       sub?.stop();
       clearTimeout(retryTimer);
-      await Promise.race([chain, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+      await bounded(chain, 2000);
       if (retryBuffer.length > 0) log.warn({ event: 'enqueue_abandoned', count: retryBuffer.length }, 'stopping with events not enqueued; the next catch-up covers them');
       if (res !== undefined) {
         res = undefined;

@@ -2,6 +2,7 @@
 // most 100 channels per socket (more is refused with "ChannelRateLimitReached"), so enterprise channels are packed
 // onto as few clients as fit and a new client is opened when every socket is full.
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { bounded } from '../../src/bounded.js';
 
 export interface SocketPoolSettings {
   url: string;
@@ -82,12 +83,9 @@ export class RealtimeSocketPool {
     if (this.closed) return;
     this.closed = true;
     const all = this.slots.splice(0);
-    await Promise.race([
-      Promise.all(all.map(async (s) => {
-        await s.client.removeAllChannels().catch(() => undefined);
-        s.client.realtime.disconnect();
-      })),
-      new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-    ]);
+    await bounded(Promise.all(all.map(async (s) => {
+      await s.client.removeAllChannels().catch(() => undefined);
+      s.client.realtime.disconnect();
+    })), timeoutMs);
   }
 }

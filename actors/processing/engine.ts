@@ -11,6 +11,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
 import type { PoolTaskSettings } from './pool-task.js';
+import { bounded } from '../../src/bounded.js';
 
 export interface EngineSettings {
   redisUrl: string;
@@ -152,8 +153,6 @@ export class ProcessingEngine {
     this.closing ??= (async () => {
       const deadline = Date.now() + timeoutMs;
       const left = () => Math.max(100, deadline - Date.now());
-      const bounded = (p: Promise<unknown>, ms: number) =>
-        Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
       if (this.worker !== undefined) {
         await bounded(this.worker.close(), left() * 0.7);
         await bounded(this.worker.close(true), 1000);

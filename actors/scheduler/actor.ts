@@ -10,6 +10,7 @@ import { describeError } from '../../src/errors.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { sweep, type SweepResult } from './sweep.js';
+import { bounded } from '../../src/bounded.js';
 
 export interface SchedulerArgs {
   /** only these enterprises (DAEMON_ENTERPRISE_IDS); undefined = the enabled rows of notify.enterprise */
@@ -73,7 +74,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await Promise.race([running?.catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+      await bounded(running, 2000);
       await Promise.all([producer?.close(), db?.close()]);
     },
   };

@@ -1,6 +1,7 @@
 // PostgreSQL connection pools for notifyd's threads: named (visible in pg_stat_activity), bounded, with errors
 // of idle clients absorbed (a restarted server must not crash a thread) and an idempotent, bounded close.
 import pg from 'pg';
+import { bounded } from '../bounded.js';
 
 // bigint (int8) stays a string: JavaScript numbers lose precision above 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
@@ -32,10 +33,7 @@ export function createPool(settings: PoolSettings): DbPool {
   return {
     pool,
     close(timeoutMs = 3000) {
-      closing ??= Promise.race([
-        pool.end().catch(() => undefined),
-        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-      ]);
+      closing ??= bounded(pool.end(), timeoutMs).then(() => undefined);
       return closing;
     },
   };

@@ -2,6 +2,7 @@
 // GET /livez (the event loop answers: no dependency checks, so a Redis blip never restarts the pod) and
 // GET /readyz (200 once the tree is started and until shutdown begins). close() is idempotent and bounded.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { bounded } from '../bounded.js';
 
 export interface HealthServerOptions<R extends { status: string }> {
   host: string;
@@ -36,10 +37,7 @@ export async function startHealthServer<R extends { status: string }>(opts: Heal
     port,
     url: `http://${shownHost}:${port}`,
     close(timeoutMs = 2000) {
-      closing ??= Promise.race([
-        app.close().then(() => undefined, () => undefined),
-        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-      ]);
+      closing ??= bounded(app.close(), timeoutMs).then(() => undefined);
       return closing;
     },
   };

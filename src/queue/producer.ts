@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCodes, NotifydError, describeError } from '../errors.js';
 import { QUEUE_NAME, jobIdFor, jobNameFor, jobOptions, type NotificationJobData, type RetentionPolicy } from './jobs.js';
+import { bounded } from '../bounded.js';
 
 export interface ProducerSettings {
   redisUrl: string;
@@ -115,8 +116,7 @@ export class NotificationProducer {
   /** Idempotent and bounded: BullMQ's close can hang while Redis is down. */
   close(timeoutMs = 3000): Promise<void> {
     this.closing ??= (async () => {
-      const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-      await Promise.race([this.queue.close().catch(() => undefined), timer]);
+      await bounded(this.queue.close(), timeoutMs);
       this.connection.disconnect();
     })();
     return this.closing;
