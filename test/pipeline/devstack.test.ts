@@ -1,0 +1,37 @@
+// `npm run devstack`: both stand-ins come up in the foreground against DATABASE_URL (migrated), the real SDKs can
+// talk to them, and SIGTERM stops them with exit 0.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { Novu } from '@novu/api';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
+
+describe('npm run devstack', () => {
+  let db: TestDatabase;
+  before(async () => { db = await createTestDatabase({ migrate: false }); });
+  after(async () => { await db.drop(); });
+
+  it('serves the Realtime and Novu stand-ins until SIGTERM', async () => {
+    const entry = fileURLToPath(new URL('../support/cli/devstack.js', import.meta.url));
+    const child = spawn(process.execPath, [entry, '--realtime-port', '0', '--novu-port', '0'], {
+      env: { ...process.env, DATABASE_URL: db.url, NOVU_SECRET_KEY: 'devstack-test-key' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const novuUrl = await waitFor(() => /Novu stand-in\s+(http:\/\/\S+)/.exec(out)?.[1], { what: 'devstack banner', timeoutMs: 30_000 });
+    const realtimeUrl = /Realtime stand-in\s+(http:\/\/\S+)/.exec(out)?.[1];
+    assert.ok(realtimeUrl);
+    const migrated = await db.pool.query(`select count(*)::int as n from notify.schema_migrations`);
+    assert.ok(migrated.rows[0].n >= 1, 'devstack migrates DATABASE_URL first');
+    const novu = new Novu({ secretKey: 'devstack-test-key', serverURL: novuUrl, retryConfig: { strategy: 'none' } });
+    const res = await novu.trigger({ workflowId: 'anything', to: ['u1'], payload: {} }, 'devstack-key-1');
+    assert.equal(res.result.status, 'processed');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+    assert.match(out, /devstack stopped \(1 deliveries recorded\)/);
+  });
+});
