@@ -2,7 +2,7 @@
 // but have no live job (an event was missed, a job was lost with Redis) and processing rows whose lease expired
 // (their worker died), and enqueues them again. Dedup by job id makes overlapping with the live path safe.
 import type pg from 'pg';
-import { duePending, expiredLeases, failUnknownEnterprises, type EnterpriseScope, type NotificationRow } from '../../src/db/notifications.js';
+import { duePending, expiredLeases, failUnknownEnterprises, getRow, type EnterpriseScope, type NotificationRow } from '../../src/db/notifications.js';
 import { jobIdFor } from '../../src/queue/jobs.js';
 import type { NotificationProducer } from '../../src/queue/producer.js';
 import { requestForRow } from '../enterprise/catchup.js';
@@ -30,18 +30,20 @@ export interface SweepResult {
   scanned: number;
 }
 
-async function ensureJob(deps: SweepDeps, row: NotificationRow): Promise<'present' | 'missed' | 'repaired'> {
+/**
+ * Makes sure the row's current version has a live job. A job that already finished is only replaced when the row is
+ * still in the state and version the sweep read: between the read and this check the row may have been processed
+ * (its job then finished legitimately), and removing that job would throw away the record dedup relies on.
+ */
+export async function ensureJob(deps: SweepDeps, row: NotificationRow): Promise<'present' | 'missed' | 'repaired'> {
   const jobId = jobIdFor(row.id, row.version);
-  const job = await deps.producer.queue.getJob(jobId);
-  let outcome: 'missed' | 'repaired' = 'missed';
-  if (job !== undefined && job !== null) {
-    const state = await job.getState();
-    if (state !== 'completed' && state !== 'failed') return 'present';
-    await job.remove().catch(() => undefined);
-    outcome = 'repaired';
-  }
+  const state = await deps.producer.queue.getJobState(jobId);
+  if (state !== 'unknown' && state !== 'completed' && state !== 'failed') return 'present';
+  const now = await getRow(deps.db, row.id);
+  if (now === undefined || now.status !== row.status || now.version !== row.version) return 'present';
+  if (state !== 'unknown') await deps.producer.queue.remove(jobId).catch(() => undefined);
   await deps.producer.enqueue(requestForRow(row, deps.priorities(row.enterprise_id), 'sweep'));
-  return outcome;
+  return state === 'unknown' ? 'missed' : 'repaired';
 }
 
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
