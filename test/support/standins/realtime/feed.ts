@@ -1,5 +1,6 @@
-// Realtime stand-in: the change feed — installs the capture trigger (see sql.ts for why triggers), LISTENs for
-// wake-ups, and consumes committed change rows in order, one batch at a time, handing each batch to the fan-out.
+// Realtime stand-in: the change feed — installs the capture trigger (see sql.ts for why triggers), keeps a presence
+// connection (the trigger records only while a feed is connected; it also LISTENs, so an explicit NOTIFY still
+// wakes it), and polls committed change rows in order, one batch at a time, handing each batch to the fan-out.
 // A batch is delivered only to the subscriptions that exist when it is consumed: nothing is ever replayed.
 import pg from 'pg';
 import type { ResolvedOptions, StandinLogger } from './types.js';

@@ -38,7 +38,7 @@ export interface RealtimeStandinOptions {
   connectErrorDelayMs?: number;
   /** Rows whose JSON exceeds this many bytes get errors ["Error 413: Payload Too Large"] (1 048 576). */
   maxRecordBytes?: number;
-  /** Safety poll of the change table besides LISTEN/NOTIFY, in ms (1000). */
+  /** How often the change table is polled, in ms (10); a full batch is followed by another poll at once. */
   pollIntervalMs?: number;
   /** Publication whose tables are streamed (supabase_realtime). */
   publication?: string;
@@ -71,7 +71,7 @@ export function resolveOptions(o: RealtimeStandinOptions): ResolvedOptions {
     joinErrorDelayMs: o.joinErrorDelayMs ?? 0,
     connectErrorDelayMs: o.connectErrorDelayMs ?? 0,
     maxRecordBytes: o.maxRecordBytes ?? 1_048_576,
-    pollIntervalMs: o.pollIntervalMs ?? 1000,
+    pollIntervalMs: o.pollIntervalMs ?? 10,
     publication: o.publication ?? 'supabase_realtime',
     log: o.log ?? silentLogger,
   };
