@@ -92,6 +92,11 @@ export class ProcessingEngine {
       }
       this.stats.lastRedisErrorAt = now;
     });
+    this.worker.on('failed', (job, err) => {
+      if (job === undefined || err.name === 'DelayedError' || err.name === 'RateLimitError') return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+      s.log[final ? 'error' : 'debug']({ event: final ? 'job_failed' : 'job_attempt_failed', enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, attempt: job.attemptsMade, err: describeError(err) }, final ? 'job gave up; the sweep takes the row back when its lease expires' : 'job attempt failed');
+    });
     void this.worker.run().catch((err: unknown) => s.log.error({ event: 'worker_stopped', err: describeError(err) }, 'queue worker stopped'));
     await this.worker.waitUntilReady();
   }
@@ -107,6 +112,7 @@ export class ProcessingEngine {
     } catch (err) {
       // A pool thread died mid-job: BullMQ retries it; the row keeps our lease, so the retry reclaims it.
       this.stats.poolErrors += 1;
+      this.settings.log.warn({ event: 'pool_task_failed', enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, attempt: job.attemptsMade + 1, err: describeError(err) }, 'processing pool thread failed during a job; it will be retried');
       throw new Error(`processing pool task failed: ${describeError(err)}`, { cause: err });
     }
     const ms = performance.now() - started;

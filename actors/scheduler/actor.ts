@@ -29,6 +29,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<SweepResult> | undefined;
   let stopped = false;
+  const cursor = { afterId: '0' };
 
   function runSweep(): Promise<SweepResult> {
     running ??= (async () => {
@@ -40,6 +41,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         batchSize: 1000,
         graceMs: Math.min(5000, config.sweepIntervalMs),
         scope: { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds },
+        cursor,
       });
       const fields = { event: 'sweep_done', ...result, processing_time_ms: Math.round(performance.now() - started) };
       if (result.missed + result.repaired + result.expired + result.unknownEnterprise > 0) log.warn(fields, 'sweep found work the live path missed');

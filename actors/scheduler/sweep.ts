@@ -16,6 +16,10 @@ export interface SweepDeps {
   /** rows younger than this are left to the live path */
   graceMs: number;
   scope: EnterpriseScope;
+  /** where the next sweep resumes its pass over due pending rows (kept by the caller between sweeps) */
+  cursor?: { afterId: string };
+  /** pages of `batchSize` rows one sweep reads at most @defaultValue 5 */
+  maxPages?: number;
 }
 
 export interface SweepResult {
@@ -46,22 +50,41 @@ export async function ensureJob(deps: SweepDeps, row: NotificationRow): Promise<
   return state === 'unknown' ? 'missed' : 'repaired';
 }
 
+/** The lease owner is `job:<jobId>` (src/delivery/process.ts): is that job still waiting, delayed or running? */
+async function ownerAlive(deps: SweepDeps, row: NotificationRow): Promise<boolean> {
+  if (row.lease_owner === null || !row.lease_owner.startsWith('job:')) return false;
+  const state = await deps.producer.queue.getJobState(row.lease_owner.slice('job:'.length));
+  return state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'active' || state === 'waiting-children';
+}
+
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   const result: SweepResult = { missed: 0, repaired: 0, expired: 0, unknownEnterprise: 0, scanned: 0 };
   if (deps.scope.enterpriseIds === undefined) {
     result.unknownEnterprise = await failUnknownEnterprises(deps.db, { limit: deps.batchSize, olderThanMs: deps.graceMs });
   }
-  const due = await duePending(deps.db, { limit: deps.batchSize, olderThanMs: deps.graceMs, ...deps.scope });
-  for (const row of due) {
-    result.scanned += 1;
-    const outcome = await ensureJob(deps, row);
-    if (outcome === 'missed') result.missed += 1;
-    else if (outcome === 'repaired') result.repaired += 1;
+  const cursor = deps.cursor ?? { afterId: '0' };
+  for (let page = 0; page < (deps.maxPages ?? 5); page += 1) {
+    const due = await duePending(deps.db, { limit: deps.batchSize, olderThanMs: deps.graceMs, afterId: cursor.afterId, ...deps.scope });
+    for (const row of due) {
+      result.scanned += 1;
+      const outcome = await ensureJob(deps, row);
+      if (outcome === 'missed') result.missed += 1;
+      else if (outcome === 'repaired') result.repaired += 1;
+    }
+    const last = due[due.length - 1];
+    if (last === undefined || due.length < deps.batchSize) {
+      cursor.afterId = '0'; // the pass reached the end: the next one starts over
+      break;
+    }
+    cursor.afterId = last.id;
   }
   const leases = await expiredLeases(deps.db, { limit: deps.batchSize, ...deps.scope });
   for (const row of leases) {
     result.scanned += 1;
-    // The claim bumped the version, so this id is new unless an earlier sweep already queued it.
+    // A lease outlives its job's wait only when the job still sits in the queue (a retry behind a backlog): the
+    // owner will reclaim it, so the row is not stuck. Otherwise its worker died: enqueue it again (the claim bumped
+    // the version, so this id is new unless an earlier sweep already queued it).
+    if (await ownerAlive(deps, row)) continue;
     const outcome = await ensureJob(deps, row);
     if (outcome !== 'present') result.expired += 1;
   }

@@ -88,13 +88,17 @@ export async function markFailed(db: pg.Pool, args: { id: string; owner: string;
   return res.rowCount === 1;
 }
 
-/** Keeps the row processing under our lease until the retry runs, and records why the attempt failed. */
-export async function markRetrying(db: pg.Pool, args: { id: string; owner: string; reason: string; holdMs: number; leaseMs: number }): Promise<boolean> {
+/**
+ * Keeps the row processing under our lease until the retry runs, and records why the attempt failed. A rate-limited
+ * attempt is refunded: Novu refused to look at it, so it does not count towards giving up.
+ */
+export async function markRetrying(db: pg.Pool, args: { id: string; owner: string; reason: string; holdMs: number; leaseMs: number; refundAttempt?: boolean }): Promise<boolean> {
   const res = await db.query(
     `update notify.ent_notification
-        set last_error = $3, lease_expires_at = now() + make_interval(secs => ($4::float8 + $5::float8) / 1000), writer = 'notifyd!'
+        set last_error = $3, lease_expires_at = now() + make_interval(secs => ($4::float8 + $5::float8) / 1000),
+            attempts = attempts - case when $6 then 1 else 0 end, writer = 'notifyd!'
       where id = $1 and status = 'processing' and lease_owner = $2`,
-    [args.id, args.owner, clipReason(args.reason), args.holdMs, args.leaseMs]);
+    [args.id, args.owner, clipReason(args.reason), args.holdMs, args.leaseMs, args.refundAttempt === true]);
   return res.rowCount === 1;
 }
 
@@ -132,15 +136,18 @@ const SCOPE = (ids: number, exclude: number) => `
                   else enterprise_id = any($${ids}) end)
         and not (enterprise_id = any(coalesce($${exclude}::text[], '{}')))`;
 
-/** Pending rows due now (or within `aheadMs`), oldest due first; what the sweep re-enqueues (dedup makes it safe). */
-export async function duePending(db: pg.Pool, args: { limit: number; aheadMs?: number; olderThanMs?: number } & EnterpriseScope): Promise<NotificationRow[]> {
+/**
+ * Pending rows due now (or within `aheadMs`), in id order after `afterId`: what the sweep re-enqueues (dedup makes
+ * it safe). Paging by id lets a sweep move past a backlog of rows that already have jobs.
+ */
+export async function duePending(db: pg.Pool, args: { limit: number; aheadMs?: number; olderThanMs?: number; afterId?: string } & EnterpriseScope): Promise<NotificationRow[]> {
   const res = await db.query<NotificationRow>(
     `select ${ROW} from notify.ent_notification
-      where status = 'pending'
+      where status = 'pending' and id > $6::bigint
         and (scheduled_for is null or scheduled_for <= now() + make_interval(secs => $2::float8 / 1000))
         and updated_at <= now() - make_interval(secs => $3::float8 / 1000) ${SCOPE(4, 5)}
-      order by scheduled_for nulls first, id limit $1`,
-    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, args.enterpriseIds ?? null, args.excludeIds ?? null]);
+      order by id limit $1`,
+    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, args.enterpriseIds ?? null, args.excludeIds ?? null, args.afterId ?? '0']);
   return res.rows;
 }
 

@@ -50,6 +50,21 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   if (claimed.kind === 'skipped') return { kind: 'skipped', reason: claimed.reason };
   const row = claimed.row;
 
+  // Attempts that never completed (the worker crashed or lost its lease each time) count too: a row that kills its
+  // worker must end `failed`, not loop. Rate-limited runs give their attempt back (markRetrying), so they do not.
+  const key0 = deliveryKey(row.enterprise_id, row.id, row.armed_version);
+  const started = row.first_attempt_at?.getTime() ?? Date.now();
+  const elapsed = Date.now() - started;
+  const abandon = row.attempts > task.maxAttempts * 2
+    ? `delivery abandoned after ${row.attempts - 1} attempts that never completed (the worker crashed or lost its lease each time); Novu may have received it as transaction ${key0}`
+    : deps.maxDurationMs !== undefined && elapsed > deps.maxDurationMs
+      ? `delivery gave up after ${Math.round(elapsed / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${row.last_error ?? `no attempt completed; Novu may have received it as transaction ${key0}`}`
+      : undefined;
+  if (abandon !== undefined) {
+    await markFailed(deps.db, { id: row.id, owner, reason: abandon, transactionId: key0 });
+    return { kind: 'failed', reason: abandon };
+  }
+
   const validation = validateRow(row);
   if (!validation.ok) {
     await markFailed(deps.db, { id: row.id, owner, reason: validation.reason });
@@ -107,7 +122,7 @@ async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outco
         return { kind: 'failed', reason };
       }
       const holdMs = outcome.kind === 'rate_limited' ? outcome.retryAfterMs : deps.retryHoldMs * 2 ** task.attemptsMade;
-      await markRetrying(deps.db, { id, owner, reason: outcome.reason, holdMs, leaseMs: deps.leaseMs });
+      await markRetrying(deps.db, { id, owner, reason: outcome.reason, holdMs, leaseMs: deps.leaseMs, refundAttempt: outcome.kind === 'rate_limited' });
       return outcome.kind === 'rate_limited'
         ? { kind: 'rate_limited', retryAfterMs: outcome.retryAfterMs, reason: outcome.reason }
         : { kind: 'retry', reason: outcome.reason };

@@ -99,4 +99,14 @@ describe('processing engine (DELIVERY_MODE=log)', () => {
     await waitFor(async () => (await rowById(db.pool, marker))['status'] === 'sent', { what: 'marker sent' });
     assert.equal((await rowById(db.pool, cancelled))['status'], 'cancelled');
   });
+
+  it('fails a row whose attempts never complete (a worker-killing row) instead of retrying it forever', async () => {
+    const id = await insertRow(db.pool, { enterprise_id: 'e1' });
+    // as if 20 earlier attempts had each died with their worker
+    await db.pool.query(`update notify.ent_notification set attempts = 20, first_attempt_at = now() - interval '5 minutes' where id = $1`, [id]);
+    await enqueue('e1', id);
+    const row = await waitFor(async () => { const r = await rowById(db.pool, id); return r['status'] === 'failed' ? r : undefined; }, { what: 'abandoned row failed' });
+    assert.match(String(row['last_error']), /delivery abandoned after 20 attempts that never completed/);
+    assert.equal(row['transaction_id'], `notifyd-e1-${id}-1`);
+  });
 });

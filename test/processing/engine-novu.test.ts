@@ -115,9 +115,9 @@ describe('processing engine delivering to Novu', () => {
 
   it('bounds retries in total time as well: a notification failing for longer than the limit is failed, even on 429s', async () => {
     const id = await insertRow(db.pool, { enterprise_id: 'e1' });
-    // its first attempt was two hours ago (e.g. Novu has been rate limiting it since)
-    await db.pool.query(`update notify.ent_notification set first_attempt_at = now() - interval '2 hours' where id = $1`, [id]);
-    novu.faults.rateLimitBurst(5, 1);
+    // its first attempt was 59 s ago, the limit is 60 s: Novu rate limits it past the limit
+    await db.pool.query(`update notify.ent_notification set first_attempt_at = now() - interval '59 seconds' where id = $1`, [id]);
+    novu.faults.rateLimitBurst(5, 2);
     await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '2', action: 'deliver', origin: 'sweep', priority: 10, delayMs: 0 });
     const row = await settled(id);
     assert.equal(row['status'], 'failed');

@@ -72,4 +72,29 @@ describe('sweep', () => {
     assert.equal(await ensureJob(deps, staleRow), 'repaired');
     assert.equal(await producer.queue.getJobState(jobIdFor(stale, '1')), 'prioritized');
   });
+
+  it('leaves a row whose lease ran out while its job still waits in the queue to that job', async () => {
+    const id = await insertRow(db.pool, { enterprise_id: 'e1' });
+    const jobId = await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 60_000 });
+    await db.pool.query(`update notify.ent_notification set status = 'processing', lease_owner = $2, lease_expires_at = now() - interval '1 second', writer = 'notifyd!' where id = $1`, [id, `job:${jobId}`]);
+    await sweep(deps);
+    const row = await getRow(db.pool, id);
+    assert.equal(await producer.queue.getJobState(jobIdFor(id, row?.version ?? '')), 'unknown', 'a second job was enqueued');
+    assert.equal(await producer.queue.getJobState(jobId), 'delayed');
+  });
+
+  it('pages past a backlog of rows that already have jobs to find the one that has none', async () => {
+    const withJobs: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const id = await insertRow(db.pool, { enterprise_id: 'e1' });
+      await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 60_000 });
+      withJobs.push(id);
+    }
+    const missed = await insertRow(db.pool, { enterprise_id: 'e1' });
+    const cursor = { afterId: '0' };
+    const result = await sweep({ ...deps, batchSize: 2, maxPages: 10, cursor });
+    assert.ok(result.missed >= 1);
+    assert.equal(await producer.queue.getJobState(jobIdFor(missed, '1')), 'prioritized');
+    assert.equal(cursor.afterId, '0', 'a complete pass starts over next time');
+  });
 });
