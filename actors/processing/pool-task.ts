@@ -1,6 +1,8 @@
 // The Piscina worker: each pool thread keeps one PostgreSQL pool and one Novu client (built on its first task
 // from the settings in workerData) and runs processNotification for the jobs the processing actor hands it.
 import { workerData } from 'piscina';
+import { Batcher } from '../../src/db/batcher.js';
+import { claimMany, markSentMany, type ClaimArgs, type ClaimResult } from '../../src/db/notifications.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { NovuDelivery } from '../../src/delivery/novu-client.js';
 import { faultsFromEnv } from '../../src/faults.js';
@@ -21,6 +23,7 @@ export interface PoolTaskSettings {
 const settings = (workerData as { settings: PoolTaskSettings }).settings;
 let db: DbPool | undefined;
 let novu: NovuDelivery | undefined;
+let writes: { claim(a: ClaimArgs): Promise<ClaimResult>; markSent(a: { id: string; owner: string; transactionId: string }): Promise<boolean> } | undefined;
 const faults = faultsFromEnv();
 const afterTrigger = faults.poolCrashRate > 0
   ? () => { if (Math.random() < faults.poolCrashRate) process.exit(70); }
@@ -28,10 +31,17 @@ const afterTrigger = faults.poolCrashRate > 0
 
 function deps() {
   db ??= createPool({ databaseUrl: settings.databaseUrl, max: settings.dbPoolSize, applicationName: 'notifyd-pool' });
+  if (writes === undefined) {
+    // The claim and the sent mark of concurrent jobs share statements (and commits): one WAL flush for many rows.
+    const pool = db.pool;
+    const claims = new Batcher<ClaimArgs, ClaimResult>((reqs) => claimMany(pool, reqs));
+    const sends = new Batcher<{ id: string; owner: string; transactionId: string }, boolean>((reqs) => markSentMany(pool, reqs));
+    writes = { claim: (a) => claims.submit(a), markSent: (a) => sends.submit(a) };
+  }
   if (settings.deliveryMode === 'novu' && novu === undefined) {
     novu = new NovuDelivery({ secretKey: settings.novuSecretKey ?? '', apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs });
   }
-  return { db: db.pool, novu, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, maxDurationMs: settings.maxDurationMs, ...(afterTrigger ? { afterTrigger } : {}) };
+  return { db: db.pool, novu, writes, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, maxDurationMs: settings.maxDurationMs, ...(afterTrigger ? { afterTrigger } : {}) };
 }
 
 export default async function run(task: ProcessTask): Promise<ProcessResult> {

@@ -44,7 +44,7 @@ export type ClaimResult =
  * Claims a row for delivery: a pending row that is due, or a processing row whose lease is ours (a retry of the same
  * job) or has expired (its worker died). One statement, so two claimers never both win.
  */
-export async function claim(db: pg.Pool, args: { id: string; enterpriseId: string; owner: string; leaseMs: number }): Promise<ClaimResult> {
+export async function claim(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
   const res = await db.query<NotificationRow>(
     `update notify.ent_notification
         set status = 'processing', lease_owner = $3, lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
@@ -56,6 +56,10 @@ export async function claim(db: pg.Pool, args: { id: string; enterpriseId: strin
     [args.id, args.enterpriseId, args.owner, args.leaseMs],
   );
   if (res.rows[0] !== undefined) return { kind: 'claimed', row: res.rows[0] };
+  return whyNotClaimed(db, args);
+}
+
+async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
   const look = await db.query<{ enterprise_id: string; status: NotificationStatus; scheduled_for: Date | null }>(
     'select enterprise_id, status, scheduled_for from notify.ent_notification where id = $1', [args.id]);
   const row = look.rows[0];
@@ -64,6 +68,38 @@ export async function claim(db: pg.Pool, args: { id: string; enterpriseId: strin
   if (row.status === 'pending' && row.scheduled_for !== null) return { kind: 'not_due', dueAt: row.scheduled_for };
   if (row.status === 'processing') return { kind: 'skipped', reason: 'leased', status: row.status };
   return { kind: 'skipped', reason: 'not_pending', status: row.status };
+}
+
+export interface ClaimArgs {
+  id: string;
+  enterpriseId: string;
+  owner: string;
+  leaseMs: number;
+}
+
+const CLAIMABLE = `((n.status = 'pending' and (n.scheduled_for is null or n.scheduled_for <= clock_timestamp()))
+          or (n.status = 'processing' and (n.lease_owner = u.owner or n.lease_expires_at < clock_timestamp())))`;
+
+/**
+ * Claims many rows in one statement (see claim). Two requests for the same row in one batch: the row is updated
+ * once, for one owner; the other request finds it leased. Results are in request order.
+ */
+export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promise<ClaimResult[]> {
+  const res = await db.query<NotificationRow & { claim_owner: string }>(
+    `update notify.ent_notification n
+        set status = 'processing', lease_owner = u.owner,
+            lease_expires_at = now() + make_interval(secs => u.lease_ms::float8 / 1000),
+            attempts = n.attempts + 1, first_attempt_at = coalesce(n.first_attempt_at, clock_timestamp()), writer = 'notifyd!'
+       from unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) as u(id, enterprise_id, owner, lease_ms)
+      where n.id = u.id and n.enterprise_id = u.enterprise_id and ${CLAIMABLE}
+      returning ${ROW.split(',').map((c) => `n.${c.trim()}`).join(', ')}, u.owner as claim_owner`,
+    [reqs.map((r) => r.id), reqs.map((r) => r.enterpriseId), reqs.map((r) => r.owner), reqs.map((r) => r.leaseMs)]);
+  const won = new Map<string, NotificationRow>();
+  for (const { claim_owner: owner, ...row } of res.rows) won.set(`${row.id}|${owner}`, row);
+  return Promise.all(reqs.map(async (r) => {
+    const row = won.get(`${r.id}|${r.owner}`);
+    return row !== undefined ? { kind: 'claimed', row } as const : whyNotClaimed(db, r);
+  }));
 }
 
 /** Fenced on the lease: true when the row was still ours and is now sent. */
@@ -75,6 +111,20 @@ export async function markSent(db: pg.Pool, args: { id: string; owner: string; t
       where id = $1 and status = 'processing' and lease_owner = $2`,
     [args.id, args.owner, args.transactionId]);
   return res.rowCount === 1;
+}
+
+/** Many markSent in one statement; results in request order. */
+export async function markSentMany(db: pg.Pool, reqs: readonly { id: string; owner: string; transactionId: string }[]): Promise<boolean[]> {
+  const res = await db.query<{ id: string; owner: string }>(
+    `update notify.ent_notification n
+        set status = 'sent', sent_at = now(), transaction_id = u.tx, last_error = null,
+            lease_owner = null, lease_expires_at = null, writer = 'notifyd!'
+       from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, owner, tx)
+      where n.id = u.id and n.status = 'processing' and n.lease_owner = u.owner
+      returning n.id, u.owner`,
+    [reqs.map((r) => r.id), reqs.map((r) => r.owner), reqs.map((r) => r.transactionId)]);
+  const done = new Set(res.rows.map((r) => `${r.id}|${r.owner}`));
+  return reqs.map((r) => done.has(`${r.id}|${r.owner}`));
 }
 
 /** Fenced on the lease: true when the row was still ours and is now failed with the reason. */

@@ -2,7 +2,7 @@
 // trigger Novu with deterministic keys (or only log, in DELIVERY_MODE=log), and record the outcome on the row.
 // Returns what the BullMQ side must do next (done, retry, rate-limit, re-delay); never throws for bad input.
 import type pg from 'pg';
-import { claim, getRow, markFailed, markRetrying, markSent } from '../db/notifications.js';
+import { claim, getRow, markFailed, markRetrying, markSent, type ClaimArgs, type ClaimResult } from '../db/notifications.js';
 import type { NotificationJobData } from '../queue/jobs.js';
 import { deliveryKey, type NovuDelivery, type TriggerOutcome } from './novu-client.js';
 import { validateRow } from './validate.js';
@@ -16,6 +16,11 @@ export interface ProcessDeps {
   retryHoldMs: number;
   /** Transient failures stop being retried this long after the first attempt (DELIVERY_MAX_DURATION_MS). */
   maxDurationMs?: number;
+  /** The two writes every notification makes, batched across concurrent jobs (pool-task.ts); direct when absent. */
+  writes?: {
+    claim(args: ClaimArgs): Promise<ClaimResult>;
+    markSent(args: { id: string; owner: string; transactionId: string }): Promise<boolean>;
+  };
   /** Test-only fault hook (src/faults.ts): runs after Novu answered and before the outcome is recorded. */
   afterTrigger?: () => void;
 }
@@ -45,7 +50,8 @@ export function leaseOwner(jobId: string): string {
 export async function processNotification(task: ProcessTask, deps: ProcessDeps): Promise<ProcessResult> {
   if (task.job.action === 'cancel') return cancelInNovu(task, deps);
   const owner = leaseOwner(task.jobId);
-  const claimed = await claim(deps.db, { id: task.job.notificationId, enterpriseId: task.job.enterpriseId, owner, leaseMs: deps.leaseMs });
+  const claimArgs = { id: task.job.notificationId, enterpriseId: task.job.enterpriseId, owner, leaseMs: deps.leaseMs };
+  const claimed = await (deps.writes?.claim(claimArgs) ?? claim(deps.db, claimArgs));
   if (claimed.kind === 'not_due') return { kind: 'not_due', dueAtMs: claimed.dueAt.getTime() };
   if (claimed.kind === 'skipped') return { kind: 'skipped', reason: claimed.reason };
   const row = claimed.row;
@@ -73,7 +79,7 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
 
   const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
   if (deps.novu === undefined) {
-    const recorded = await markSent(deps.db, { id: row.id, owner, transactionId: key });
+    const recorded = await sent(deps, { id: row.id, owner, transactionId: key });
     return recorded ? { kind: 'sent', transactionId: key, mode: 'log', replayed: false } : { kind: 'skipped', reason: 'lease_lost' };
   }
 
@@ -89,11 +95,15 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   return record(task, deps, owner, outcome, row.first_attempt_at);
 }
 
+function sent(deps: ProcessDeps, args: { id: string; owner: string; transactionId: string }): Promise<boolean> {
+  return deps.writes?.markSent(args) ?? markSent(deps.db, args);
+}
+
 async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outcome: TriggerOutcome, firstAttemptAt: Date | null): Promise<ProcessResult> {
   const id = task.job.notificationId;
   switch (outcome.kind) {
     case 'sent': {
-      if (await markSent(deps.db, { id, owner, transactionId: outcome.transactionId })) {
+      if (await sent(deps, { id, owner, transactionId: outcome.transactionId })) {
         return { kind: 'sent', transactionId: outcome.transactionId, mode: 'novu', replayed: outcome.replayed };
       }
       // The row left our hands while Novu had it: cancelled by the application (take it back from Novu), or our
