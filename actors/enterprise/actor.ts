@@ -53,6 +53,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   let sub: EnterpriseSubscription | undefined;
   let chain: Promise<void> = Promise.resolve();
   const retryBuffer: EnqueueRequest[] = [];
+  const pendingChanges: ChangePayload[] = [];
   let retryTimer: NodeJS.Timeout | undefined;
   let catchingUp: Promise<void> | undefined;
 
@@ -61,18 +62,21 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     return chain;
   };
 
-  async function enqueue(request: EnqueueRequest): Promise<void> {
+  /** Enqueues in one round trip; on failure keeps the requests and retries them every second. */
+  async function enqueueAll(requests: EnqueueRequest[]): Promise<void> {
+    if (requests.length === 0) return;
     try {
-      await res?.producer.enqueue(request);
-      log.debug({ event: 'job_enqueued', notification_id: request.notificationId, origin: request.origin, action: request.action }, 'enqueued');
+      await res?.producer.enqueueMany(requests);
+      for (const r of requests) log.debug({ event: 'job_enqueued', notification_id: r.notificationId, origin: r.origin, action: r.action }, 'enqueued');
     } catch (err) {
-      if (retryBuffer.length >= MAX_RETRY_BUFFER) {
+      if (retryBuffer.length + requests.length > MAX_RETRY_BUFFER) {
         retryBuffer.length = 0;
         sub?.reconnect('too many events waiting for the queue; catching up from the database instead');
         return;
       }
-      retryBuffer.push(request);
-      if (retryBuffer.length === 1) log.warn({ event: 'enqueue_failed', notification_id: request.notificationId, err: describeError(err) }, 'queue unavailable; retrying');
+      const first = retryBuffer.length === 0;
+      retryBuffer.push(...requests);
+      if (first) log.warn({ event: 'enqueue_failed', notification_id: requests[0]?.notificationId, count: requests.length, err: describeError(err) }, 'queue unavailable; retrying');
       scheduleRetry();
     }
   }
@@ -83,31 +87,46 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       retryTimer = undefined;
       void serial(async () => {
         const batch = retryBuffer.splice(0);
-        for (const request of batch) await enqueue(request);
+        await enqueueAll(batch);
         if (retryBuffer.length === 0 && batch.length > 0) log.info({ event: 'enqueue_recovered', count: batch.length }, 'queue reachable again');
       });
     }, 1000);
     retryTimer.unref();
   }
 
-  async function handleChange(change: ChangePayload): Promise<void> {
-    for (const action of interpretChange(enterpriseId, change, priorities)) {
-      switch (action.kind) {
-        case 'enqueue':
-          await enqueue(action.request);
-          break;
-        case 'remove':
-          await res?.producer.removeWaiting(action.jobId);
-          break;
-        case 'catch_up':
-          log.warn({ event: 'catch_up_requested', reason: action.reason }, 'event could not be used as is; catching up');
-          void runCatchUp();
-          break;
-        case 'ignore':
-          log.trace({ event: 'change_ignored', event_type: change.eventType, reason: action.reason }, 'no work');
-          break;
+  /**
+   * Turns the changes that arrived since the last drain into queue work, in arrival order: deliveries go out together
+   * (one addBulk), flushed before any removal so a removal never precedes the add it undoes.
+   */
+  async function drainChanges(): Promise<void> {
+    const changes = pendingChanges.splice(0);
+    let toEnqueue: EnqueueRequest[] = [];
+    const flush = async () => {
+      const batch = toEnqueue;
+      toEnqueue = [];
+      await enqueueAll(batch);
+    };
+    for (const change of changes) {
+      for (const action of interpretChange(enterpriseId, change, priorities)) {
+        switch (action.kind) {
+          case 'enqueue':
+            toEnqueue.push(action.request);
+            break;
+          case 'remove':
+            await flush();
+            await res?.producer.removeWaiting(action.jobId);
+            break;
+          case 'catch_up':
+            log.warn({ event: 'catch_up_requested', reason: action.reason }, 'event could not be used as is; catching up');
+            void runCatchUp();
+            break;
+          case 'ignore':
+            log.trace({ event: 'change_ignored', event_type: change.eventType, reason: action.reason }, 'no work');
+            break;
+        }
       }
     }
+    await flush();
   }
 
   function runCatchUp(): Promise<void> {
@@ -138,7 +157,10 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           else log.info(fields, `subscription ${state}`);
         },
         onLive: () => serial(() => runCatchUp()),
-        onChange: (change) => { void serial(() => handleChange(change)); },
+        onChange: (change) => {
+          pendingChanges.push(change);
+          if (pendingChanges.length === 1) void serial(drainChanges);
+        },
         onHealthy(since) {
           if (retryBuffer.length > 0 || res === undefined) return;
           const mark = Math.max(since, Date.now() - WATERMARK_LAG_MS);

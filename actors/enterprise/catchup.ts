@@ -8,7 +8,7 @@ import { priorityFor, type Priorities } from './changes.js';
 
 export interface CatchUpDeps {
   db: pg.Pool;
-  producer: Pick<NotificationProducer, 'enqueue'>;
+  producer: Pick<NotificationProducer, 'enqueueMany'>;
   enterpriseId: string;
   priorities: Priorities;
   overlapMs: number;
@@ -43,10 +43,8 @@ export async function catchUp(deps: CatchUpDeps): Promise<CatchUpResult> {
   let enqueued = 0;
   for (;;) {
     const rows = await pendingChangedSince(deps.db, { enterpriseId: deps.enterpriseId, since, ...(after ? { after } : {}), limit });
-    for (const row of rows) {
-      await deps.producer.enqueue(requestForRow(row, deps.priorities, 'catchup'));
-      enqueued += 1;
-    }
+    await deps.producer.enqueueMany(rows.map((row) => requestForRow(row, deps.priorities, 'catchup')));
+    enqueued += rows.length;
     const last = rows[rows.length - 1];
     if (last === undefined || rows.length < limit) break;
     after = { updatedAt: last.updated_at, id: last.id };

@@ -68,7 +68,7 @@ export class NotificationProducer {
     return new NotificationProducer(settings, connection);
   }
 
-  async enqueue(req: EnqueueRequest): Promise<string> {
+  private toJob(req: EnqueueRequest): { name: string; data: NotificationJobData; opts: ReturnType<typeof jobOptions> } {
     const jobId = jobIdFor(req.notificationId, req.version, req.action);
     const data: NotificationJobData = {
       enterpriseId: req.enterpriseId,
@@ -79,16 +79,39 @@ export class NotificationProducer {
       enqueuedAt: Date.now(),
       ...(req.committedAt === undefined ? {} : { committedAt: req.committedAt }),
     };
-    try {
-      await this.queue.add(jobNameFor(req.version, req.action), data, jobOptions({
+    return {
+      name: jobNameFor(req.version, req.action),
+      data,
+      opts: jobOptions({
         jobId, priority: req.priority, delayMs: req.delayMs, attempts: this.settings.attempts,
         ...(this.settings.backoffMs === undefined ? {} : { backoffMs: this.settings.backoffMs }),
         ...(this.settings.retention === undefined ? {} : { retention: this.settings.retention }),
-      }));
+      }),
+    };
+  }
+
+  async enqueue(req: EnqueueRequest): Promise<string> {
+    const job = this.toJob(req);
+    try {
+      await this.queue.add(job.name, job.data, job.opts);
     } catch (err) {
       throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `enqueue failed: ${describeError(err)}`, { cause: err });
     }
-    return jobId;
+    return job.opts.jobId as string;
+  }
+
+  /** Many jobs in one round trip (BullMQ addBulk); all or nothing from the caller's point of view. */
+  async enqueueMany(reqs: readonly EnqueueRequest[]): Promise<void> {
+    if (reqs.length === 0) return;
+    if (reqs.length === 1) {
+      await this.enqueue(reqs[0] as EnqueueRequest);
+      return;
+    }
+    try {
+      await this.queue.addBulk(reqs.map((r) => this.toJob(r)));
+    } catch (err) {
+      throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `enqueue failed: ${describeError(err)}`, { cause: err });
+    }
   }
 
   /** Removes a job that is still waiting or delayed; a missing or active job is left alone. Best effort. */
