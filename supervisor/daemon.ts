@@ -86,7 +86,7 @@ async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, si
 }
 
 /** The sweep and the cron rules cover exactly the enterprises this host serves. */
-function sweepScope(config: Config): { enterpriseIds?: string[]; excludeIds: string[] } {
+function servedScope(config: Config): { enterpriseIds?: string[]; excludeIds: string[] } {
   const excludeIds = Object.entries(config.enterprises).filter(([, o]) => !o.subscriptionEnabled).map(([id]) => id);
   return config.enterpriseIds === undefined ? { excludeIds } : { enterpriseIds: config.enterpriseIds.filter((id) => !excludeIds.includes(id)), excludeIds };
 }
@@ -133,11 +133,11 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   });
   const scheduler = new ThreadHost({
     ...hostOptions, id: 'scheduler', log: base,
-    actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: sweepScope(config), restart: 'permanent' }],
+    actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: servedScope(config), restart: 'permanent' }],
   });
   const cron = new ThreadHost({
     ...hostOptions, id: 'cron', log: base,
-    actors: [{ id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: sweepScope(config), restart: 'permanent', startTimeoutMs: 120_000 }],
+    actors: [{ id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: servedScope(config), restart: 'permanent', startTimeoutMs: 120_000 }],
   });
   const realtime = new HostPool({
     id: 'realtime', size: config.realtimeHosts, registry, log: base,

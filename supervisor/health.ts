@@ -1,7 +1,7 @@
 // Assembles GET /health from the runtime's real statuses (the StatusRegistry): the CONTRACT shape — status,
 // uptime, components, enterprise_status — plus the per-actor array. Nothing here is cached or invented.
-import type { StatusRegistry } from '../src/runtime/status-registry.js';
-import type { ActorStatus, Health } from '../src/runtime/types.js';
+import { worstHealth, type StatusRegistry } from '../src/runtime/status-registry.js';
+import type { ActorStatus } from '../src/runtime/types.js';
 
 export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy';
 export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy' | 'not_running';
@@ -50,7 +50,7 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
 
   // Unhealthy: shutting down, or a part every notification depends on is down (processing, scheduler, a host).
   const essentials: (ActorStatus | undefined)[] = [processing, scheduler, ...byKind('host')];
-  const worst: Health = actors.reduce<Health>((w, a) => (a.health === 'down' ? 'down' : a.health === 'degraded' && w === 'ok' ? 'degraded' : w), 'ok');
+  const worst = worstHealth(actors);
   let status: OverallStatus;
   if (phase === 'stopping') status = 'unhealthy';
   else if (phase === 'running' && essentials.some((a) => a === undefined || a.health === 'down')) status = 'unhealthy';

@@ -45,18 +45,7 @@ export type ClaimResult =
  * job) or has expired (its worker died). One statement, so two claimers never both win.
  */
 export async function claim(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
-  const res = await db.query<NotificationRow>(
-    `update notify.ent_notification
-        set status = 'processing', lease_owner = $3, lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
-            attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, clock_timestamp()), writer = 'notifyd!'
-      where id = $1 and enterprise_id = $2
-        and ((status = 'pending' and (scheduled_for is null or scheduled_for <= clock_timestamp()))
-          or (status = 'processing' and (lease_owner = $3 or lease_expires_at < clock_timestamp())))
-      returning ${ROW}`,
-    [args.id, args.enterpriseId, args.owner, args.leaseMs],
-  );
-  if (res.rows[0] !== undefined) return { kind: 'claimed', row: res.rows[0] };
-  return whyNotClaimed(db, args);
+  return (await claimMany(db, [args]))[0] as ClaimResult;
 }
 
 async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
@@ -104,13 +93,7 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
 
 /** Fenced on the lease: true when the row was still ours and is now sent. */
 export async function markSent(db: pg.Pool, args: { id: string; owner: string; transactionId: string }): Promise<boolean> {
-  const res = await db.query(
-    `update notify.ent_notification
-        set status = 'sent', sent_at = now(), transaction_id = $3, last_error = null,
-            lease_owner = null, lease_expires_at = null, writer = 'notifyd!'
-      where id = $1 and status = 'processing' and lease_owner = $2`,
-    [args.id, args.owner, args.transactionId]);
-  return res.rowCount === 1;
+  return (await markSentMany(db, [args]))[0] === true;
 }
 
 /** Many markSent in one statement; results in request order. */

@@ -58,16 +58,15 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
 
   // Attempts that never completed (the worker crashed or lost its lease each time) count too: a row that kills its
   // worker must end `failed`, not loop. Rate-limited runs give their attempt back (markRetrying), so they do not.
-  const key0 = deliveryKey(row.enterprise_id, row.id, row.armed_version);
-  const started = row.first_attempt_at?.getTime() ?? Date.now();
-  const elapsed = Date.now() - started;
+  const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
+  const late = pastDeadline(deps, row.first_attempt_at);
   const abandon = row.attempts > task.maxAttempts * 2
-    ? `delivery abandoned after ${row.attempts - 1} attempts that never completed (the worker crashed or lost its lease each time); Novu may have received it as transaction ${key0}`
-    : deps.maxDurationMs !== undefined && elapsed > deps.maxDurationMs
-      ? `delivery gave up after ${Math.round(elapsed / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${row.last_error ?? `no attempt completed; Novu may have received it as transaction ${key0}`}`
+    ? `delivery abandoned after ${row.attempts - 1} attempts that never completed (the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
+    : late !== undefined
+      ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${row.last_error ?? `no attempt completed; Novu may have received it as transaction ${key}`}`
       : undefined;
   if (abandon !== undefined) {
-    await markFailed(deps.db, { id: row.id, owner, reason: abandon, transactionId: key0 });
+    await markFailed(deps.db, { id: row.id, owner, reason: abandon, transactionId: key });
     return { kind: 'failed', reason: abandon };
   }
 
@@ -77,7 +76,6 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     return { kind: 'failed', reason: validation.reason };
   }
 
-  const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
   if (deps.novu === undefined) {
     const recorded = await sent(deps, { id: row.id, owner, transactionId: key });
     return recorded ? { kind: 'sent', transactionId: key, mode: 'log', replayed: false } : { kind: 'skipped', reason: 'lease_lost' };
@@ -93,6 +91,13 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   });
   deps.afterTrigger?.();
   return record(task, deps, owner, outcome, row.first_attempt_at);
+}
+
+/** How long delivery has been failing, when that is past DELIVERY_MAX_DURATION_MS; undefined otherwise. */
+function pastDeadline(deps: ProcessDeps, firstAttemptAt: Date | null): number | undefined {
+  if (deps.maxDurationMs === undefined || firstAttemptAt === null) return undefined;
+  const elapsed = Date.now() - firstAttemptAt.getTime();
+  return elapsed >= deps.maxDurationMs ? elapsed : undefined;
 }
 
 function sent(deps: ProcessDeps, args: { id: string; owner: string; transactionId: string }): Promise<boolean> {
@@ -121,12 +126,11 @@ async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outco
     case 'transient':
     case 'rate_limited': {
       // Rate limits do not use up attempts (BullMQ re-queues without counting); other transient errors do.
-      const elapsed = firstAttemptAt === null ? 0 : Date.now() - firstAttemptAt.getTime();
-      const outOfTime = deps.maxDurationMs !== undefined && elapsed >= deps.maxDurationMs;
-      const exhausted = (outcome.kind === 'transient' && task.attemptsMade + 1 >= task.maxAttempts) || outOfTime;
+      const late = pastDeadline(deps, firstAttemptAt);
+      const exhausted = (outcome.kind === 'transient' && task.attemptsMade + 1 >= task.maxAttempts) || late !== undefined;
       if (exhausted) {
-        const reason = outOfTime
-          ? `delivery gave up after ${Math.round(elapsed / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
+        const reason = late !== undefined
+          ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
           : `delivery retries exhausted after ${task.maxAttempts} attempts: ${outcome.reason}`;
         await markFailed(deps.db, { id, owner, reason });
         return { kind: 'failed', reason };

@@ -14,6 +14,7 @@ import { freePort, within } from './infra.js';
 import { ENTERPRISES } from './load.js';
 
 export { deliveredAtLeast, ENTERPRISES, startLoad, type Load } from './load.js';
+import { deliveredAtLeast, startLoad, type Load } from './load.js';
 export { reconcile, settle, type Settlement } from './reconcile.js';
 
 /** What the brief asks of the daemon under chaos: short locks, leases and sweeps so faults heal within seconds. */
@@ -236,4 +237,16 @@ export function events(d: DaemonProcess, ...names: string[]): Record<string, unk
 /** Load-proportional bound helper: fixed setup cost plus a per-notification allowance. */
 export function bound(fixedS: number, perThousandS: number): (load: number) => number {
   return (load) => Math.round((fixedS + (perThousandS * load) / 1000) * 1000);
+}
+
+/**
+ * The common opening of a fault scenario: the daemon is ready, the load is running, 40 % of it is committed and
+ * at least `deliveredShare` of it (at most `deliveredCap`) has reached Novu — the fault then strikes mid-flight.
+ */
+export async function loadUntilMidFlight(ctx: ScenarioContext, rig: Rig, daemon: Daemon, deliveredShare: number, deliveredCap = Number.POSITIVE_INFINITY): Promise<Load> {
+  await waitReady(daemon);
+  const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal });
+  await load.reached(0.4);
+  await deliveredAtLeast(rig.novu, Math.min(deliveredCap, Math.ceil(ctx.load * deliveredShare)), 60_000, ctx.signal);
+  return load;
 }

@@ -12,8 +12,7 @@ import { SERVICE_ROLE_KEY } from '../../support/stack.js';
 import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../support/standins/novu/index.js';
 import { startRealtimeStandin } from '../../support/standins/realtime/server.js';
 import {
-  bound, CHAOS_ENV, deliveredAtLeast, ENTERPRISES, events, reconcile, settle, startDaemon, startLoad, stopDaemon, waitReady,
-  type Rig, type Scenario, type ScenarioContext,
+  bound, CHAOS_ENV, ENTERPRISES, events, loadUntilMidFlight, reconcile, settle, startDaemon, stopDaemon, type Rig, type Scenario, type ScenarioContext
 } from '../harness.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../infra.js';
 
@@ -58,10 +57,7 @@ export const postgresRestart: Scenario = {
   async run(ctx) {
     const rig = await privatePostgresRig(ctx);
     const daemon = await startDaemon(ctx, rig);
-    await waitReady(daemon);
-    const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal });
-    await load.reached(0.4);
-    await deliveredAtLeast(rig.novu, Math.ceil(ctx.load * 0.1), 60_000, ctx.signal);
+    const load = await loadUntilMidFlight(ctx, rig, daemon, 0.1);
     const before = rig.novu.deliveries().length;
     ctx.progress(`restarting PostgreSQL (${before} delivered, ${load.inserted()} inserted)`);
     const t0 = Date.now();

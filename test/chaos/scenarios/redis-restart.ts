@@ -6,7 +6,7 @@
 // touched.
 import { Redis } from 'ioredis';
 import {
-  bound, deliveredAtLeast, events, reconcile, settle, standardRig, startDaemon, startLoad, stopDaemon, waitReady, type Scenario,
+  bound, events, loadUntilMidFlight, reconcile, settle, standardRig, startDaemon, stopDaemon, type Scenario
 } from '../harness.js';
 import { startPrivateRedis } from '../infra.js';
 
@@ -35,10 +35,7 @@ export const redisRestart: Scenario = {
     ctx.defer(() => redis.stop());
     const rig = await standardRig(ctx, { REDIS_URL: redis.url });
     const daemon = await startDaemon(ctx, rig);
-    await waitReady(daemon);
-    const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal });
-    await load.reached(0.4);
-    await deliveredAtLeast(rig.novu, Math.ceil(ctx.load * 0.1), 60_000, ctx.signal);
+    const load = await loadUntilMidFlight(ctx, rig, daemon, 0.1);
     const before = rig.novu.deliveries().length;
     const keysBefore = await dbsize(redis.url);
     ctx.progress(`killing redis (${before} delivered, ${load.inserted()} inserted, ${keysBefore} keys)`);

@@ -3,9 +3,7 @@
 // dead one's stalled jobs after JOB_LOCK_MS, reclaims their rows (same job id, same lease owner, or the expired
 // lease through the sweep), and Novu's Idempotency-Key / transactionId absorb the triggers that were already sent.
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  bound, deliveredAtLeast, reconcile, settle, standardRig, startDaemon, startLoad, stopDaemon, waitReady, type Scenario,
-} from '../harness.js';
+import { bound, loadUntilMidFlight, reconcile, settle, standardRig, startDaemon, stopDaemon, type Scenario } from '../harness.js';
 
 export const sigkill: Scenario = {
   name: 'sigkill',
@@ -14,11 +12,8 @@ export const sigkill: Scenario = {
   async run(ctx) {
     const rig = await standardRig(ctx);
     const first = await startDaemon(ctx, rig);
-    await waitReady(first);
-    const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal });
     // kill while rows are being inserted and delivered: what is inserted while it is dead has no live listener
-    await load.reached(0.4);
-    await deliveredAtLeast(rig.novu, Math.min(200, Math.ceil(ctx.load * 0.05)), 60_000, ctx.signal);
+    const load = await loadUntilMidFlight(ctx, rig, first, 0.05, 200);
     first.signal('SIGKILL');
     await first.exited;
     const at = (await rig.pool.query<{ status: string; n: number }>('select status, count(*)::int as n from notify.ent_notification group by status')).rows;
