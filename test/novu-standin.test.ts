@@ -6,7 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { Novu } from '@novu/api';
 import type { RetryConfig } from '@novu/api/lib/retries.js';
 import { NovuError } from '@novu/api/models/errors/novuerror.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin, type NovuStandin, type NovuStandinOptions } from './support/standins/novu/index.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin, type NovuStandin, type NovuStandinOptions } from '../src/devstack/novu/index.js';
 
 const FAST_RETRY: RetryConfig = {
   strategy: 'backoff',

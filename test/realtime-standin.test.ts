@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
-import { startRealtimeStandin, type RealtimeStandin, type RealtimeStandinOptions } from './support/standins/realtime/server.js';
+import { startRealtimeStandin, type RealtimeStandin, type RealtimeStandinOptions } from '../src/devstack/realtime/server.js';
 
 const KEY = 'standin-service-key';
 const TABLE = { schema: 'notify', table: 'ent_notification' } as const;

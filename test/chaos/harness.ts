@@ -6,10 +6,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess, type DaemonProcess } from '../../src/devstack/daemon-process.js';
 import { startStack } from '../support/stack.js';
-import type { NovuStandin } from '../support/standins/novu/types.js';
-import type { RealtimeStandin } from '../support/standins/realtime/server.js';
+import type { NovuStandin } from '../../src/devstack/novu/types.js';
+import type { RealtimeStandin } from '../../src/devstack/realtime/server.js';
 import { freePort, within } from './infra.js';
 import { ENTERPRISES } from './load.js';
 

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { insertMany } from '../support/rows.js';
-import type { NovuStandin } from '../support/standins/novu/types.js';
+import type { NovuStandin } from '../../src/devstack/novu/types.js';
 
 /** The five tenants every scenario spreads its load over (DAEMON_ENTERPRISE_IDS, Novu tenants). */
 export const ENTERPRISES = ['e1', 'e2', 'e3', 'e4', 'e5'] as const;

@@ -14,7 +14,7 @@ describe('npm run devstack', () => {
   after(async () => { await db.drop(); });
 
   it('serves the Realtime and Novu stand-ins until SIGTERM', async () => {
-    const entry = fileURLToPath(new URL('../support/cli/devstack.js', import.meta.url));
+    const entry = fileURLToPath(new URL('../../src/devstack/devstack.js', import.meta.url));
     const child = spawn(process.execPath, [entry, '--realtime-port', '0', '--novu-port', '0'], {
       env: { ...process.env, DATABASE_URL: db.url, NOVU_SECRET_KEY: 'devstack-test-key' }, stdio: ['ignore', 'pipe', 'pipe'],
     });

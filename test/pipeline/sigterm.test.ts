@@ -2,7 +2,7 @@
 // its deadline; after a restart every one of 2,000 notifications is sent exactly once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startDaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess } from '../../src/devstack/daemon-process.js';
 import { insertMany, statusCounts } from '../support/rows.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';

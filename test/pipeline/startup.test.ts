@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { variables } from '../../src/config/schema.js';
-import { startDaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess } from '../../src/devstack/daemon-process.js';
 import { TEST_PG_URL } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 

@@ -10,8 +10,8 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { insertRow, rowById } from '../support/rows.js';
 import { TEST_REDIS_URL } from '../support/services.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../support/standins/novu/index.js';
-import type { NovuStandin } from '../support/standins/novu/types.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/index.js';
+import type { NovuStandin } from '../../src/devstack/novu/types.js';
 import { waitFor } from '../support/wait.js';
 
 describe('processing engine delivering to Novu', () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NotificationProducer } from '../../src/queue/producer.js';
-import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess, type DaemonProcess } from '../../src/devstack/daemon-process.js';
 import { insertRow, rowById } from '../support/rows.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';

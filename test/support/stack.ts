@@ -8,9 +8,9 @@ import { startDaemon, testSignals, type Daemon } from '../../supervisor/daemon.j
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { deletePrefix, uniquePrefix } from './redis.js';
 import { TEST_REDIS_URL } from './services.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin } from './standins/novu/index.js';
-import type { NovuStandin } from './standins/novu/types.js';
-import { startRealtimeStandin, type RealtimeStandin } from './standins/realtime/server.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/index.js';
+import type { NovuStandin } from '../../src/devstack/novu/types.js';
+import { startRealtimeStandin, type RealtimeStandin } from '../../src/devstack/realtime/server.js';
 
 export const SERVICE_ROLE_KEY = 'stack-service-role-key';
 

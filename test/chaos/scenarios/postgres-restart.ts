@@ -9,8 +9,8 @@ import { migrate } from '../../../src/db/migrate.js';
 import { deletePrefix, uniquePrefix } from '../../support/redis.js';
 import { TEST_REDIS_URL } from '../../support/services.js';
 import { SERVICE_ROLE_KEY } from '../../support/stack.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../support/standins/novu/index.js';
-import { startRealtimeStandin } from '../../support/standins/realtime/server.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../../src/devstack/novu/index.js';
+import { startRealtimeStandin } from '../../../src/devstack/realtime/server.js';
 import {
   bound, CHAOS_ENV, ENTERPRISES, events, loadUntilMidFlight, reconcile, settle, startDaemon, stopDaemon, type Rig, type Scenario, type ScenarioContext
 } from '../harness.js';

@@ -3,11 +3,12 @@
 // accepts SUPABASE_SERVICE_ROLE_KEY; Novu accepts NOVU_SECRET_KEY. Ports: --realtime-port/--novu-port or
 // REALTIME_PORT/NOVU_PORT (defaults 54321 and 54330, Supabase's local default and the next free one).
 import { parseArgs } from 'node:util';
-import { migrate } from '../../../src/db/migrate.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../standins/novu/index.js';
-import { startRealtimeStandin } from '../standins/realtime/server.js';
+import { migrate } from '../db/migrate.js';
+import { LOCAL_PG_URL } from './local-services.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from './novu/index.js';
+import { startRealtimeStandin } from './realtime/server.js';
 
-export const DEV_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEV_DATABASE_URL = LOCAL_PG_URL;
 export const DEV_SERVICE_ROLE_KEY = 'dev-service-role-key';
 
 const { values } = parseArgs({

@@ -1,5 +1,5 @@
 // Runs the real daemon as a child process (`node dist/supervisor.js`), as an operator would, capturing every
-// log line it writes (all threads share its stdout) for assertions.
+// log line it writes (all threads share its stdout): the demo prints from them, tests assert on them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -18,8 +18,27 @@ export interface DaemonProcess {
 
 const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
 
-export function startDaemonProcess(env: Record<string, string>): DaemonProcess {
-  const child = spawn(process.execPath, [ENTRY], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface DaemonProcessOptions {
+  /**
+   * Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) then reaches only the parent, which
+   * stops the daemon with exactly one signal. The parent kills it if it exits first.
+   */
+  detached?: boolean;
+  /** Runs the daemon through this command (e.g. faketime), ENTRY appended to its arguments. */
+  wrapper?: readonly string[];
+}
+
+export function startDaemonProcess(env: Record<string, string>, opts: DaemonProcessOptions = {}): DaemonProcess {
+  const [cmd, ...pre] = opts.wrapper ?? [process.execPath];
+  const args = opts.wrapper === undefined ? [ENTRY] : [...pre, process.execPath, ENTRY];
+  const child = spawn(cmd as string, args, {
+    env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true,
+  });
+  if (opts.detached === true) {
+    const reap = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+    process.once('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
+  }
   const lines: string[] = [];
   const stderr: string[] = [];
   const waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];

@@ -3,12 +3,11 @@
 // enterprises, and an "application" inserting notifications — immediate, scheduled, cancelled and malformed —
 // while every delivery Novu receives is printed. Ctrl-C (or DEMO_SECONDS) stops it all cleanly.
 import pg from 'pg';
-import { migrate } from '../../../src/db/migrate.js';
-import { startDaemonProcess } from '../daemon-process.js';
-import { databaseUrl } from '../db.js';
-import { ensureServices, TEST_PG_URL, TEST_REDIS_URL } from '../services.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../standins/novu/index.js';
-import { startRealtimeStandin } from '../standins/realtime/server.js';
+import { migrate } from '../db/migrate.js';
+import { startDaemonProcess } from './daemon-process.js';
+import { LOCAL_PG_URL, LOCAL_REDIS_URL, databaseUrlFor, ensureLocalPostgres, ensureLocalRedis } from './local-services.js';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from './novu/index.js';
+import { startRealtimeStandin } from './realtime/server.js';
 
 const ENTERPRISES = ['acme', 'globex', 'initech'];
 const SERVICE_KEY = 'demo-service-role-key';
@@ -16,14 +15,18 @@ const seconds = Number(process.env['DEMO_SECONDS'] ?? 0);
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const time = () => new Date().toISOString().slice(11, 23);
 
-await ensureServices();
+// The server the demo database lives on, and Redis: local by default; started if installed and not running (the
+// demo says so), never restarted or reconfigured.
+const serverUrl = process.env['DEMO_POSTGRES_URL'] ?? LOCAL_PG_URL;
+const redisUrl = process.env['DEMO_REDIS_URL'] ?? LOCAL_REDIS_URL;
+await Promise.all([ensureLocalPostgres(serverUrl, (l) => out(`demo: ${l}`)), ensureLocalRedis(redisUrl, (l) => out(`demo: ${l}`))]);
 const dbName = process.env['DEMO_DATABASE'] ?? 'notifyd_demo';
-const admin = new pg.Client({ connectionString: TEST_PG_URL });
+const admin = new pg.Client({ connectionString: serverUrl });
 await admin.connect();
 await admin.query(`drop database if exists ${dbName} with (force)`);
 await admin.query(`create database ${dbName}`);
 await admin.end();
-const dbUrl = databaseUrl(dbName);
+const dbUrl = databaseUrlFor(serverUrl, dbName);
 await migrate(dbUrl);
 const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
 for (const id of ENTERPRISES) await db.query('insert into notify.enterprise (id, name) values ($1, $2)', [id, `${id} inc.`]);
@@ -36,14 +39,14 @@ const daemon = startDaemonProcess({
   SUPABASE_URL: realtime.url,
   SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
   DATABASE_URL: dbUrl,
-  REDIS_URL: TEST_REDIS_URL,
+  REDIS_URL: redisUrl,
   NOVU_API_URL: novu.url,
   NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY,
   QUEUE_PREFIX: `notifyd-demo-${process.pid}`,
   DAEMON_HEALTH_PORT: process.env['DAEMON_HEALTH_PORT'] ?? '3001',
   DAEMON_LOG_LEVEL: 'info',
   SWEEP_INTERVAL_MS: '2000',
-});
+}, { detached: true });
 const interesting = /"event":"(daemon_started|subscription_subscribed|subscription_reconnecting|notification_failed|notification_cancelled|sweep_done|processing_stopped)"/;
 const printed = new Set<number>();
 const logTimer = setInterval(() => {
