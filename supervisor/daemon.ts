@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import pRetry from 'p-retry';
 import type { Config } from '../src/config/load.js';
 import { createPool, type DbPool } from '../src/db/pool.js';
+import { redisOptions } from '../src/queue/producer.js';
 import { ErrorCodes, NotifydError, describeError } from '../src/errors.js';
 import { startHealthServer, type HealthServer } from '../src/health/server.js';
 import type { Logger } from '../src/log/logger.js';
@@ -125,7 +126,9 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   }
 
   const data = { config };
-  const hostOptions = { registry, data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10 };
+  // Every thread gets a heap limit: a tenant's oversized data kills one thread (restarted alone), not the process.
+  const resourceLimits = { maxOldGenerationSizeMb: config.threadHeapMb };
+  const hostOptions = { registry, data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits };
   const drainMs = Math.max(1000, Math.floor(config.shutdownTimeoutMs * 0.6));
   const processing = new ThreadHost({
     ...hostOptions, id: 'processing', log: base,
@@ -141,7 +144,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   });
   const realtime = new HostPool({
     id: 'realtime', size: config.realtimeHosts, registry, log: base,
-    host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits: { maxYoungGenerationSizeMb: 16 } },
+    host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits: { ...resourceLimits, maxYoungGenerationSizeMb: 16 } },
     intensity: 5, periodMs: 30_000, backoff: { minMs: 500, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
   });
   const root = new Supervisor({
@@ -154,7 +157,9 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       realtime.childSpec(),
     ],
   });
-  directory = new EnterpriseDirectory({ config, pool: realtime, db, log: base });
+  const redis = new Redis(config.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
+  redis.on('error', () => undefined);
+  directory = new EnterpriseDirectory({ config, pool: realtime, db, redis, log: base });
   const dir = directory;
 
   const coordinator = new ShutdownCoordinator({
@@ -163,8 +168,13 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     source: signals,
     exit,
     log: base,
-    beforeStop: [() => { phase = 'stopping'; dir.stop(); }],
-    afterStop: [() => health.close(), () => db.close()],
+    // Readiness goes 503, the worker stops fetching new jobs, and this host stops serving (the registry entries go).
+    beforeStop: [async () => {
+      phase = 'stopping';
+      processing.tell('processing', { type: 'pause' });
+      await dir.stop();
+    }],
+    afterStop: [() => health.close(), () => db.close(), () => { redis.disconnect(); }],
   });
   coordinator.install();
 

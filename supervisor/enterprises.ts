@@ -1,17 +1,26 @@
-// Which enterprises this host serves, and keeping the enterprise actors in line with it: DAEMON_ENTERPRISE_IDS
-// when set (fixed), else the enabled rows of notify.enterprise (re-read periodically: added enterprises get an
-// actor, disabled or deleted ones lose theirs). ENT_<id>_SUBSCRIPTION_ENABLED=false keeps an enterprise unserved.
+// Which enterprises this host serves, and keeping the enterprise actors and the served registry in line with it.
+// Wanted: DAEMON_ENTERPRISE_IDS when set, else the enabled rows of notify.enterprise; never an enterprise switched
+// off by ENT_<id>_SUBSCRIPTION_ENABLED=false, nor one whose row in notify.enterprise says enabled = false (even when
+// DAEMON_ENTERPRISE_IDS lists it). Re-read periodically: added enterprises get an actor, removed ones lose theirs.
+// What it serves, and in which mode (ENT_<id>_MODE / DELIVERY_MODE), is published to the served registry every
+// few seconds (src/ownership/served.ts): workers deliver only what some live host publishes as `deliver`.
+import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/load.js';
-import { subscriptionEnabledFor } from '../src/config/load.js';
+import { modeFor, subscriptionEnabledFor } from '../src/config/load.js';
 import { ENTERPRISE_ID_PATTERN } from '../src/config/schema.js';
-import { enabledEnterprises } from '../src/db/notifications.js';
+import { disabledEnterprises, enabledEnterprises } from '../src/db/enterprises.js';
 import type { DbPool } from '../src/db/pool.js';
+import { bounded } from '../src/bounded.js';
 import { describeError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
+import { ServedRegistry } from '../src/ownership/served.js';
 import type { HostPool } from '../src/runtime/host-pool.js';
 import type { ActorSpec } from '../src/runtime/types.js';
 
 const ENTERPRISE_MODULE = new URL('../actors/enterprise/actor.js', import.meta.url).href;
+/** How often the served registry is renewed, and how long an entry outlives a host that stopped renewing it. */
+export const SERVED_RENEW_MS = 2000;
+export const SERVED_TTL_MS = 10_000;
 
 export function enterpriseSpec(enterpriseId: string): ActorSpec<{ enterpriseId: string }> {
   return {
@@ -29,19 +38,25 @@ export class EnterpriseDirectory {
   private readonly pool: HostPool;
   private readonly db: DbPool;
   private readonly log: Logger;
+  private readonly registry: ServedRegistry;
   private served = new Set<string>();
   private disabled: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private stopped = false;
+  private publishFailing = false;
 
-  constructor(args: { config: Config; pool: HostPool; db: DbPool; log: Logger }) {
+  constructor(args: { config: Config; pool: HostPool; db: DbPool; redis: Redis; log: Logger }) {
     this.config = args.config;
     this.pool = args.pool;
     this.db = args.db;
     this.log = args.log.child({ component: 'enterprises' });
+    this.registry = new ServedRegistry(args.redis, args.config.queuePrefix);
   }
 
+  /** Enterprises this host would serve but that are switched off (ENT_<id>_SUBSCRIPTION_ENABLED, notify.enterprise). */
   get disabledIds(): readonly string[] {
     return this.disabled;
   }
@@ -50,22 +65,35 @@ export class EnterpriseDirectory {
     return [...this.served];
   }
 
-  private async wanted(): Promise<string[]> {
-    if (this.config.enterpriseIds !== undefined) return [...this.config.enterpriseIds];
-    const rows = await enabledEnterprises(this.db.pool);
-    const bad = rows.filter((id) => !ENTERPRISE_ID_PATTERN.test(id));
-    if (bad.length > 0) this.log.error({ event: 'enterprise_id_invalid', count: bad.length }, 'notify.enterprise has ids that are not valid; they are not served');
-    return rows.filter((id) => ENTERPRISE_ID_PATTERN.test(id));
+  private async wanted(): Promise<{ target: string[]; disabled: string[] }> {
+    const off = new Set(await disabledEnterprises(this.db.pool));
+    let ids: string[];
+    if (this.config.enterpriseIds !== undefined) {
+      ids = [...this.config.enterpriseIds];
+    } else {
+      const rows = await enabledEnterprises(this.db.pool);
+      const bad = rows.filter((id) => !ENTERPRISE_ID_PATTERN.test(id));
+      if (bad.length > 0) this.log.error({ event: 'enterprise_id_invalid', count: bad.length }, 'notify.enterprise has ids that are not valid; they are not served');
+      ids = rows.filter((id) => ENTERPRISE_ID_PATTERN.test(id));
+    }
+    const disabled = ids.filter((id) => !subscriptionEnabledFor(this.config, id) || off.has(id));
+    return { target: ids.filter((id) => !disabled.includes(id)), disabled };
   }
 
-  /** Brings the actors in line with the wanted set; safe to call concurrently (calls are serialised). */
+  /** Brings the actors (and the registry) in line with the wanted set; calls are serialised. */
   sync(): Promise<void> {
     this.syncing ??= (async () => {
-      const wanted = await this.wanted();
-      this.disabled = wanted.filter((id) => !subscriptionEnabledFor(this.config, id));
-      const target = new Set(wanted.filter((id) => subscriptionEnabledFor(this.config, id)));
-      const added = [...target].filter((id) => !this.served.has(id));
-      const removed = [...this.served].filter((id) => !target.has(id));
+      if (this.stopped) return;
+      const { target, disabled } = await this.wanted();
+      this.disabled = disabled;
+      const want = new Set(target);
+      const added = target.filter((id) => !this.served.has(id));
+      const removed = [...this.served].filter((id) => !want.has(id));
+      if (removed.length > 0) {
+        // Withdrawn first: from here on no worker delivers for them, whatever is still queued.
+        await this.registry.withdraw(removed).catch((err: unknown) =>
+          this.log.warn({ event: 'served_withdraw_failed', err: describeError(err) }, 'could not withdraw from the served registry; entries expire on their own'));
+      }
       for (const id of removed) {
         this.served.delete(id);
         await this.pool.stopActor(`enterprise:${id}`, 'removed').catch((err: unknown) =>
@@ -82,21 +110,44 @@ export class EnterpriseDirectory {
       if (added.length > 0 || removed.length > 0) {
         this.log.info({ event: 'enterprises_synced', served: this.served.size, added: added.length, removed: removed.length, disabled: this.disabled.length }, 'enterprise actors updated');
       }
+      await this.publish();
     })().finally(() => { this.syncing = undefined; });
     return this.syncing;
   }
 
-  /** Re-syncs every intervalMs: new/removed rows of notify.enterprise, and actors that could not be placed. */
+  /** Renews this host's entries in the served registry (a failure is retried on the next tick). */
+  private async publish(): Promise<void> {
+    if (this.stopped || this.served.size === 0) return;
+    try {
+      await this.registry.publish([...this.served].map((id) => ({ id, mode: modeFor(this.config, id) })), SERVED_TTL_MS);
+      if (this.publishFailing) this.log.info({ event: 'served_publish_recovered' }, 'served registry renewed again');
+      this.publishFailing = false;
+    } catch (err) {
+      if (!this.publishFailing) this.log.warn({ event: 'served_publish_failed', err: describeError(err) }, 'could not renew the served registry; retrying');
+      this.publishFailing = true;
+    }
+  }
+
+  /** Re-syncs every intervalMs (new/removed enterprises, actors that could not be placed); renews the registry. */
   watch(intervalMs: number): void {
     if (this.stopped) return;
     this.timer = setInterval(() => {
       void this.sync().catch((err: unknown) => this.log.warn({ event: 'enterprise_sync_failed', err: describeError(err) }, 'could not refresh enterprises'));
     }, intervalMs);
     this.timer.unref();
+    this.renewTimer = setInterval(() => void this.publish(), SERVED_RENEW_MS);
+    this.renewTimer.unref();
   }
 
-  stop(): void {
-    this.stopped = true;
-    clearInterval(this.timer);
+  /** Stops syncing and withdraws this host's entries: a stopping host serves nothing. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      clearInterval(this.timer);
+      clearInterval(this.renewTimer);
+      await bounded(this.syncing, 2000);
+      await this.registry.withdraw([...this.served]).catch(() => undefined);
+    })();
+    return this.stopping;
   }
 }

@@ -2,7 +2,7 @@
 // (exit 78 naming each bad variable), then the supervision tree starts; signals stop it in order.
 import { loadConfigOrExit } from '../src/config/load.js';
 import { describeError } from '../src/errors.js';
-import { createLogger, setRootLogger } from '../src/log/logger.js';
+import { createLogger, flushLogsSync, setRootLogger } from '../src/log/logger.js';
 import { startDaemon } from './daemon.js';
 
 const config = loadConfigOrExit();
@@ -13,7 +13,7 @@ const log = root.child({ component: 'supervisor' });
 
 process.on('uncaughtException', (err) => {
   log.fatal({ event: 'uncaught_exception', err: describeError(err) }, 'uncaught exception in the supervisor; exiting');
-  log.flush();
+  flushLogsSync();
   process.exit(1);
 });
 
@@ -21,12 +21,12 @@ try {
   await startDaemon(config, {
     log: root,
     exit: (code) => {
-      log.flush();
+      flushLogsSync();
       process.exit(code);
     },
   });
 } catch (err) {
   log.fatal({ event: 'start_failed', err: describeError(err) }, 'notifyd could not start');
-  log.flush();
+  flushLogsSync();
   process.exit(1);
 }

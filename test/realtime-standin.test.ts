@@ -475,7 +475,8 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     const { db, client } = await setup(t);
     const w = watchEnterprise(client(), 'e1');
     await live(w);
-    const id = await insert(db, 'e1', { payload: { big: 'x'.repeat(1_100_000) } });
+    // over 1 MiB in all; the payload alone stays under the table's 1 MiB payload check
+    const id = await insert(db, 'e1', { payload: { big: 'x'.repeat(700_000) }, lastError: 'y'.repeat(400_000) });
     const [c] = await w.changes.until((x) => x.length === 1, 'the large insert');
     assert.deepEqual(c?.errors, ['Error 413: Payload Too Large']);
     assert.equal(c?.new['id'], id);

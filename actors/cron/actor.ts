@@ -1,15 +1,21 @@
 // The cron actor: syncs cron rules into BullMQ job schedulers (rule-sync.ts), runs the rule-fire jobs they produce
 // on its own queue, and at start computes every rule's missed fires. A fire creates one notification row per
 // (rule, fire time) — unique, so two daemons never deliver it twice — and enqueues its delivery at cron priority.
+// A fire is judged by its scheduled instant (the job's), not by when it happens to run. When PostgreSQL cannot be
+// reached, the fire is put back and tried again (without using an attempt) until it can; it is then on time if the
+// database came back within CRON_MISFIRE_GRACE_MS of the fire, otherwise the rule's missed-run policy decides.
+// A fire of an enterprise nobody serves waits a little (a host may be starting), then is dropped: its time is
+// accounted for by the policy when the enterprise is served again. An observed enterprise's fires create nothing.
 //
 // States: starting → running ⇄ degraded (the last sync or fire failed) → stopping.
 // Events: sync tick (every CRON_SYNC_INTERVAL_MS), a rule-fire job, stop. Messages: { type: 'sync' } syncs now.
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from '../../src/config/load.js';
+import { modeFor, type Config } from '../../src/config/load.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { reconcileRule, type ReconcileResult } from '../../src/db/rules.js';
-import { describeError } from '../../src/errors.js';
+import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { CRON_QUEUE_NAME } from '../../src/queue/jobs.js';
 import { NotificationProducer, redisOptions } from '../../src/queue/producer.js';
 import { defineActor } from '../../src/runtime/actor.js';
@@ -35,7 +41,9 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   const connections: Redis[] = [];
   let timer: NodeJS.Timeout | undefined;
   let syncing: Promise<SyncResult> | undefined;
+  let served: ServedView | undefined;
   let stopped = false;
+  let lastFireErrorLog = 0;
 
   const connection = (extra = {}) => {
     const c = new Redis(config.redisUrl, redisOptions(extra));
@@ -44,10 +52,10 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     return c;
   };
 
-  async function fire(ruleId: string): Promise<ReconcileResult> {
-    if (db === undefined || producer === undefined) throw new Error('cron actor not started');
+  async function fire(ruleId: string, opts: { throughMs?: number; serving?: (id: string) => 'deliver' | 'observe' | undefined } = {}): Promise<ReconcileResult> {
+    if (db === undefined || producer === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_STARTED, 'cron actor not started');
     const started = performance.now();
-    const result = await reconcileRule(db.pool, { ruleId, graceMs: config.cronMisfireGraceMs });
+    const result = await reconcileRule(db.pool, { ruleId, graceMs: config.cronMisfireGraceMs, ...opts });
     if (result.kind === 'done') {
       for (const c of result.created) {
         await producer.enqueue({ enterpriseId: c.enterpriseId, notificationId: c.notificationId, version: c.version, action: 'deliver', origin: 'cron', priority: config.priorities.cron, delayMs: 0 });
@@ -59,9 +67,36 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     return result;
   }
 
+  /** A rule-fire job from a BullMQ scheduler: its id and prevMillis carry the fire's scheduled instant. */
+  async function runFire(job: Job<RuleFireData>, token: string | undefined): Promise<string> {
+    const throughMs = typeof job.opts.prevMillis === 'number' ? job.opts.prevMillis : undefined;
+    const wait = (ms: number) => job.moveToDelayed(Date.now() + ms, token).then(() => { throw new DelayedError(); });
+    let r: ReconcileResult;
+    try {
+      r = await fire(job.data.ruleId, { ...(throughMs === undefined ? {} : { throughMs }), serving: (id) => served?.modeOf(id) });
+    } catch (err) {
+      // PostgreSQL unreachable (or any failure): try again soon, without using an attempt, for up to a day.
+      const age = Date.now() - (throughMs ?? job.timestamp);
+      if (age > 86_400_000) throw err;
+      if (Date.now() - lastFireErrorLog > 5000) {
+        lastFireErrorLog = Date.now();
+        log.warn({ event: 'rule_fire_retrying', rule_id: job.data.ruleId, err: describeError(err) }, 'rule fire could not be recorded; retrying until the database answers');
+      }
+      return wait(Math.min(5000, 250 * 2 ** Math.min(5, job.attemptsStarted)));
+    }
+    if (r.kind === 'not_served' && r.mode === undefined && job.attemptsStarted <= 8) {
+      return wait(Math.min(30_000, 1000 * 2 ** Math.max(0, job.attemptsStarted - 1)));
+    }
+    if (r.kind === 'not_served') {
+      log.info({ event: r.mode === 'observe' ? 'rule_fire_observed' : 'rule_fire_unserved', rule_id: job.data.ruleId, enterprise_id: r.enterpriseId },
+        r.mode === 'observe' ? 'observe mode: the rule would have fired' : 'rule fire dropped: its enterprise is not served');
+    }
+    return r.kind;
+  }
+
   function sync(force: boolean): Promise<SyncResult> {
     syncing ??= (async () => {
-      if (db === undefined || queue === undefined) throw new Error('cron actor not started');
+      if (db === undefined || queue === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_STARTED, 'cron actor not started');
       return syncRules({ db: db.pool, queue, scope, log, force });
     })().finally(() => { syncing = undefined; });
     return syncing;
@@ -86,18 +121,19 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       const settings = { repeatStrategy };
       queue = new Queue<RuleFireData>(CRON_QUEUE_NAME, { connection: connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), prefix: config.queuePrefix, settings });
       queue.on('error', () => undefined);
-      // Every start: re-upsert every rule's scheduler, then account for the fires missed while nobody ran.
+      served = new ServedView(new ServedRegistry(connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), config.queuePrefix));
+      served.start();
+      // Every start: re-upsert every rule's scheduler, then account for the fires missed while nobody ran. These
+      // rules are in this host's scope, so this host serves them: their enterprise's mode is this host's config.
       const synced = await sync(true);
       let missed = 0;
       for (const ruleId of synced.scheduled) {
-        const r = await fire(ruleId);
+        const r = await fire(ruleId, { serving: (id) => modeFor(config, id) });
         if (r.kind === 'done') missed += r.missed;
       }
       log.info({ event: 'cron_started', rules: synced.scheduled.length, missed }, 'cron rules scheduled');
-      worker = new Worker<RuleFireData>(CRON_QUEUE_NAME, async (job: Job<RuleFireData>) => {
-        const r = await fire(job.data.ruleId);
-        return r.kind;
-      }, { connection: connection(), prefix: config.queuePrefix, settings, concurrency: 4, drainDelay: 1, lockDuration: config.jobLockMs });
+      worker = new Worker<RuleFireData>(CRON_QUEUE_NAME, (job, token) => runFire(job, token),
+        { connection: connection(), prefix: config.queuePrefix, settings, concurrency: 4, drainDelay: 1, lockDuration: config.jobLockMs });
       worker.on('error', (err) => log.warn({ event: 'cron_worker_error', err: describeError(err) }, 'cron worker error'));
       worker.on('failed', (job, err) => log.warn({ event: 'rule_fire_failed', rule_id: job?.data.ruleId, err: describeError(err) }, 'rule fire failed; retrying'));
       ctx.setStatus('running', { error: null });
@@ -109,6 +145,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      served?.stop();
       await bounded(worker?.close(), 3000);
       await bounded(syncing, 1000);
       await bounded(queue?.close(), 1000);

@@ -1,11 +1,12 @@
 // Keeps BullMQ's job schedulers in line with notify.notification_rule: one scheduler `rule-<id>` per enabled, valid
 // rule (cron + IANA zone, fire times from src/schedule/cron.ts through BullMQ's repeatStrategy); invalid rules get
-// a reason in invalid_reason and no scheduler; disabled and deleted rules lose theirs. Upserts are idempotent, so
+// a reason in invalid_reason and no scheduler; disabled and deleted rules, and the rules of an enterprise disabled in
+// notify.enterprise, lose theirs. Upserts are idempotent, so
 // every host may run this at once.
 import type pg from 'pg';
 import type { Queue } from 'bullmq';
-import type { EnterpriseScope } from '../../src/db/notifications.js';
-import { existingRuleIds, listRules, setInvalidReason } from '../../src/db/rules.js';
+import type { EnterpriseScope } from '../../src/db/enterprises.js';
+import { existingRuleIds, listRules, rulesOfDisabledEnterprises, setInvalidReason } from '../../src/db/rules.js';
 import type { Logger } from '../../src/log/logger.js';
 import { validateRule } from '../../src/schedule/cron.js';
 
@@ -64,13 +65,16 @@ export async function syncRules(args: {
     });
     upserted += 1;
   }
-  // Remove schedulers of rules that are disabled, invalid or gone; rules of enterprises other hosts serve stay.
+  // Remove schedulers of rules that are disabled, invalid or gone, or whose enterprise is disabled in
+  // notify.enterprise; rules of enterprises other hosts may serve stay (their fires check who serves them).
   const orphans = [...existing.keys()].filter((key) => SCHEDULER_ID.test(key) && !desired.has(key));
-  const present = await existingRuleIds(db, orphans.map((key) => (SCHEDULER_ID.exec(key) as RegExpExecArray)[1] as string));
+  const orphanIds = orphans.map((key) => (SCHEDULER_ID.exec(key) as RegExpExecArray)[1] as string);
+  const present = await existingRuleIds(db, orphanIds);
+  const offEnterprise = orphans.length > 0 ? await rulesOfDisabledEnterprises(db) : new Set<string>();
   let removed = 0;
   for (const key of orphans) {
     const ruleId = (SCHEDULER_ID.exec(key) as RegExpExecArray)[1] as string;
-    if (unwanted.has(key) || !present.has(ruleId)) {
+    if (unwanted.has(key) || !present.has(ruleId) || offEnterprise.has(ruleId)) {
       if (await queue.removeJobScheduler(key)) removed += 1;
     }
   }

@@ -6,10 +6,14 @@
 // Events: a Realtime change (→ enqueue/remove, in arrival order), a health tick (→ watermark), 'catch_up' and
 // 'status' messages from the parent, stop. `failed` crashes the actor; its host restarts it with backoff.
 // A live event that cannot be enqueued (Redis down) is kept and retried every second; while any is outstanding
-// the watermark stays put, so a crash or restart catches the event up from the database instead.
+// the watermark stays put, so a crash or restart catches the event up from the database instead. Both buffers are
+// bounded: past their bound the buffered events are dropped and the subscription is renewed, whose catch-up reads
+// the same rows from the database. The first subscribe of an incarnation catches up every pending row (the
+// watermark says nothing about what a previous owner, or a Redis that lost data, left behind); later ones resume
+// from the watermark. Due times of live events are measured on the database's clock (src/db/clock.ts).
 import type { Config } from '../../src/config/load.js';
 import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
-import { setWatermark } from '../../src/db/notifications.js';
+import { advanceWatermark } from '../../src/db/watermarks.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
 import { defineActor } from '../../src/runtime/actor.js';
@@ -37,7 +41,9 @@ export interface EnterpriseReply {
 
 /** A live event newer than this is not yet trusted to be in the queue when the watermark moves. */
 const WATERMARK_LAG_MS = 5000;
+/** Events waiting for Redis (retry buffer) and events waiting to be turned into queue work, at most. */
 const MAX_RETRY_BUFFER = 10_000;
+const MAX_PENDING_CHANGES = 5_000;
 
 const HEALTH: Record<SubscriptionState, Health> = {
   connecting: 'degraded', joined: 'degraded', catching_up: 'degraded', subscribed: 'ok',
@@ -56,6 +62,17 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   const pendingChanges: ChangePayload[] = [];
   let retryTimer: NodeJS.Timeout | undefined;
   let catchingUp: Promise<void> | undefined;
+  /** the first catch-up of this incarnation reads every pending row; later ones resume from the watermark */
+  let caughtUpOnce = false;
+  /** events were dropped (a buffer overflowed): the watermark must not move until a catch-up has run */
+  let dropped = false;
+
+  /** Drops what is buffered and renews the subscription: its catch-up reads the rows from the database. */
+  function overflow(what: string, count: number): void {
+    dropped = true;
+    log.warn({ event: 'events_dropped', buffer: what, count }, 'too many events buffered; catching up from the database instead');
+    sub?.reconnect(`too many events waiting (${what}); catching up from the database instead`);
+  }
 
   const serial = (work: () => Promise<void>): Promise<void> => {
     chain = chain.then(work, work);
@@ -70,8 +87,9 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       for (const r of requests) log.debug({ event: 'job_enqueued', notification_id: r.notificationId, origin: r.origin, action: r.action }, 'enqueued');
     } catch (err) {
       if (retryBuffer.length + requests.length > MAX_RETRY_BUFFER) {
+        const count = retryBuffer.length + requests.length;
         retryBuffer.length = 0;
-        sub?.reconnect('too many events waiting for the queue; catching up from the database instead');
+        overflow('queue retries', count);
         return;
       }
       const first = retryBuffer.length === 0;
@@ -106,8 +124,9 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       toEnqueue = [];
       await enqueueAll(batch);
     };
+    const now = res?.clock.now() ?? Date.now();
     for (const change of changes) {
-      for (const action of interpretChange(enterpriseId, change, priorities)) {
+      for (const action of interpretChange(enterpriseId, change, priorities, now)) {
         switch (action.kind) {
           case 'enqueue':
             toEnqueue.push(action.request);
@@ -134,8 +153,13 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       const r = res;
       if (r === undefined) return;
       const started = performance.now();
-      const result = await catchUp({ db: r.db.pool, producer: r.producer, enterpriseId, priorities, overlapMs: config.subscription.catchupOverlapMs });
-      log.info({ event: 'catch_up_done', enqueued: result.enqueued, since: result.since?.toISOString() ?? null, processing_time_ms: Math.round(performance.now() - started) }, 'caught up');
+      const full = !caughtUpOnce;
+      const result = await catchUp({ db: r.db.pool, producer: r.producer, enterpriseId, priorities, overlapMs: config.subscription.catchupOverlapMs, full });
+      caughtUpOnce = true;
+      log.info({
+        event: 'catch_up_done', enqueued: result.enqueued, pages: result.pages, full, since: result.since?.toISOString() ?? null,
+        processing_time_ms: Math.round(performance.now() - started),
+      }, 'caught up');
     })().finally(() => { catchingUp = undefined; });
     return catchingUp;
   }
@@ -156,15 +180,22 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
           else log.info(fields, `subscription ${state}`);
         },
-        onLive: () => serial(() => runCatchUp()),
+        // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
+        onLive: () => { dropped = false; return serial(() => runCatchUp()); },
         onChange: (change) => {
+          if (dropped) return; // a reconnect (and its catch-up) is coming
+          if (pendingChanges.length >= MAX_PENDING_CHANGES) {
+            const count = pendingChanges.length + 1;
+            pendingChanges.length = 0;
+            overflow('changes', count);
+            return;
+          }
           pendingChanges.push(change);
           if (pendingChanges.length === 1) void serial(drainChanges);
         },
-        onHealthy(since) {
-          if (retryBuffer.length > 0 || res === undefined) return;
-          const mark = Math.max(since, Date.now() - WATERMARK_LAG_MS);
-          void setWatermark(res.db.pool, enterpriseId, new Date(mark)).catch((err: unknown) =>
+        onHealthy() {
+          if (retryBuffer.length > 0 || dropped || res === undefined) return;
+          void advanceWatermark(res.db.pool, enterpriseId, WATERMARK_LAG_MS).catch((err: unknown) =>
             log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'));
         },
         onFailed(error) {

@@ -2,12 +2,16 @@
 // enqueue a Novu cancel, drop a stale waiting job, or nothing. Pure, so every rule of the lifecycle is unit-tested.
 //   INSERT pending                         → deliver (delayed until scheduled_for)
 //   UPDATE by notifyd itself               → nothing (its own status writes)
-//   UPDATE → cancelled                     → drop the waiting job; if it was processing/sent, cancel in Novu
+//   UPDATE → cancelled                     → drop the waiting job, and enqueue a Novu cancel (it calls Novu only if
+//                                            notifyd ever claimed this arming: a pending row may be in flight)
 //   UPDATE → pending from another status   → deliver the re-armed row
 //   UPDATE pending, scheduled_for changed  → deliver at the new time, drop the old job
 //   DELETE                                 → drop the waiting job
 import { jobIdFor } from '../../src/queue/jobs.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
+import { delayOf, priorityOf, type Priorities } from '../../src/queue/routing.js';
+
+export type { Priorities } from '../../src/queue/routing.js';
 
 export interface ChangePayload {
   eventType: 'INSERT' | 'UPDATE' | 'DELETE';
@@ -15,12 +19,6 @@ export interface ChangePayload {
   new: Record<string, unknown>;
   old: Record<string, unknown>;
   errors?: unknown;
-}
-
-export interface Priorities {
-  realtime: number;
-  scheduled: number;
-  cron: number;
 }
 
 export type ChangeAction =
@@ -36,27 +34,25 @@ function idString(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A time as the event carries it, in ms; undefined for anything else ('infinity', a year JavaScript cannot hold,
+ * garbage). A row scheduled at such a value is delivered at once: the claim then fails it with the reason.
+ */
 function timeMs(value: unknown): number | undefined {
-  if (typeof value !== 'string' || value === '') return undefined;
+  if (typeof value !== 'string' || value === '' || value.length > 64) return undefined;
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-export function priorityFor(row: Record<string, unknown>, priorities: Priorities, now: number): number {
-  if (row['source'] === 'rule') return priorities.cron;
-  const due = timeMs(row['scheduled_for']);
-  if (due !== undefined && due > now) return priorities.scheduled;
-  return priorities.realtime;
-}
-
 function deliver(enterpriseId: string, row: Record<string, unknown>, id: string, version: string, priorities: Priorities, now: number, committedAt: number | undefined): ChangeAction {
   const due = timeMs(row['scheduled_for']);
+  const dueInMs = due === undefined ? null : due - now;
   return {
     kind: 'enqueue',
     request: {
       enterpriseId, notificationId: id, version, action: 'deliver', origin: 'realtime',
-      priority: priorityFor(row, priorities, now),
-      delayMs: due === undefined ? 0 : Math.max(0, due - now),
+      priority: priorityOf({ source: row['source'], dueInMs }, priorities),
+      delayMs: delayOf(dueInMs),
       ...(committedAt === undefined ? {} : { committedAt }),
     },
   };
@@ -92,8 +88,10 @@ export function interpretChange(enterpriseId: string, change: ChangePayload, pri
       const stale: ChangeAction[] = oldVersion === undefined ? [] : [{ kind: 'remove', jobId: jobIdFor(id, oldVersion) }];
       if (row['status'] === 'cancelled') {
         if (old['status'] === 'cancelled') return [{ kind: 'ignore', reason: 'already_cancelled' }];
-        const wasTriggered = old['status'] === 'processing' || old['status'] === 'sent';
-        const cancel: ChangeAction[] = wasTriggered
+        // Pending, processing or sent before: Novu may hold it (a pending row can be in flight, its lease lives in
+        // notify.delivery). The cancel job asks Novu only when notifyd claimed this arming.
+        const mayBeInNovu = old['status'] === 'pending' || old['status'] === 'processing' || old['status'] === 'sent';
+        const cancel: ChangeAction[] = mayBeInNovu
           ? [{ kind: 'enqueue', request: { enterpriseId, notificationId: id, version, action: 'cancel', origin: 'realtime', priority: priorities.realtime, delayMs: 0 } }]
           : [];
         return [...stale, ...cancel];

@@ -1,7 +1,8 @@
 // What the enterprise actors of one realtime host thread share: one fail-fast BullMQ producer, one small
-// PostgreSQL pool and the Realtime socket pool. Created by the first actor that needs them, closed (bounded)
+// PostgreSQL pool, the database clock and the Realtime socket pool. Created by the first actor that needs them, closed (bounded)
 // when the last one lets go, so a host thread holds connections only while it serves enterprises.
 import type { Config } from '../../src/config/load.js';
+import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { faultsFromEnv } from '../../src/faults.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
@@ -11,6 +12,8 @@ export interface SharedResources {
   readonly db: DbPool;
   readonly producer: NotificationProducer;
   readonly sockets: RealtimeSocketPool;
+  /** the database's clock: live events' due times are measured on it */
+  readonly clock: DbClock;
 }
 
 let shared: Promise<SharedResources> | undefined;
@@ -28,6 +31,8 @@ async function open(config: Config): Promise<SharedResources> {
     backoffMs: config.deliveryBackoffMs,
   });
   const db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-realtime' });
+  const clock = new DbClock(db.pool);
+  await clock.start();
   const sockets = new RealtimeSocketPool({
     url: config.supabaseUrl,
     key: config.supabaseServiceRoleKey,
@@ -35,7 +40,7 @@ async function open(config: Config): Promise<SharedResources> {
     heartbeatIntervalMs: config.subscription.heartbeatIntervalMs,
     joinTimeoutMs: config.subscription.joinTimeoutMs,
   });
-  return { db, producer, sockets };
+  return { db, producer, sockets, clock };
 }
 
 /** Takes a reference; a failed open (e.g. Redis down) rejects and is retried by the next caller. */
@@ -59,5 +64,6 @@ export async function releaseResources(timeoutMs = 3000): Promise<void> {
   shared = undefined;
   const res = await closing.catch(() => undefined);
   if (res === undefined) return;
+  res.clock.stop();
   await Promise.all([res.sockets.close(timeoutMs), res.producer.close(timeoutMs), res.db.close(timeoutMs)]);
 }

@@ -2,7 +2,7 @@
 // the durable handoff; stopping it lets in-flight jobs finish (bounded), then drains the pool.
 //
 // States: starting → running ⇄ degraded (Redis errors in the last 10 s) → stopping → stopped.
-// Messages: { type: 'stats' } → the engine's counters.
+// Messages: { type: 'stats' } → the engine's counters; { type: 'pause' } → stop fetching (shutdown begins).
 import type { Config } from '../../src/config/load.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { ProcessingEngine, type EngineStats } from './engine.js';
@@ -13,7 +13,8 @@ export interface ProcessingArgs {
   poolThreads?: number;
 }
 
-export type ProcessingMsg = { type: 'stats' };
+/** stats: the engine's counters; pause: stop fetching new jobs (the first signal of a shutdown). */
+export type ProcessingMsg = { type: 'stats' } | { type: 'pause' };
 
 export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ctx) => {
   const config = (ctx.data as { config: Config }).config;
@@ -31,13 +32,14 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
         concurrency: config.workerConcurrency,
         ...(args.poolThreads === undefined ? {} : { poolThreads: args.poolThreads }),
         lockDurationMs: config.jobLockMs,
+        threadHeapMb: config.threadHeapMb,
         log,
         pool: {
           databaseUrl: config.databaseUrl,
-          deliveryMode: config.deliveryMode,
           novuSecretKey: config.novuSecretKey,
           novuApiUrl: config.novuApiUrl,
           novuTimeoutMs: config.novuTimeoutMs,
+          novuMaxRetryAfterMs: config.novuMaxRetryAfterMs,
           leaseMs: config.leaseMs,
           retryHoldMs: config.deliveryBackoffMs,
           maxDurationMs: config.deliveryMaxDurationMs,
@@ -56,8 +58,12 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
       }, 1000);
       monitor.unref();
     },
-    handle() {
-      return engine?.stats ?? { processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, poolErrors: 0, redisErrors: 0, lastRedisErrorAt: null };
+    async handle(msg) {
+      if (msg.type === 'pause') await engine?.pauseFetching();
+      return engine?.stats ?? {
+        processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, observed: 0, unserved: 0, poolErrors: 0, redisErrors: 0,
+        lastRedisErrorAt: null,
+      };
     },
     async stop(reason) {
       clearInterval(monitor);

@@ -1,17 +1,21 @@
 // The processing engine: a BullMQ Worker that hands each job to a Piscina pool (pool-task.ts) and turns the
-// pool's answer into BullMQ's next step — complete, retry with backoff, honour a 429's Retry-After through the
-// queue's rate limit, or re-delay a job that fired before its row is due. Start and stop are idempotent and bounded.
+// pool's answer into BullMQ's next step — complete, retry with backoff, honour a 429's (clamped) Retry-After through
+// the queue's rate limit, or re-delay a job that fired before its row is due. A job runs only while the served
+// registry says its enterprise is delivered (src/ownership/served.ts): observed enterprises are only reported, and
+// a job of an enterprise nobody serves waits a little (a host may be starting) and is then dropped, its row left
+// pending for the next owner's catch-up. start() and stop() are idempotent; stop() is bounded.
 import { cpus } from 'node:os';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Piscina } from 'piscina';
+import { bounded } from '../../src/bounded.js';
 import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
-import { describeError } from '../../src/errors.js';
+import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
+import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
 import type { PoolTaskSettings } from './pool-task.js';
-import { bounded } from '../../src/bounded.js';
 
 export interface EngineSettings {
   redisUrl: string;
@@ -22,6 +26,10 @@ export interface EngineSettings {
   log: Logger;
   /** BullMQ lock duration: how soon a crashed host's active jobs are picked up again (stalled check). */
   lockDurationMs?: number;
+  /** Heap limit of each pool thread (MB). */
+  threadHeapMb?: number;
+  /** How often the served registry is re-read (ms) @defaultValue 1000 */
+  servedRefreshMs?: number;
   onResult?: (job: NotificationJobData, result: ProcessResult, ms: number) => void;
 }
 
@@ -31,26 +39,41 @@ export interface EngineStats {
   failed: number;
   retried: number;
   rateLimited: number;
+  observed: number;
+  unserved: number;
   poolErrors: number;
   redisErrors: number;
   lastRedisErrorAt: number | null;
 }
 
+/** A job of an enterprise nobody serves is put back this many times (1 s, 2 s, 4 s … 30 s: about 2 min) first. */
+const UNSERVED_RETRIES = 8;
+
 export class ProcessingEngine {
-  readonly stats: EngineStats = { processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, poolErrors: 0, redisErrors: 0, lastRedisErrorAt: null };
+  readonly stats: EngineStats = {
+    processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, observed: 0, unserved: 0, poolErrors: 0, redisErrors: 0,
+    lastRedisErrorAt: null,
+  };
   private readonly settings: EngineSettings;
   private pool: Piscina | undefined;
   private worker: Worker<NotificationJobData> | undefined;
   private queue: Queue<NotificationJobData> | undefined;
   private queueConnection: Redis | undefined;
   private workerConnection: Redis | undefined;
+  private served: ServedView | undefined;
+  private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(settings: EngineSettings) {
     this.settings = settings;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     const s = this.settings;
     const threads = s.poolThreads ?? Math.max(1, Math.min(4, cpus().length));
     this.pool = new Piscina({
@@ -60,6 +83,7 @@ export class ProcessingEngine {
       maxThreads: threads,
       concurrentTasksPerWorker: Math.max(1, Math.ceil(s.concurrency / threads)),
       idleTimeout: 60_000,
+      ...(s.threadHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: s.threadHeapMb } }),
     });
     this.pool.on('error', (err: unknown) => {
       this.stats.poolErrors += 1;
@@ -69,6 +93,8 @@ export class ProcessingEngine {
     this.queueConnection.on('error', () => undefined);
     this.queue = new Queue<NotificationJobData>(QUEUE_NAME, { connection: this.queueConnection, prefix: s.prefix });
     this.queue.on('error', () => undefined);
+    this.served = new ServedView(new ServedRegistry(this.queueConnection, s.prefix), s.servedRefreshMs ?? 1000);
+    this.served.start();
     this.workerConnection = new Redis(s.redisUrl, redisOptions());
     this.workerConnection.on('error', () => undefined);
     this.worker = new Worker<NotificationJobData>(QUEUE_NAME, (job, token) => this.handle(job, token), {
@@ -95,15 +121,44 @@ export class ProcessingEngine {
     this.worker.on('failed', (job, err) => {
       if (job === undefined || err.name === 'DelayedError' || err.name === 'RateLimitError') return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-      s.log[final ? 'error' : 'debug']({ event: final ? 'job_failed' : 'job_attempt_failed', enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, attempt: job.attemptsMade, err: describeError(err) }, final ? 'job gave up; the sweep takes the row back when its lease expires' : 'job attempt failed');
+      const fields = {
+        event: final ? 'job_failed' : 'job_attempt_failed', enterprise_id: job.data.enterpriseId,
+        notification_id: job.data.notificationId, attempt: job.attemptsMade, err: describeError(err),
+      };
+      if (final) s.log.error(fields, 'job gave up; the sweep takes the row back');
+      else s.log.debug(fields, 'job attempt failed');
     });
     void this.worker.run().catch((err: unknown) => s.log.error({ event: 'worker_stopped', err: describeError(err) }, 'queue worker stopped'));
     await this.worker.waitUntilReady();
   }
 
+  /** Whether this enterprise's jobs run now: 'deliver'; 'observe' (report only); undefined (nobody serves it). */
+  private gate(job: Job<NotificationJobData>): 'deliver' | 'observe' | undefined {
+    return this.served?.modeOf(job.data.enterpriseId);
+  }
+
   private async handle(job: Job<NotificationJobData>, token: string | undefined): Promise<ProcessResult> {
     const pool = this.pool;
-    if (pool === undefined) throw new Error('processing pool not started');
+    if (pool === undefined) throw new NotifydError(ErrorCodes.PROCESSING_NOT_STARTED, 'processing pool not started');
+    const log = this.settings.log;
+    const ctx = {
+      enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, event_type: job.name,
+    };
+    const mode = this.gate(job);
+    if (mode === 'observe') {
+      this.stats.observed += 1;
+      log.info({ ...ctx, event: 'notification_observed', action: job.data.action }, 'observe mode: would be delivered');
+      return { kind: 'skipped', reason: 'observed' };
+    }
+    if (mode === undefined) {
+      this.stats.unserved += 1;
+      if (job.attemptsStarted <= UNSERVED_RETRIES) {
+        await job.moveToDelayed(Date.now() + Math.min(30_000, 1000 * 2 ** Math.max(0, job.attemptsStarted - 1)), token);
+        throw new DelayedError();
+      }
+      log.info({ ...ctx, event: 'job_unserved', reason: 'no host serves this enterprise' }, 'job dropped: its enterprise is not served; the row stays pending');
+      return { kind: 'skipped', reason: 'enterprise_not_served' };
+    }
     const started = performance.now();
     const task: ProcessTask = { job: job.data, jobId: job.id ?? '', attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 };
     let result: ProcessResult;
@@ -112,41 +167,45 @@ export class ProcessingEngine {
     } catch (err) {
       // A pool thread died mid-job: BullMQ retries it; the row keeps our lease, so the retry reclaims it.
       this.stats.poolErrors += 1;
-      this.settings.log.warn({ event: 'pool_task_failed', enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, attempt: job.attemptsMade + 1, err: describeError(err) }, 'processing pool thread failed during a job; it will be retried');
-      throw new Error(`processing pool task failed: ${describeError(err)}`, { cause: err });
+      log.warn({ ...ctx, event: 'pool_task_failed', attempt: job.attemptsMade + 1, err: describeError(err) }, 'processing pool thread failed during a job; it will be retried');
+      throw new NotifydError(ErrorCodes.PROCESSING_TASK_FAILED, `processing pool task failed: ${describeError(err)}`, { cause: err });
     }
     const ms = performance.now() - started;
     this.stats.processed += 1;
     this.settings.onResult?.(job.data, result, ms);
-    const log = this.settings.log;
-    const ctx = { enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, event_type: job.name, processing_time_ms: Math.round(ms) };
+    const fields = { ...ctx, processing_time_ms: Math.round(ms) };
     switch (result.kind) {
       case 'sent':
         this.stats.sent += 1;
-        log.info({ ...ctx, event: result.mode === 'log' ? 'delivery_logged' : 'notification_sent', transaction_id: result.transactionId, replayed: result.replayed }, result.mode === 'log' ? 'notification recorded (DELIVERY_MODE=log, not sent)' : 'notification sent');
+        log.info({ ...fields, event: 'notification_sent', transaction_id: result.transactionId, replayed: result.replayed }, 'notification sent');
         return result;
       case 'failed':
         this.stats.failed += 1;
-        log.warn({ ...ctx, event: 'notification_failed', reason: result.reason }, 'notification failed');
+        log.warn({ ...fields, event: 'notification_failed', reason: result.reason }, 'notification failed');
         return result;
       case 'skipped':
-        log.debug({ ...ctx, event: 'job_skipped', reason: result.reason }, 'nothing to do for this job');
+        log.debug({ ...fields, event: 'job_skipped', reason: result.reason }, 'nothing to do for this job');
         return result;
       case 'cancelled_in_novu':
-        log.info({ ...ctx, event: 'notification_cancelled', cancelled_in_novu: result.cancelled }, 'cancelled notification withdrawn from Novu');
+        log.info({ ...fields, event: 'notification_cancelled', cancelled_in_novu: result.cancelled }, 'cancelled notification withdrawn from Novu');
         return result;
       case 'not_due':
-        await job.moveToDelayed(Math.min(result.dueAtMs, Date.now() + MAX_DELAY_MS), token);
+        // The row's due time, measured by the database: put back until then (in hops of at most MAX_DELAY_MS).
+        await job.moveToDelayed(Date.now() + Math.max(1, Math.min(Math.round(result.dueInMs), MAX_DELAY_MS)), token);
         throw new DelayedError();
       case 'rate_limited':
         this.stats.rateLimited += 1;
-        log.warn({ ...ctx, event: 'delivery_rate_limited', retry_after_ms: result.retryAfterMs }, 'Novu rate limit: pausing the queue');
+        if (result.clampedFromMs !== undefined) {
+          log.warn({ ...fields, event: 'retry_after_clamped', retry_after_ms: result.retryAfterMs, requested_ms: Math.round(result.clampedFromMs) },
+            'Novu asked for a longer pause than NOVU_MAX_RETRY_AFTER_MS; pausing for the maximum');
+        }
+        log.warn({ ...fields, event: 'delivery_rate_limited', retry_after_ms: result.retryAfterMs }, 'Novu rate limit: pausing the queue');
         await this.queue?.rateLimit(Math.max(1, result.retryAfterMs));
         throw Worker.RateLimitError();
       case 'retry':
         this.stats.retried += 1;
-        log.warn({ ...ctx, event: 'delivery_retry', reason: result.reason, attempt: job.attemptsMade + 1 }, 'delivery failed transiently; will retry');
-        throw new Error(result.reason);
+        log.warn({ ...fields, event: 'delivery_retry', reason: result.reason, attempt: job.attemptsMade + 1 }, 'delivery failed transiently; will retry');
+        throw new NotifydError(ErrorCodes.DELIVERY_TRANSIENT, result.reason);
     }
   }
 
@@ -154,13 +213,24 @@ export class ProcessingEngine {
     return this.worker?.isRunning() === true;
   }
 
-  /** Stops fetching, lets in-flight jobs finish within the budget, then drains the pool and closes connections. */
+  /** Stops fetching new jobs (the first signal of a shutdown); jobs in flight go on. */
+  async pauseFetching(): Promise<void> {
+    await bounded(this.worker?.pause(true), 1000);
+  }
+
+  /**
+   * Stops fetching, lets in-flight jobs finish within the budget (pause waits for them), then closes without waiting
+   * (a job cut off keeps its lease; BullMQ's stall check and the lease bring it back), drains the pool and closes
+   * connections. BullMQ returns the first close() promise to every later call, so close(true) is the only close.
+   */
   stop(timeoutMs = 10_000): Promise<void> {
     this.closing ??= (async () => {
+      await bounded(this.starting, Math.min(2000, timeoutMs));
       const deadline = Date.now() + timeoutMs;
       const left = () => Math.max(100, deadline - Date.now());
+      this.served?.stop();
       if (this.worker !== undefined) {
-        await bounded(this.worker.close(), left() * 0.7);
+        await bounded(this.worker.pause(), left() * 0.7);
         await bounded(this.worker.close(true), 1000);
       }
       if (this.pool !== undefined) await bounded(this.pool.close({ force: false }), left() * 0.5);

@@ -2,7 +2,7 @@
 // from the settings in workerData) and runs processNotification for the jobs the processing actor hands it.
 import { workerData } from 'piscina';
 import { Batcher } from '../../src/db/batcher.js';
-import { claimMany, markSentMany, type ClaimArgs, type ClaimResult } from '../../src/db/notifications.js';
+import { claimMany, markSentMany, type ClaimArgs, type ClaimResult, type SentMark } from '../../src/db/notifications.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { NovuDelivery } from '../../src/delivery/novu-client.js';
 import { faultsFromEnv } from '../../src/faults.js';
@@ -10,10 +10,12 @@ import { processNotification, type ProcessResult, type ProcessTask } from '../..
 
 export interface PoolTaskSettings {
   databaseUrl: string;
-  deliveryMode: 'novu' | 'log';
+  /** unset: nothing can be delivered (every enterprise observes); jobs are then skipped before any claim */
   novuSecretKey: string | undefined;
   novuApiUrl: string;
   novuTimeoutMs: number;
+  /** longest Retry-After honoured; longer ones are clamped */
+  novuMaxRetryAfterMs: number;
   leaseMs: number;
   retryHoldMs: number;
   maxDurationMs: number;
@@ -23,7 +25,7 @@ export interface PoolTaskSettings {
 const settings = (workerData as { settings: PoolTaskSettings }).settings;
 let db: DbPool | undefined;
 let novu: NovuDelivery | undefined;
-let writes: { claim(a: ClaimArgs): Promise<ClaimResult>; markSent(a: { id: string; owner: string; transactionId: string }): Promise<boolean> } | undefined;
+let writes: { claim(a: ClaimArgs): Promise<ClaimResult>; markSent(a: SentMark): Promise<boolean> } | undefined;
 const faults = faultsFromEnv();
 const afterTrigger = faults.poolCrashRate > 0
   ? () => { if (Math.random() < faults.poolCrashRate) process.exit(70); }
@@ -35,11 +37,14 @@ function deps() {
     // The claim and the sent mark of concurrent jobs share statements (and commits): one WAL flush for many rows.
     const pool = db.pool;
     const claims = new Batcher<ClaimArgs, ClaimResult>((reqs) => claimMany(pool, reqs));
-    const sends = new Batcher<{ id: string; owner: string; transactionId: string }, boolean>((reqs) => markSentMany(pool, reqs));
+    const sends = new Batcher<SentMark, boolean>((reqs) => markSentMany(pool, reqs));
     writes = { claim: (a) => claims.submit(a), markSent: (a) => sends.submit(a) };
   }
-  if (settings.deliveryMode === 'novu' && novu === undefined) {
-    novu = new NovuDelivery({ secretKey: settings.novuSecretKey ?? '', apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs });
+  if (settings.novuSecretKey !== undefined && novu === undefined) {
+    novu = new NovuDelivery({
+      secretKey: settings.novuSecretKey, apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs,
+      maxRetryAfterMs: settings.novuMaxRetryAfterMs,
+    });
   }
   return { db: db.pool, novu, writes, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, maxDurationMs: settings.maxDurationMs, ...(afterTrigger ? { afterTrigger } : {}) };
 }

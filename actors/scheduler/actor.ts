@@ -1,15 +1,19 @@
 // The scheduler actor: runs the sweep every SWEEP_INTERVAL_MS, one at a time, in bounded batches, and reports
-// what it found. A non-zero `missed` means the realtime path lost something; it is logged at warn.
+// what it found. A non-zero `missed` means the realtime path lost something; it is logged at warn. It also notices
+// when Redis lost its data (a marker key it keeps is gone: a FLUSHALL, a restart without persistence, a failover to
+// an empty replica) and then repairs at once: every pending row due within a day gets its job back, page after
+// page until the pass is complete, not one bounded pass per interval.
 //
-// States: starting → running ⇄ degraded (the last sweep failed) → stopped.
+// States: starting → running ⇄ degraded (the last sweep failed) → stopped; running → repairing → running.
 // Messages: { type: 'sweep' } runs one now (tests, operators) and replies with its result.
 import type { Config } from '../../src/config/load.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
-import { describeError } from '../../src/errors.js';
+import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { MAX_DELAY_MS } from '../../src/queue/jobs.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import { defineActor } from '../../src/runtime/actor.js';
-import { sweep, type SweepResult } from './sweep.js';
+import { rowErrorFields, sweep, type SweepResult } from './sweep.js';
 import { bounded } from '../../src/bounded.js';
 
 export interface SchedulerArgs {
@@ -30,21 +34,43 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
   let running: Promise<SweepResult> | undefined;
   let stopped = false;
   const cursor = { afterId: '0' };
+  const marker = `${config.queuePrefix}:redis-epoch`;
+
+  /** True when Redis no longer holds the marker this actor set: it lost its data since the last check. */
+  async function redisLostData(p: NotificationProducer): Promise<boolean> {
+    const set = await p.redis.set(marker, String(Date.now()), 'NX');
+    return set === 'OK' && markerSeen;
+  }
+  let markerSeen = false;
 
   function runSweep(): Promise<SweepResult> {
     running ??= (async () => {
-      if (db === undefined || producer === undefined) throw new Error('scheduler not started');
+      if (db === undefined || producer === undefined) {
+        throw new NotifydError(ErrorCodes.ACTOR_NOT_STARTED, 'scheduler not started');
+      }
       const started = performance.now();
-      const result = await sweep({
+      const repair = await redisLostData(producer);
+      markerSeen = true;
+      if (repair) {
+        ctx.setStatus('repairing', { health: 'degraded', error: 'Redis lost its data; re-enqueueing every pending row' });
+        log.warn({ event: 'redis_data_lost' }, 'Redis lost its data (marker gone): repairing the queue from PostgreSQL');
+      }
+      let errorsLogged = 0;
+      const deps = {
         db: db.pool, producer,
-        priorities: (id) => ({ realtime: realtimePriorityFor(config, id), scheduled: config.priorities.scheduled, cron: config.priorities.cron }),
+        priorities: (id: string) => ({ realtime: realtimePriorityFor(config, id), scheduled: config.priorities.scheduled, cron: config.priorities.cron }),
         batchSize: 1000,
-        graceMs: Math.min(5000, config.sweepIntervalMs),
+        graceMs: repair ? 0 : Math.min(5000, config.sweepIntervalMs),
         scope: { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds },
-        cursor,
-      });
-      const fields = { event: 'sweep_done', ...result, processing_time_ms: Math.round(performance.now() - started) };
-      if (result.missed + result.repaired + result.expired + result.unknownEnterprise > 0) log.warn(fields, 'sweep found work the live path missed');
+        cursor: repair ? { afterId: '0' } : cursor,
+        ...(repair ? { aheadMs: MAX_DELAY_MS, maxPages: Number.POSITIVE_INFINITY } : {}),
+        onRowError: (row: Parameters<typeof rowErrorFields>[0], err: unknown) => {
+          if (errorsLogged++ < 5) log.warn({ event: 'sweep_row_failed', ...rowErrorFields(row, err) }, 'sweep could not check a row; it goes on');
+        },
+      };
+      const result = await sweep(deps);
+      const fields = { event: repair ? 'repair_done' : 'sweep_done', ...result, processing_time_ms: Math.round(performance.now() - started) };
+      if (repair || result.missed + result.repaired + result.unknownEnterprise + result.errors > 0) log.warn(fields, repair ? 'queue repaired from PostgreSQL' : 'sweep found work the live path missed');
       else log.debug(fields, 'sweep found nothing');
       return result;
     })().finally(() => { running = undefined; });

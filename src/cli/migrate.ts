@@ -4,14 +4,14 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { EX_CONFIG } from '../config/schema.js';
 import { migrate } from '../db/migrate.js';
 import { describeError } from '../errors.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, flushLogsSync } from '../log/logger.js';
 
 const log = createLogger({ base: { component: 'migrate' } });
 let databaseUrl: string;
 try {
   // Only DATABASE_URL matters here: fill the daemon's other required variables with placeholders.
   databaseUrl = loadConfig({
-    SUPABASE_URL: 'http://unused.invalid', SUPABASE_SERVICE_ROLE_KEY: 'unused', DELIVERY_MODE: 'log', ...process.env,
+    SUPABASE_URL: 'http://unused.invalid', SUPABASE_SERVICE_ROLE_KEY: 'unused', DELIVERY_MODE: 'observe', ...process.env,
   }).databaseUrl;
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
@@ -26,9 +26,9 @@ try {
     onApplied: (id, ms) => log.info({ event: 'migration_applied', migration: id, processing_time_ms: Math.round(ms) }, 'migration applied'),
   });
   log.info({ event: 'migrations_current', applied: result.applied.length, skipped: result.skipped.length }, 'schema is current');
-  log.flush();
+  flushLogsSync();
 } catch (err) {
   log.error({ event: 'migration_failed', err: describeError(err) }, 'migration failed; nothing of it was applied');
-  log.flush();
+  flushLogsSync();
   process.exitCode = 1;
 }

@@ -8,9 +8,12 @@ import {
 
 export type Priority = number;
 
+export type EnterpriseMode = 'deliver' | 'observe';
+
 export interface EnterpriseOverride {
   readonly subscriptionEnabled: boolean;
   readonly realtimePriority: Priority | undefined;
+  readonly mode: EnterpriseMode | undefined;
 }
 
 export interface Config {
@@ -20,7 +23,7 @@ export interface Config {
   readonly redisUrl: string;
   readonly novuSecretKey: string | undefined;
   readonly novuApiUrl: string;
-  readonly deliveryMode: 'novu' | 'log';
+  readonly deliveryMode: 'novu' | 'observe';
   /** undefined = serve every enabled row of notify.enterprise */
   readonly enterpriseIds: readonly string[] | undefined;
   readonly health: { readonly port: number; readonly host: string };
@@ -48,6 +51,8 @@ export interface Config {
   readonly deliveryBackoffMs: number;
   readonly deliveryMaxDurationMs: number;
   readonly jobLockMs: number;
+  readonly novuMaxRetryAfterMs: number;
+  readonly threadHeapMb: number;
   /** ENT_<id>_* switches, by enterprise id */
   readonly enterprises: Readonly<Record<string, EnterpriseOverride>>;
 }
@@ -111,11 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
-  if (values.DELIVERY_MODE === 'novu' && values.NOVU_SECRET_KEY === undefined && !problems.some((p) => p.startsWith('NOVU_SECRET_KEY'))) {
-    problems.push('NOVU_SECRET_KEY: required unless DELIVERY_MODE=log');
-  }
-
-  const enterprises: Record<string, { subscriptionEnabled: boolean; realtimePriority: number | undefined }> = {};
+  const enterprises: Record<string, { subscriptionEnabled: boolean; realtimePriority: number | undefined; mode: EnterpriseMode | undefined }> = {};
   for (const key of Object.keys(env).sort()) {
     const match = ENT_OVERRIDE_PATTERN.exec(key);
     if (match === null || key.endsWith('_FILE')) continue;
@@ -131,22 +132,30 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`${key}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(raw.slice(0, 80))})`);
       continue;
     }
-    const entry = (enterprises[id] ??= { subscriptionEnabled: true, realtimePriority: undefined });
+    const entry = (enterprises[id] ??= { subscriptionEnabled: true, realtimePriority: undefined, mode: undefined });
     if (which === 'SUBSCRIPTION_ENABLED') entry.subscriptionEnabled = parsed.data as boolean;
+    else if (which === 'MODE') entry.mode = parsed.data as EnterpriseMode;
     else entry.realtimePriority = parsed.data as number;
+  }
+
+  // Novu's key is needed as soon as anything may be delivered: the default mode, or one enterprise's ENT_<id>_MODE.
+  const delivers = values.DELIVERY_MODE === 'novu' || Object.values(enterprises).some((e) => e.mode === 'deliver');
+  if (delivers && values.NOVU_SECRET_KEY === undefined && !problems.some((p) => p.startsWith('NOVU_SECRET_KEY') || p.startsWith('DELIVERY_MODE'))) {
+    problems.push('NOVU_SECRET_KEY: required unless every enterprise observes (DELIVERY_MODE=observe and no ENT_<id>_MODE=deliver)');
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
 
   const v = values as {
     SUPABASE_URL: string; SUPABASE_SERVICE_ROLE_KEY: string; DATABASE_URL: string; REDIS_URL: string;
-    NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'log';
+    NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'observe';
     DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
     DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
     SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
     REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
     CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
-    LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number;
+    LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number; NOVU_MAX_RETRY_AFTER_MS: number;
+    DAEMON_THREAD_HEAP_MB: number;
   };
   return deepFreeze<Config>({
     supabaseUrl: v.SUPABASE_URL,
@@ -182,6 +191,8 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryBackoffMs: v.DELIVERY_BACKOFF_MS,
     deliveryMaxDurationMs: v.DELIVERY_MAX_DURATION_MS,
     jobLockMs: v.JOB_LOCK_MS,
+    novuMaxRetryAfterMs: v.NOVU_MAX_RETRY_AFTER_MS,
+    threadHeapMb: v.DAEMON_THREAD_HEAP_MB,
     enterprises,
   });
 }
@@ -207,6 +218,11 @@ export function realtimePriorityFor(config: Config, enterpriseId: string): Prior
 
 export function subscriptionEnabledFor(config: Config, enterpriseId: string): boolean {
   return config.enterprises[enterpriseId]?.subscriptionEnabled ?? true;
+}
+
+/** observe or deliver: ENT_<id>_MODE, else DELIVERY_MODE (novu = deliver). */
+export function modeFor(config: Config, enterpriseId: string): EnterpriseMode {
+  return config.enterprises[enterpriseId]?.mode ?? (config.deliveryMode === 'observe' ? 'observe' : 'deliver');
 }
 
 function deepFreeze<T>(value: T): T {

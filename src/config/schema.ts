@@ -31,9 +31,13 @@ export const variables = {
   SUPABASE_SERVICE_ROLE_KEY: { schema: secret, required: true, secret: true, doc: 'key for Realtime; never logged' },
   DATABASE_URL: { schema: url(['postgres:', 'postgresql:']), required: true, secret: true, doc: 'PostgreSQL for claims, sweeps, rules' },
   REDIS_URL: { schema: url(['redis:', 'rediss:']), default: 'redis://127.0.0.1:6379', secret: true, doc: "BullMQ's Redis" },
-  NOVU_SECRET_KEY: { schema: secret, secret: true, doc: 'Novu API key (required unless DELIVERY_MODE=log); never logged' },
+  NOVU_SECRET_KEY: { schema: secret, secret: true, doc: 'Novu API key (required unless every enterprise observes); never logged' },
   NOVU_API_URL: { schema: url(['http:', 'https:']), default: 'https://api.novu.co', doc: 'Novu API base URL, without /v1' },
-  DELIVERY_MODE: { schema: z.enum(['novu', 'log'], { message: 'must be novu or log' }), default: 'novu', doc: 'novu delivers; log claims and records but only logs' },
+  DELIVERY_MODE: {
+    schema: z.string().trim().refine((v) => v !== 'log', { message: 'log was replaced by observe (log marked rows sent without delivering them)' })
+      .pipe(z.enum(['novu', 'observe'], { message: 'must be novu or observe' })),
+    default: 'novu', doc: 'novu delivers; observe subscribes, catches up and reports what would be delivered, changing no row',
+  },
   DAEMON_ENTERPRISE_IDS: { schema: z.string(), doc: 'comma-separated enterprise ids; unset = enabled rows of notify.enterprise' },
   DAEMON_HEALTH_PORT: { schema: intIn(0, 65535), default: '3001', doc: 'HTTP port for /health, /livez, /readyz' },
   DAEMON_HEALTH_HOST: { schema: z.string().trim().min(1), default: '0.0.0.0', doc: 'address the health server binds' },
@@ -61,6 +65,8 @@ export const variables = {
   DELIVERY_MAX_DURATION_MS: { schema: intIn(1000, 7 * 86_400_000), default: '3600000', doc: 'transient delivery failures (including 429s) stop being retried this long after the first attempt; the row is then failed' },
   DELIVERY_BACKOFF_MS: { schema: intIn(10, 600_000), default: '1000', doc: 'base of the exponential retry backoff for transient delivery failures' },
   JOB_LOCK_MS: { schema: intIn(1000, 600_000), default: '30000', doc: "BullMQ job lock: how soon a dead host's in-flight jobs are taken over" },
+  NOVU_MAX_RETRY_AFTER_MS: { schema: intIn(1000, 3_600_000), default: '60000', doc: "longest pause a Novu 429's Retry-After or RateLimit-Reset may impose; longer values are clamped (and logged)" },
+  DAEMON_THREAD_HEAP_MB: { schema: intIn(32, 16_384), default: '256', doc: 'old-generation heap limit of each worker thread (MB); a thread over it is restarted alone' },
 } as const satisfies Record<string, VariableSpec>;
 
 export interface VariableSpec {
@@ -73,8 +79,9 @@ export interface VariableSpec {
 
 export type VariableName = keyof typeof variables;
 
-export const ENT_OVERRIDE_PATTERN = /^ENT_(.+)_(SUBSCRIPTION_ENABLED|REALTIME_PRIORITY)$/;
+export const ENT_OVERRIDE_PATTERN = /^ENT_(.+)_(SUBSCRIPTION_ENABLED|REALTIME_PRIORITY|MODE)$/;
 export const entOverrideSchemas = {
   SUBSCRIPTION_ENABLED: bool,
   REALTIME_PRIORITY: intIn(1, 100),
+  MODE: z.string().trim().pipe(z.enum(['observe', 'deliver'], { message: 'must be observe or deliver' })),
 } as const;

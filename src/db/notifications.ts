@@ -1,63 +1,42 @@
-// The SQL of the notification lifecycle: the atomic claim (pending → processing with a lease), the fenced outcome
-// writes (sent / failed / retrying), catch-up and sweep reads, and the per-enterprise watermark. Every write
-// notifyd makes sets writer = 'notifyd!' so its own UPDATE events are recognised and make no work.
+// The SQL of the notification lifecycle: the atomic claim (a lease in notify.delivery on a due pending row), the
+// fenced outcome writes (sent / failed on the row, retrying in the side table), and the reads that explain a lost
+// claim. A claim and a retry write only notify.delivery, which no Realtime subscriber sees; the final status write
+// sets writer = 'notifyd!' so its own UPDATE event is recognised and makes no work.
 import type pg from 'pg';
+import { dueOrInvalid, routeColumns, type RowRef } from './schedule-sql.js';
 
 export type NotificationStatus = 'pending' | 'processing' | 'sent' | 'failed' | 'cancelled';
 
-export interface NotificationRow {
-  id: string;
-  enterprise_id: string;
+/** A claimed row: what delivery needs, plus its delivery bookkeeping for the current arming. */
+export interface ClaimedRow extends RowRef {
   workflow_id: string;
   recipients: string[];
+  /** null when the stored payload is larger than the claim reads (only possible without migration 0004's check) */
   payload: unknown;
-  status: NotificationStatus;
-  scheduled_for: Date | null;
-  version: string;
-  armed_version: string;
+  payload_stored_bytes: number;
+  /** attempts of this arming, this one included */
   attempts: number;
-  last_error: string | null;
-  transaction_id: string | null;
-  lease_owner: string | null;
-  lease_expires_at: Date | null;
-  first_attempt_at: Date | null;
-  source: 'app' | 'rule';
-  updated_at: Date;
+  /** the last transient error of this arming */
+  retry_error: string | null;
+  /** ms since the first attempt of this arming began (database clock): how long delivery has been failing */
+  failing_for_ms: number;
 }
-
-const ROW = `id, enterprise_id, workflow_id, recipients, payload, status, scheduled_for, version, armed_version,
-  attempts, last_error, transaction_id, lease_owner, lease_expires_at, first_attempt_at, source, updated_at`;
 
 /** Longest reason stored in last_error. */
 const MAX_REASON = 1000;
+/** The claim never loads a payload stored larger than this (the table allows 1 MiB of JSON text). */
+const MAX_CLAIM_PAYLOAD_BYTES = 2 * 1024 * 1024;
 
 export function clipReason(reason: string): string {
   return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON - 1)}…`;
 }
 
+export type SkipReason = 'not_found' | 'enterprise_mismatch' | 'enterprise_disabled' | 'not_pending' | 'leased';
+
 export type ClaimResult =
-  | { kind: 'claimed'; row: NotificationRow }
-  | { kind: 'not_due'; dueAt: Date }
-  | { kind: 'skipped'; reason: 'not_found' | 'enterprise_mismatch' | 'not_pending' | 'leased'; status?: NotificationStatus };
-
-/**
- * Claims a row for delivery: a pending row that is due, or a processing row whose lease is ours (a retry of the same
- * job) or has expired (its worker died). One statement, so two claimers never both win.
- */
-export async function claim(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
-  return (await claimMany(db, [args]))[0] as ClaimResult;
-}
-
-async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
-  const look = await db.query<{ enterprise_id: string; status: NotificationStatus; scheduled_for: Date | null }>(
-    'select enterprise_id, status, scheduled_for from notify.ent_notification where id = $1', [args.id]);
-  const row = look.rows[0];
-  if (row === undefined) return { kind: 'skipped', reason: 'not_found' };
-  if (row.enterprise_id !== args.enterpriseId) return { kind: 'skipped', reason: 'enterprise_mismatch' };
-  if (row.status === 'pending' && row.scheduled_for !== null) return { kind: 'not_due', dueAt: row.scheduled_for };
-  if (row.status === 'processing') return { kind: 'skipped', reason: 'leased', status: row.status };
-  return { kind: 'skipped', reason: 'not_pending', status: row.status };
-}
+  | { kind: 'claimed'; row: ClaimedRow }
+  | { kind: 'not_due'; dueInMs: number }
+  | { kind: 'skipped'; reason: SkipReason; status?: NotificationStatus };
 
 export interface ClaimArgs {
   id: string;
@@ -66,24 +45,52 @@ export interface ClaimArgs {
   leaseMs: number;
 }
 
-const CLAIMABLE = `((n.status = 'pending' and (n.scheduled_for is null or n.scheduled_for <= clock_timestamp()))
-          or (n.status = 'processing' and (n.lease_owner = u.owner or n.lease_expires_at < clock_timestamp())))`;
+/** Claims one row; see claimMany. */
+export async function claim(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
+  return (await claimMany(db, [args]))[0] as ClaimResult;
+}
 
 /**
- * Claims many rows in one statement (see claim). Two requests for the same row in one batch: the row is updated
- * once, for one owner; the other request finds it leased. Results are in request order.
+ * Claims many rows in one statement. A row is claimable when it is pending, due by the database clock (or
+ * unschedulable, so it can be failed), its enterprise is not disabled, and the delivery of its current arming has
+ * no live lease of another owner and has not finished. Attempts restart from zero for a new arming. Two requests
+ * for one row in a batch: one wins, the other finds it leased. Results are in request order.
  */
 export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promise<ClaimResult[]> {
-  const res = await db.query<NotificationRow & { claim_owner: string }>(
-    `update notify.ent_notification n
-        set status = 'processing', lease_owner = u.owner,
-            lease_expires_at = now() + make_interval(secs => u.lease_ms::float8 / 1000),
-            attempts = n.attempts + 1, first_attempt_at = coalesce(n.first_attempt_at, clock_timestamp()), writer = 'notifyd!'
-       from unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) as u(id, enterprise_id, owner, lease_ms)
-      where n.id = u.id and n.enterprise_id = u.enterprise_id and ${CLAIMABLE}
-      returning ${ROW.split(',').map((c) => `n.${c.trim()}`).join(', ')}, u.owner as claim_owner`,
-    [reqs.map((r) => r.id), reqs.map((r) => r.enterpriseId), reqs.map((r) => r.owner), reqs.map((r) => r.leaseMs)]);
-  const won = new Map<string, NotificationRow>();
+  const res = await db.query<ClaimedRow & { claim_owner: string }>(
+    `with req as (
+       select * from unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) with ordinality
+         as u(id, enterprise_id, owner, lease_ms, ord)
+     ), cand as (
+       select distinct on (n.id) n.id, n.armed_version, u.owner, u.lease_ms
+         from req u join notify.ent_notification n on n.id = u.id and n.enterprise_id = u.enterprise_id
+        where n.status = 'pending' and ${dueOrInvalid('n')}
+          and not exists (select 1 from notify.enterprise e where e.id = n.enterprise_id and not e.enabled)
+        order by n.id, u.ord
+     ), won as (
+       insert into notify.delivery as d (notification_id, armed_version, lease_owner, lease_expires_at, attempts, first_attempt_at)
+       select id, armed_version, owner, now() + make_interval(secs => lease_ms / 1000), 1, clock_timestamp() from cand
+       on conflict (notification_id) do update set
+         attempts = case when d.armed_version = excluded.armed_version then d.attempts + 1 else 1 end,
+         first_attempt_at = case when d.armed_version = excluded.armed_version
+                                 then coalesce(d.first_attempt_at, excluded.first_attempt_at) else excluded.first_attempt_at end,
+         last_error = case when d.armed_version = excluded.armed_version then d.last_error end,
+         lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at,
+         armed_version = excluded.armed_version, outcome = null, updated_at = now()
+       where d.armed_version < excluded.armed_version
+          or (d.armed_version = excluded.armed_version and d.outcome is null
+              and (d.lease_owner = excluded.lease_owner or d.lease_expires_at is null or d.lease_expires_at < clock_timestamp()))
+       returning d.notification_id, d.lease_owner, d.attempts, d.last_error,
+                 (extract(epoch from clock_timestamp() - d.first_attempt_at) * 1000)::float8 as failing_for_ms
+     )
+     select ${routeColumns('n')}, n.workflow_id, n.recipients,
+            case when pg_column_size(n.payload) <= $5 then n.payload end as payload,
+            pg_column_size(n.payload) as payload_stored_bytes,
+            w.lease_owner as claim_owner, w.attempts, w.last_error as retry_error, w.failing_for_ms
+       from won w join notify.ent_notification n on n.id = w.notification_id`,
+    [reqs.map((r) => r.id), reqs.map((r) => r.enterpriseId), reqs.map((r) => r.owner), reqs.map((r) => r.leaseMs),
+      MAX_CLAIM_PAYLOAD_BYTES]);
+  const won = new Map<string, ClaimedRow>();
   for (const { claim_owner: owner, ...row } of res.rows) won.set(`${row.id}|${owner}`, row);
   return Promise.all(reqs.map(async (r) => {
     const row = won.get(`${r.id}|${r.owner}`);
@@ -91,20 +98,54 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
   }));
 }
 
+async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
+  const look = await db.query<RowRef & { disabled: boolean; leased: boolean }>(
+    `select ${routeColumns('n')},
+            coalesce((select not e.enabled from notify.enterprise e where e.id = n.enterprise_id), false) as disabled,
+            exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version
+                      and d.outcome is null and d.lease_expires_at >= clock_timestamp()) as leased
+       from notify.ent_notification n where n.id = $1`, [args.id]);
+  const row = look.rows[0];
+  if (row === undefined) return { kind: 'skipped', reason: 'not_found' };
+  if (row.enterprise_id !== args.enterpriseId) return { kind: 'skipped', reason: 'enterprise_mismatch' };
+  if (row.status !== 'pending') return { kind: 'skipped', reason: 'not_pending', status: row.status };
+  if (row.disabled) return { kind: 'skipped', reason: 'enterprise_disabled' };
+  if (row.due_in_ms !== null && row.due_in_ms > 0) return { kind: 'not_due', dueInMs: row.due_in_ms };
+  if (row.leased) return { kind: 'skipped', reason: 'leased', status: 'processing' };
+  // finished for this arming (sent or failed) while the row still read pending: it is being written right now
+  return { kind: 'skipped', reason: 'not_pending', status: row.status };
+}
+
+export interface SentMark {
+  id: string;
+  owner: string;
+  transactionId: string;
+}
+
 /** Fenced on the lease: true when the row was still ours and is now sent. */
-export async function markSent(db: pg.Pool, args: { id: string; owner: string; transactionId: string }): Promise<boolean> {
+export async function markSent(db: pg.Pool, args: SentMark): Promise<boolean> {
   return (await markSentMany(db, [args]))[0] === true;
 }
 
-/** Many markSent in one statement; results in request order. */
-export async function markSentMany(db: pg.Pool, reqs: readonly { id: string; owner: string; transactionId: string }[]): Promise<boolean[]> {
+/**
+ * Many sent marks in one statement, results in request order. The lease is checked (and closed) in
+ * notify.delivery first; only then is the row marked, if it is still pending at the arming that was claimed — an
+ * application that cancelled or re-armed it meanwhile wins.
+ */
+export async function markSentMany(db: pg.Pool, reqs: readonly SentMark[]): Promise<boolean[]> {
   const res = await db.query<{ id: string; owner: string }>(
-    `update notify.ent_notification n
-        set status = 'sent', sent_at = now(), transaction_id = u.tx, last_error = null,
-            lease_owner = null, lease_expires_at = null, writer = 'notifyd!'
-       from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, owner, tx)
-      where n.id = u.id and n.status = 'processing' and n.lease_owner = u.owner
-      returning n.id, u.owner`,
+    `with fin as (
+       update notify.delivery d set outcome = 'sent', lease_owner = null, lease_expires_at = null, last_error = null,
+              updated_at = now()
+         from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, owner, tx)
+        where d.notification_id = u.id and d.lease_owner = u.owner and d.outcome is null
+        returning d.notification_id, d.armed_version, u.owner, u.tx
+     )
+     update notify.ent_notification n
+        set status = 'sent', sent_at = now(), transaction_id = fin.tx, last_error = null, writer = 'notifyd!'
+       from fin
+      where n.id = fin.notification_id and n.status = 'pending' and n.armed_version = fin.armed_version
+      returning n.id, fin.owner`,
     [reqs.map((r) => r.id), reqs.map((r) => r.owner), reqs.map((r) => r.transactionId)]);
   const done = new Set(res.rows.map((r) => `${r.id}|${r.owner}`));
   return reqs.map((r) => done.has(`${r.id}|${r.owner}`));
@@ -113,122 +154,50 @@ export async function markSentMany(db: pg.Pool, reqs: readonly { id: string; own
 /** Fenced on the lease: true when the row was still ours and is now failed with the reason. */
 export async function markFailed(db: pg.Pool, args: { id: string; owner: string; reason: string; transactionId?: string }): Promise<boolean> {
   const res = await db.query(
-    `update notify.ent_notification
-        set status = 'failed', last_error = $3, transaction_id = coalesce($4, transaction_id),
-            lease_owner = null, lease_expires_at = null, writer = 'notifyd!'
-      where id = $1 and status = 'processing' and lease_owner = $2`,
+    `with fin as (
+       update notify.delivery d set outcome = 'failed', lease_owner = null, lease_expires_at = null, updated_at = now()
+        where d.notification_id = $1 and d.lease_owner = $2 and d.outcome is null
+        returning d.notification_id, d.armed_version
+     )
+     update notify.ent_notification n
+        set status = 'failed', last_error = $3, transaction_id = coalesce($4, n.transaction_id), writer = 'notifyd!'
+       from fin
+      where n.id = fin.notification_id and n.status = 'pending' and n.armed_version = fin.armed_version`,
     [args.id, args.owner, clipReason(args.reason), args.transactionId ?? null]);
   return res.rowCount === 1;
 }
 
 /**
- * Keeps the row processing under our lease until the retry runs, and records why the attempt failed. A rate-limited
- * attempt is refunded: Novu refused to look at it, so it does not count towards giving up.
+ * Keeps the lease until the retry runs and records why the attempt failed — in notify.delivery only, so a retry
+ * costs no Realtime message. A rate-limited attempt is refunded: Novu refused to look at it.
  */
-export async function markRetrying(db: pg.Pool, args: { id: string; owner: string; reason: string; holdMs: number; leaseMs: number; refundAttempt?: boolean }): Promise<boolean> {
+export async function markRetrying(db: pg.Pool, args: {
+  id: string; owner: string; reason: string; holdMs: number; leaseMs: number; refundAttempt?: boolean;
+}): Promise<boolean> {
   const res = await db.query(
-    `update notify.ent_notification
+    `update notify.delivery
         set last_error = $3, lease_expires_at = now() + make_interval(secs => ($4::float8 + $5::float8) / 1000),
-            attempts = attempts - case when $6 then 1 else 0 end, writer = 'notifyd!'
-      where id = $1 and status = 'processing' and lease_owner = $2`,
+            attempts = attempts - case when $6 then 1 else 0 end, updated_at = now()
+      where notification_id = $1 and lease_owner = $2 and outcome is null`,
     [args.id, args.owner, clipReason(args.reason), args.holdMs, args.leaseMs, args.refundAttempt === true]);
   return res.rowCount === 1;
 }
 
-export async function getRow(db: pg.Pool, id: string): Promise<NotificationRow | undefined> {
-  const res = await db.query<NotificationRow>(`select ${ROW} from notify.ent_notification where id = $1`, [id]);
+/** The routing view of one row (no payload), or undefined when it is gone. */
+export async function rowRef(db: pg.Pool, id: string): Promise<RowRef | undefined> {
+  const res = await db.query<RowRef>(`select ${routeColumns('n')} from notify.ent_notification n where n.id = $1`, [id]);
   return res.rows[0];
 }
 
-/** Pending rows of one enterprise changed since `since` (null = all), oldest first, after the (updated_at, id) cursor. */
-export async function pendingChangedSince(db: pg.Pool, args: {
-  enterpriseId: string; since: Date | null; after?: { updatedAt: Date; id: string }; limit: number;
-}): Promise<NotificationRow[]> {
-  const res = await db.query<NotificationRow>(
-    `select ${ROW} from notify.ent_notification
-      where enterprise_id = $1 and status = 'pending'
-        and ($2::timestamptz is null or updated_at > $2)
-        and ($3::timestamptz is null or (updated_at, id) > ($3, $4::bigint))
-      order by updated_at, id limit $5`,
-    [args.enterpriseId, args.since, args.after?.updatedAt ?? null, args.after?.id ?? null, args.limit]);
-  return res.rows;
-}
-
-/**
- * Which enterprises a sweep covers: the listed ones (DAEMON_ENTERPRISE_IDS), else the enabled rows of
- * notify.enterprise; never the excluded ones (ENT_<id>_SUBSCRIPTION_ENABLED=false).
- */
-export interface EnterpriseScope {
-  enterpriseIds?: readonly string[] | undefined;
-  excludeIds?: readonly string[] | undefined;
-}
-
-const SCOPE = (ids: number, exclude: number) => `
-        and (case when $${ids}::text[] is null
-                  then enterprise_id in (select e.id from notify.enterprise e where e.enabled)
-                  else enterprise_id = any($${ids}) end)
-        and not (enterprise_id = any(coalesce($${exclude}::text[], '{}')))`;
-
-/**
- * Pending rows due now (or within `aheadMs`), in id order after `afterId`: what the sweep re-enqueues (dedup makes
- * it safe). Paging by id lets a sweep move past a backlog of rows that already have jobs.
- */
-export async function duePending(db: pg.Pool, args: { limit: number; aheadMs?: number; olderThanMs?: number; afterId?: string } & EnterpriseScope): Promise<NotificationRow[]> {
-  const res = await db.query<NotificationRow>(
-    `select ${ROW} from notify.ent_notification
-      where status = 'pending' and id > $6::bigint
-        and (scheduled_for is null or scheduled_for <= now() + make_interval(secs => $2::float8 / 1000))
-        and updated_at <= now() - make_interval(secs => $3::float8 / 1000) ${SCOPE(4, 5)}
-      order by id limit $1`,
-    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, args.enterpriseIds ?? null, args.excludeIds ?? null, args.afterId ?? '0']);
-  return res.rows;
-}
-
-/** Processing rows whose lease expired: their worker died or lost Redis; the sweep re-enqueues them. */
-export async function expiredLeases(db: pg.Pool, args: { limit: number } & EnterpriseScope): Promise<NotificationRow[]> {
-  const res = await db.query<NotificationRow>(
-    `select ${ROW} from notify.ent_notification
-      where status = 'processing' and lease_expires_at < now() ${SCOPE(2, 3)}
-      order by lease_expires_at limit $1`,
-    [args.limit, args.enterpriseIds ?? null, args.excludeIds ?? null]);
-  return res.rows;
-}
-
-/**
- * Fails due pending rows whose enterprise has no row in notify.enterprise: when enterprises are served from that
- * table, nobody will ever deliver them. Only called in that mode (with DAEMON_ENTERPRISE_IDS another host may
- * serve them).
- */
-export async function failUnknownEnterprises(db: pg.Pool, args: { limit: number; olderThanMs: number }): Promise<number> {
-  const res = await db.query(
-    `update notify.ent_notification n
-        set status = 'failed', last_error = 'unknown enterprise ' || n.enterprise_id || ': no row in notify.enterprise', writer = 'notifyd!'
-      where n.id in (
-        select id from notify.ent_notification x
-         where x.status = 'pending' and (x.scheduled_for is null or x.scheduled_for <= now())
-           and x.updated_at <= now() - make_interval(secs => $2::float8 / 1000)
-           and not exists (select 1 from notify.enterprise e where e.id = x.enterprise_id)
-         limit $1)
-        and n.status = 'pending'`,
-    [args.limit, args.olderThanMs]);
-  return res.rowCount ?? 0;
-}
-
-export async function getWatermark(db: pg.Pool, enterpriseId: string): Promise<Date | null> {
-  const res = await db.query<{ watermark: Date }>('select watermark from notify.subscription_watermark where enterprise_id = $1', [enterpriseId]);
-  return res.rows[0]?.watermark ?? null;
-}
-
-/** Only ever moves forward. */
-export async function setWatermark(db: pg.Pool, enterpriseId: string, watermark: Date): Promise<void> {
-  await db.query(
-    `insert into notify.subscription_watermark (enterprise_id, watermark) values ($1, $2)
-     on conflict (enterprise_id) do update set watermark = greatest(notify.subscription_watermark.watermark, excluded.watermark), updated_at = now()`,
-    [enterpriseId, watermark]);
-}
-
-/** Enterprises to serve when DAEMON_ENTERPRISE_IDS is unset. */
-export async function enabledEnterprises(db: pg.Pool): Promise<string[]> {
-  const res = await db.query<{ id: string }>('select id from notify.enterprise where enabled order by id');
-  return res.rows.map((r) => r.id);
+/** What a Novu cancel needs: the row's state, its transaction, and whether notifyd ever claimed this arming. */
+export async function cancelState(db: pg.Pool, id: string): Promise<{
+  enterprise_id: string; status: NotificationStatus; armed_version: string; transaction_id: string | null; claimed: boolean;
+} | undefined> {
+  const res = await db.query<{
+    enterprise_id: string; status: NotificationStatus; armed_version: string; transaction_id: string | null; claimed: boolean;
+  }>(
+    `select n.enterprise_id, n.status, n.armed_version, n.transaction_id,
+            exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version) as claimed
+       from notify.ent_notification n where n.id = $1`, [id]);
+  return res.rows[0];
 }

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { validateRule } from '../schedule/cron.js';
 import { planFires, type MissedRunPolicy } from '../schedule/plan.js';
-import type { EnterpriseScope } from './notifications.js';
+import { scopeParams, scopeSql, type EnterpriseScope } from './enterprises.js';
 
 export interface RuleRow {
   id: string;
@@ -19,13 +19,17 @@ export interface RuleRow {
 export async function listRules(db: pg.Pool, scope: EnterpriseScope): Promise<RuleRow[]> {
   const res = await db.query<RuleRow>(
     `select id, enterprise_id, cron, timezone, enabled, missed_run_policy, invalid_reason from notify.notification_rule
-      where (case when $1::text[] is null
-                  then enterprise_id in (select e.id from notify.enterprise e where e.enabled)
-                  else enterprise_id = any($1) end)
-        and not (enterprise_id = any(coalesce($2::text[], '{}')))
+      where ${scopeSql('enterprise_id', 1, 2)}
       order by id`,
-    [scope.enterpriseIds ?? null, scope.excludeIds ?? null]);
+    scopeParams(scope));
   return res.rows;
+}
+
+/** Rules whose enterprise is switched off in notify.enterprise: nobody serves them, their schedulers can go. */
+export async function rulesOfDisabledEnterprises(db: pg.Pool): Promise<Set<string>> {
+  const res = await db.query<{ id: string }>(
+    `select r.id from notify.notification_rule r join notify.enterprise e on e.id = r.enterprise_id where not e.enabled`);
+  return new Set(res.rows.map((r) => r.id));
 }
 
 export async function existingRuleIds(db: pg.Pool, ids: readonly string[]): Promise<Set<string>> {
@@ -49,15 +53,29 @@ export interface CreatedFire {
 
 export type ReconcileResult =
   | { kind: 'skipped'; reason: 'not_found' | 'disabled' }
+  /** the rule's enterprise is observed (nothing is created) or served by nobody right now */
+  | { kind: 'not_served'; enterpriseId: string; mode: 'observe' | undefined }
   | { kind: 'invalid'; reason: string }
   | { kind: 'done'; created: CreatedFire[]; fired: number; caughtUp: number; missed: number; olderNotListed: boolean };
 
+/** How far ahead of the database's clock a fire may run and still be due (a host clock ahead by this much). */
+const MAX_EARLY_MS = 60_000;
+
+export interface ReconcileArgs {
+  ruleId: string;
+  graceMs: number;
+  /** the scheduled instant of the fire being run (BullMQ's), so it is due even if the database's clock reads a little earlier */
+  throughMs?: number;
+  /** how the rule's enterprise is served now: fires are created only for 'deliver' */
+  serving?: (enterpriseId: string) => 'deliver' | 'observe' | undefined;
+}
+
 /**
- * Accounts for every fire of one rule up to now (the database's clock): on-time fires and the policy's catch-up
- * fires become notification rows, the rest are recorded as missed. Serialised per rule by `for update`, idempotent
- * by the unique (rule_id, fire_at) keys, so any number of hosts may call it for the same rule at once.
+ * Accounts for every fire of one rule up to now (the database's clock) or the fire being run: on-time fires and the
+ * policy's catch-up fires become notification rows, the rest are recorded as missed. Serialised per rule by
+ * `for update`, idempotent by the unique (rule_id, fire_at) keys, so any number of hosts may call it at once.
  */
-export async function reconcileRule(db: pg.Pool, args: { ruleId: string; graceMs: number }): Promise<ReconcileResult> {
+export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<ReconcileResult> {
   const client = await db.connect();
   try {
     await client.query('begin');
@@ -76,6 +94,11 @@ export async function reconcileRule(db: pg.Pool, args: { ruleId: string; graceMs
       await client.query('commit');
       return { kind: 'skipped', reason: rule === undefined ? 'not_found' : 'disabled' };
     }
+    const mode = args.serving === undefined ? 'deliver' : args.serving(rule.enterprise_id);
+    if (mode !== 'deliver') {
+      await client.query('commit');
+      return { kind: 'not_served', enterpriseId: rule.enterprise_id, mode };
+    }
     const v = validateRule({ cron: rule.cron, timezone: rule.timezone });
     if (!v.ok) {
       await client.query('update notify.notification_rule set invalid_reason = $2 where id = $1 and invalid_reason is distinct from $2', [rule.id, v.reason]);
@@ -84,6 +107,7 @@ export async function reconcileRule(db: pg.Pool, args: { ruleId: string; graceMs
     }
     const plan = planFires({
       rule: v.rule, fromMs: Number(rule.from_ms), nowMs: Number(rule.now_ms), graceMs: args.graceMs,
+      ...(args.throughMs === undefined ? {} : { throughMs: Math.min(args.throughMs, Number(rule.now_ms) + MAX_EARLY_MS) }),
       policy: rule.missed_run_policy, catchUpWindowMs: Number(rule.window_ms), catchUpMax: rule.catch_up_max,
     });
     const toCreate = [...plan.fire.map((t) => ({ t, outcome: 'fired' })), ...plan.catchUp.map((t) => ({ t, outcome: 'caught_up' }))];

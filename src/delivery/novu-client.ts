@@ -1,18 +1,26 @@
 // Delivery through Novu's supported SDK (@novu/api): one trigger per notification with a deterministic
 // transactionId and Idempotency-Key, a per-attempt timeout, no SDK-side retries (BullMQ owns retries), and every
-// response classified into sent / permanent failure / transient failure / rate limited.
+// response classified into sent / permanent failure / transient failure / rate limited. A 429's pause is read from
+// Retry-After (seconds or an HTTP date) or RateLimit-Reset (seconds, or an epoch some servers send) and clamped to
+// NOVU_MAX_RETRY_AFTER_MS: one header must never pause every tenant of every host for hours.
 import { Novu } from '@novu/api';
 
 export interface NovuSettings {
   secretKey: string;
   apiUrl: string;
   timeoutMs: number;
+  /** longest pause a 429 may ask for @defaultValue 60000 */
+  maxRetryAfterMs?: number;
 }
+
+/** The pause a 429 asks for when it names none. */
+export const DEFAULT_RETRY_AFTER_MS = 1000;
 
 export interface TriggerRequest {
   enterpriseId: string;
   notificationId: string;
-  armedVersion: string;
+  /** deliveryKey(enterprise, id, armed version): both the transactionId and the Idempotency-Key */
+  transactionId: string;
   workflowId: string;
   recipients: readonly string[];
   payload: Record<string, unknown>;
@@ -22,7 +30,7 @@ export type TriggerOutcome =
   | { kind: 'sent'; transactionId: string; replayed: boolean }
   | { kind: 'rejected'; reason: string }
   | { kind: 'transient'; reason: string }
-  | { kind: 'rate_limited'; retryAfterMs: number; reason: string };
+  | { kind: 'rate_limited'; retryAfterMs: number; reason: string; clampedFromMs?: number };
 
 /** Deterministic per (enterprise, notification id, armed version): retries and crashes reuse it, a re-arm gets a new one. */
 export function deliveryKey(enterpriseId: string, notificationId: string, armedVersion: string): string {
@@ -34,9 +42,11 @@ const NOT_PROCESSED = new Set(['error', 'trigger_not_active', 'no_workflow_activ
 export class NovuDelivery {
   private readonly novu: Novu;
   private readonly timeoutMs: number;
+  private readonly maxRetryAfterMs: number;
 
   constructor(settings: NovuSettings) {
     this.timeoutMs = settings.timeoutMs;
+    this.maxRetryAfterMs = settings.maxRetryAfterMs ?? 60_000;
     this.novu = new Novu({
       secretKey: settings.secretKey,
       serverURL: settings.apiUrl,
@@ -46,7 +56,7 @@ export class NovuDelivery {
   }
 
   async trigger(req: TriggerRequest): Promise<TriggerOutcome> {
-    const key = deliveryKey(req.enterpriseId, req.notificationId, req.armedVersion);
+    const key = req.transactionId;
     try {
       const res = await this.novu.trigger({
         workflowId: req.workflowId,
@@ -65,7 +75,7 @@ export class NovuDelivery {
       }
       return { kind: 'rejected', reason: `novu answered an unknown status: ${status}` };
     } catch (err) {
-      return classifyError(err);
+      return classifyError(err, this.maxRetryAfterMs);
     }
   }
 
@@ -75,7 +85,7 @@ export class NovuDelivery {
       const res = await this.novu.cancel(transactionId, undefined, { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } });
       return { ok: true, cancelled: res.result === true };
     } catch (err) {
-      return { ok: false, outcome: classifyError(err) };
+      return { ok: false, outcome: classifyError(err, this.maxRetryAfterMs) };
     }
   }
 }
@@ -87,7 +97,7 @@ function headerValue(headers: Record<string, string[]> | undefined, name: string
 }
 
 /** Maps an SDK error onto an outcome by HTTP status (not by error class, which depends on the body's shape). */
-export function classifyError(err: unknown): TriggerOutcome {
+export function classifyError(err: unknown, maxRetryAfterMs = 60_000): TriggerOutcome {
   const e = err as { statusCode?: unknown; message?: unknown; name?: unknown; headers?: unknown; body?: unknown };
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const name = typeof e.name === 'string' ? e.name : 'Error';
@@ -98,7 +108,9 @@ export function classifyError(err: unknown): TriggerOutcome {
   }
   const message = novuMessage(e.body) ?? String(e.message ?? '').slice(0, 200);
   if (status === 429) {
-    return { kind: 'rate_limited', retryAfterMs: retryAfterMs(e.headers) ?? 1000, reason: `novu 429: ${message}` };
+    const asked = retryAfterMs(e.headers) ?? DEFAULT_RETRY_AFTER_MS;
+    const ms = Math.min(asked, maxRetryAfterMs);
+    return { kind: 'rate_limited', retryAfterMs: ms, reason: `novu 429: ${message}`, ...(ms < asked ? { clampedFromMs: asked } : {}) };
   }
   // 401/403: a wrong or rotated key is an operator problem, not the notification's: retry (bounded) and shout.
   if (status === 408 || status === 409 || status === 401 || status === 403 || status >= 500) {
@@ -119,8 +131,14 @@ function novuMessage(body: unknown): string | undefined {
   return undefined;
 }
 
-/** Retry-After in seconds or as an HTTP date; RateLimit-Reset (seconds) as a fallback. */
-export function retryAfterMs(headers: unknown): number | undefined {
+/** Above this, a RateLimit-Reset value is an epoch in seconds rather than a number of seconds (~3 years). */
+const EPOCH_SECONDS_FROM = 100_000_000;
+
+/**
+ * The pause a 429 asks for, in ms from now (unclamped): Retry-After in seconds or as an HTTP date, else
+ * RateLimit-Reset in seconds — or as an epoch in seconds, which some servers send.
+ */
+export function retryAfterMs(headers: unknown, now = Date.now()): number | undefined {
   const get = (name: string): string | null => {
     if (headers instanceof Headers) return headers.get(name);
     if (headers !== null && typeof headers === 'object') {
@@ -129,10 +147,14 @@ export function retryAfterMs(headers: unknown): number | undefined {
     }
     return null;
   };
-  const raw = get('retry-after') ?? get('ratelimit-reset');
-  if (raw === null || raw.trim() === '') return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(raw);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+  const retryAfter = get('retry-after');
+  if (retryAfter !== null && retryAfter.trim() !== '') {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const date = Date.parse(retryAfter);
+    if (Number.isFinite(date)) return Math.max(0, date - now);
+  }
+  const reset = Number(get('ratelimit-reset') ?? '');
+  if (!Number.isFinite(reset) || (get('ratelimit-reset') ?? '').trim() === '') return undefined;
+  return Math.max(0, reset >= EPOCH_SECONDS_FROM ? reset * 1000 - now : reset * 1000);
 }

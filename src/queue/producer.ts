@@ -26,6 +26,9 @@ export function redisOptions(extra: RedisOptions = {}): RedisOptions {
   };
 }
 
+/** Jobs per addBulk call: one MULTI of this many scripts. */
+export const ENQUEUE_CHUNK = 500;
+
 export interface EnqueueRequest {
   enterpriseId: string;
   notificationId: string;
@@ -48,6 +51,11 @@ export class NotificationProducer {
     this.connection = connection;
     this.queue = new Queue<NotificationJobData>(QUEUE_NAME, { connection, prefix: settings.prefix });
     this.queue.on('error', () => undefined); // connection errors surface on add(); the actor logs and retries
+  }
+
+  /** The fail-fast connection itself, for notifyd's own keys next to the queue's (the served registry, markers). */
+  get redis(): Redis {
+    return this.connection;
   }
 
   /** Connects first (BullMQ needs Redis up when the Queue is built), then fails fast on every later outage. */
@@ -100,7 +108,10 @@ export class NotificationProducer {
     return job.opts.jobId as string;
   }
 
-  /** Many jobs in one round trip (BullMQ addBulk); all or nothing from the caller's point of view. */
+  /**
+   * Many jobs in few round trips (BullMQ addBulk, in chunks of ENQUEUE_CHUNK so one call never holds Redis for long);
+   * a failure rejects the whole call — the caller retries everything, and dedup absorbs what already went in.
+   */
   async enqueueMany(reqs: readonly EnqueueRequest[]): Promise<void> {
     if (reqs.length === 0) return;
     if (reqs.length === 1) {
@@ -108,7 +119,9 @@ export class NotificationProducer {
       return;
     }
     try {
-      await this.queue.addBulk(reqs.map((r) => this.toJob(r)));
+      for (let i = 0; i < reqs.length; i += ENQUEUE_CHUNK) {
+        await this.queue.addBulk(reqs.slice(i, i + ENQUEUE_CHUNK).map((r) => this.toJob(r)));
+      }
     } catch (err) {
       throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `enqueue failed: ${describeError(err)}`, { cause: err });
     }

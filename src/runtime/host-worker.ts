@@ -13,7 +13,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { describeError, ErrorCodes, NotifydError } from '../errors.js';
-import { createLogger, setRootLogger } from '../log/logger.js';
+import { createLogger, flushLogsSync, setRootLogger } from '../log/logger.js';
 import { factoryOf, type ActorFactory } from './actor.js';
 import { ActorCell, type CellHost, type Incarnation } from './actor-cell.js';
 import { serializeError } from './mailbox.js';
@@ -52,7 +52,7 @@ function fatal(err: unknown): never {
   } catch {
     /* parent gone */
   }
-  log.flush();
+  flushLogsSync();
   process.exit(EXIT_FATAL);
 }
 
@@ -141,7 +141,7 @@ async function onCommand(cmd: HostCommand): Promise<void> {
       const abandoned = all.filter((_, i) => results[i] === false).map((c) => c.id);
       post({ t: 'shutdown-done', abandoned });
       clearInterval(heartbeat);
-      log.flush();
+      flushLogsSync();
       process.exit(0);
     }
   }

@@ -9,7 +9,7 @@
 //   armed ──root escalated (its `exited` is a crash; it has stopped its children)──► afterStop hooks ──► exit(1)
 // Signal source and exit function are injectable so tests drive all of this without killing the runner.
 import { ErrorCodes, NotifydError, describeError } from '../errors.js';
-import { rootLog, type Logger } from '../log/logger.js';
+import { flushLogsSync, rootLog, type Logger } from '../log/logger.js';
 import type { StopReport } from './supervisor.js';
 import type { ChildExit } from './types.js';
 import { kTimedOut, now, within } from './util.js';
@@ -167,7 +167,7 @@ export class ShutdownCoordinator {
       this.#opts.exit(code);
       return;
     }
-    this.#log.flush();
+    flushLogsSync();
     process.exit(code);
   }
 }

@@ -1,6 +1,7 @@
 // The missed-run policy, as a pure function: given a rule, where its schedule starts counting (the later of its
-// last fire and its schedule_from) and the time now, which fire times to fire, which to fire late as a catch-up,
-// and which to record as missed.
+// last fire and its schedule_from), the time now and the fire being run (its scheduled instant), which fire times
+// to fire, which to fire late as a catch-up, and which to record as missed. A fire is judged by its scheduled
+// instant: run a few ms before it (a host clock ahead of the database's), it is due and on time.
 //   skip      (default) fires within the grace are fired; older ones are recorded as missed, not sent
 //   run_once  like skip, plus one catch-up fire: the most recent missed one
 //   catch_up  every missed fire within the catch-up window is fired, the newest `catch_up_max` of them; the rest missed
@@ -13,6 +14,8 @@ export interface PlanInput {
   /** fires after this instant are considered (last fire, or when the schedule started) */
   fromMs: number;
   nowMs: number;
+  /** the scheduled instant of the fire being run, when one is (it counts as due even if nowMs is a little before) */
+  throughMs?: number;
   /** a fire this late or less is on time */
   graceMs: number;
   policy: MissedRunPolicy;
@@ -36,7 +39,8 @@ export function planFires(input: PlanInput): FirePlan {
   const max = input.maxExamined ?? 10_000;
   // Fires older than the catch-up window are missed whatever the policy; they are not listed one by one.
   const horizon = Math.max(input.fromMs, input.nowMs - Math.max(input.catchUpWindowMs, input.graceMs));
-  const due = firesBetween(input.rule, horizon, input.nowMs, max);
+  const dueUntil = Math.max(input.nowMs, input.throughMs ?? input.nowMs);
+  const due = firesBetween(input.rule, horizon, dueUntil, max);
   const onTime = due.filter((t) => input.nowMs - t <= input.graceMs);
   const late = due.filter((t) => input.nowMs - t > input.graceMs);
   let catchUp: number[] = [];

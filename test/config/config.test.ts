@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, realtimePriorityFor, subscriptionEnabledFor } from '../../src/config/load.js';
+import { ConfigError, loadConfig, modeFor, realtimePriorityFor, subscriptionEnabledFor } from '../../src/config/load.js';
 
 const base = {
   SUPABASE_URL: 'http://127.0.0.1:54321',
@@ -54,9 +54,24 @@ describe('configuration', () => {
     }
   });
 
-  it('does not require NOVU_SECRET_KEY in log delivery mode', () => {
+  it('does not require NOVU_SECRET_KEY when every enterprise observes, and does as soon as one delivers', () => {
     const { NOVU_SECRET_KEY: _, ...rest } = base;
-    assert.equal(loadConfig({ ...rest, DELIVERY_MODE: 'log' }).deliveryMode, 'log');
+    assert.equal(loadConfig({ ...rest, DELIVERY_MODE: 'observe' }).deliveryMode, 'observe');
+    const problems = problemsOf({ ...rest, DELIVERY_MODE: 'observe', ENT_acme_MODE: 'deliver' });
+    assert.ok(problems.some((p) => p.startsWith('NOVU_SECRET_KEY: required unless every enterprise observes')), JSON.stringify(problems));
+  });
+
+  it('refuses the retired DELIVERY_MODE=log with what replaced it', () => {
+    const problems = problemsOf({ ...base, DELIVERY_MODE: 'log' });
+    assert.ok(problems.some((p) => /^DELIVERY_MODE: log was replaced by observe/.test(p)), JSON.stringify(problems));
+  });
+
+  it('reads each enterprise\'s rollout mode, defaulting to DELIVERY_MODE', () => {
+    const c = loadConfig({ ...base, DELIVERY_MODE: 'observe', ENT_acme_MODE: 'deliver' });
+    assert.equal(modeFor(c, 'acme'), 'deliver');
+    assert.equal(modeFor(c, 'globex'), 'observe');
+    assert.equal(modeFor(loadConfig(base), 'globex'), 'deliver');
+    assert.ok(problemsOf({ ...base, ENT_acme_MODE: 'send' }).some((p) => p.startsWith('ENT_acme_MODE: must be observe or deliver')));
   });
 
   it('names each out-of-range or malformed value, one problem per variable', () => {

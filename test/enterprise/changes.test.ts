@@ -33,9 +33,23 @@ describe('interpreting Realtime changes', () => {
     assert.deepEqual(acts, [{ kind: 'ignore', reason: 'own_write' }]);
   });
 
-  it('drops the waiting job of a cancelled pending row without calling Novu', () => {
+  it('drops the waiting job of a cancelled pending row and asks for a Novu cancel (the row may be in flight)', () => {
     const acts = interpretChange('e1', ev('UPDATE', { ...base, status: 'cancelled', version: 2 }, base), P, NOW);
-    assert.deepEqual(acts, [{ kind: 'remove', jobId: 'ntf-7-insert-v1' }]);
+    assert.deepEqual(acts[0], { kind: 'remove', jobId: 'ntf-7-insert-v1' });
+    assert.ok(acts[1]?.kind === 'enqueue' && acts[1].request.action === 'cancel' && acts[1].request.version === '2');
+    assert.equal(acts.length, 2);
+  });
+
+  it('does not ask Novu to cancel a row that failed before the application cancelled it', () => {
+    const acts = interpretChange('e1', ev('UPDATE', { ...base, status: 'cancelled', version: 3 }, { ...base, status: 'failed', version: 2 }), P, NOW);
+    assert.deepEqual(acts, [{ kind: 'remove', jobId: 'ntf-7-update-v2' }]);
+  });
+
+  it('delivers at once a row whose scheduled_for no Date can hold, so the claim fails it with the reason', () => {
+    for (const v of ['infinity', '-infinity', '200000-01-01T00:00:00+00:00', 'garbage']) {
+      const [a] = interpretChange('e1', ev('INSERT', { ...base, scheduled_for: v }), P, NOW);
+      assert.ok(a?.kind === 'enqueue' && a.request.delayMs === 0 && a.request.priority === 10, v);
+    }
   });
 
   it('asks for a Novu cancel when a row is cancelled after it was triggered', () => {

@@ -23,7 +23,7 @@ describe('daemon start-up', () => {
     const [healthPort, deadRedis] = [await freePort(), await freePort()];
     const daemon = startDaemonProcess({
       SUPABASE_URL: 'http://127.0.0.1:9', SUPABASE_SERVICE_ROLE_KEY: 'k', DATABASE_URL: TEST_PG_URL,
-      REDIS_URL: `redis://127.0.0.1:${deadRedis}`, DELIVERY_MODE: 'log', DAEMON_HEALTH_PORT: String(healthPort), DAEMON_HEALTH_HOST: '127.0.0.1',
+      REDIS_URL: `redis://127.0.0.1:${deadRedis}`, DELIVERY_MODE: 'observe', DAEMON_HEALTH_PORT: String(healthPort), DAEMON_HEALTH_HOST: '127.0.0.1',
     });
     try {
       const line = await daemon.waitForLine((l) => l.includes('"event":"infrastructure_unavailable"'), 20_000);

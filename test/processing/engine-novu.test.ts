@@ -3,52 +3,27 @@
 // retry (bounded) without ever delivering twice, and a 429 pauses the queue for its Retry-After.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ProcessingEngine } from '../../actors/processing/engine.js';
-import { createLogger } from '../../src/log/logger.js';
-import { NotificationProducer } from '../../src/queue/producer.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { deletePrefix, uniquePrefix } from '../support/redis.js';
-import { insertRow, rowById } from '../support/rows.js';
-import { TEST_REDIS_URL } from '../support/services.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/index.js';
-import type { NovuStandin } from '../../src/devstack/novu/types.js';
+import { startEngineRig, type EngineRig } from '../support/engine.js';
+import { insertRow, rowById, setDelivery } from '../support/rows.js';
 import { waitFor } from '../support/wait.js';
 
 describe('processing engine delivering to Novu', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let producer: NotificationProducer;
-  let engine: ProcessingEngine;
-  let novu: NovuStandin;
-
+  let rig: EngineRig;
   before(async () => {
-    db = await createTestDatabase();
-    prefix = uniquePrefix();
-    novu = await startNovuStandin({ workflows: ['welcome', 'digest'], tenants: ['e1', 'e2'] });
-    producer = await NotificationProducer.connect({ redisUrl: TEST_REDIS_URL, prefix, attempts: 3, backoffMs: 100 });
-    engine = new ProcessingEngine({
-      redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, poolThreads: 1,
-      log: createLogger({ level: 'silent' }),
-      pool: { databaseUrl: db.url, deliveryMode: 'novu', novuSecretKey: DEFAULT_NOVU_API_KEY, novuApiUrl: novu.url, novuTimeoutMs: 400, leaseMs: 30_000, retryHoldMs: 100, maxDurationMs: 60_000, dbPoolSize: 2 },
+    rig = await startEngineRig({
+      serve: ['e1', 'e2', 'e-unknown'], novu: { workflows: ['welcome', 'digest'], tenants: ['e1', 'e2'] }, pool: { novuTimeoutMs: 400 },
     });
-    await engine.start();
   });
-  afterEach(() => novu.faults.clear());
-  after(async () => {
-    await engine.stop(5000);
-    await producer.close();
-    await novu.close();
-    await deletePrefix(prefix);
-    await db.drop();
-  });
+  afterEach(() => rig.novu.faults.clear());
+  after(async () => { await rig.close(); });
 
   const deliver = async (row: Parameters<typeof insertRow>[1]) => {
-    const id = await insertRow(db.pool, row);
-    await producer.enqueue({ enterpriseId: row.enterprise_id, notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 0 });
+    const id = await insertRow(rig.db.pool, row);
+    await rig.enqueue(row.enterprise_id, id);
     return id;
   };
   const settled = (id: string) => waitFor(async () => {
-    const r = await rowById(db.pool, id);
+    const r = await rowById(rig.db.pool, id);
     return r['status'] === 'sent' || r['status'] === 'failed' ? r : undefined;
   }, { what: `row ${id} settled`, timeoutMs: 20_000 });
 
@@ -58,7 +33,7 @@ describe('processing engine delivering to Novu', () => {
     assert.equal(row['status'], 'sent');
     const tx = `notifyd-e2-${id}-1`;
     assert.equal(row['transaction_id'], tx);
-    const got = novu.deliveriesFor(tx);
+    const got = rig.novu.deliveriesFor(tx);
     assert.equal(got.length, 1);
     assert.equal(got[0]?.workflow, 'welcome');
     assert.deepEqual(got[0]?.to, ['a', 'b']);
@@ -80,33 +55,33 @@ describe('processing engine delivering to Novu', () => {
   });
 
   it('retries a 5xx and a lost response with the same keys and delivers exactly once', async () => {
-    novu.faults.failNext(1, 502);
+    rig.novu.faults.failNext(1, 502);
     const a = await deliver({ enterprise_id: 'e1' });
     assert.equal((await settled(a))['status'], 'sent');
-    novu.faults.latency(1500, { count: 1 }); // processed, but the answer comes after the 400 ms timeout
+    rig.novu.faults.latency(1500, { count: 1 }); // processed, but the answer comes after the 400 ms timeout
     const b = await deliver({ enterprise_id: 'e1' });
     const rowB = await settled(b);
     assert.equal(rowB['status'], 'sent');
     assert.equal(rowB['attempts'], 2);
-    for (const id of [a, b]) assert.equal(novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 1, `row ${id} delivered more than once`);
+    for (const id of [a, b]) assert.equal(rig.novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 1, `row ${id} delivered more than once`);
   });
 
   it('marks a notification failed with a visible reason once its attempts are exhausted', async () => {
-    novu.faults.failNext(10, 500);
+    rig.novu.faults.failNext(10, 500);
     const id = await deliver({ enterprise_id: 'e1' });
     const row = await settled(id);
     assert.equal(row['status'], 'failed');
     assert.match(String(row['last_error']), /retries exhausted after 3 attempts: novu 500/);
-    assert.equal(novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 0);
+    assert.equal(rig.novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 0);
   });
 
   it('honours a 429\'s Retry-After before trying again, without using up attempts', async () => {
-    novu.faults.rateLimitBurst(1, 1);
+    rig.novu.faults.rateLimitBurst(1, 1);
     const started = Date.now();
     const id = await deliver({ enterprise_id: 'e1' });
     const row = await settled(id);
     assert.equal(row['status'], 'sent');
-    const requests = novu.requests().filter((r) => r.idempotencyKey === `notifyd-e1-${id}-1`);
+    const requests = rig.novu.requests().filter((r) => r.idempotencyKey === `notifyd-e1-${id}-1`);
     assert.equal(requests.length, 2);
     const gap = (requests[1]?.receivedAt ?? 0) - (requests[0]?.receivedAt ?? 0);
     assert.ok(gap >= 900 && gap <= 3000, `retried after ${gap} ms, Retry-After was 1 s`);
@@ -114,11 +89,11 @@ describe('processing engine delivering to Novu', () => {
   });
 
   it('bounds retries in total time as well: a notification failing for longer than the limit is failed, even on 429s', async () => {
-    const id = await insertRow(db.pool, { enterprise_id: 'e1' });
+    const id = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
     // its first attempt was 59 s ago, the limit is 60 s: Novu rate limits it past the limit
-    await db.pool.query(`update notify.ent_notification set first_attempt_at = now() - interval '59 seconds' where id = $1`, [id]);
-    novu.faults.rateLimitBurst(5, 2);
-    await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '2', action: 'deliver', origin: 'sweep', priority: 10, delayMs: 0 });
+    await setDelivery(rig.db.pool, id, { attempts: 1, firstAttemptSecondsAgo: 59 });
+    rig.novu.faults.rateLimitBurst(5, 2);
+    await rig.enqueue('e1', id, '1', { origin: 'sweep' });
     const row = await settled(id);
     assert.equal(row['status'], 'failed');
     assert.match(String(row['last_error']), /delivery gave up after \d+ s of failures \(DELIVERY_MAX_DURATION_MS\): novu 429/);

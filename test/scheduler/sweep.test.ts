@@ -1,17 +1,18 @@
-// The sweep on real PostgreSQL and Redis: it enqueues due pending rows that have no job and processing rows whose
-// lease expired, replaces a finished job only while the row is still pending at the same version, stays out of
-// rows that are not due or belong to enterprises it does not serve.
+// The sweep on real PostgreSQL and Redis: it enqueues due pending rows that have no live job (missed, or whose job
+// finished while the row stayed pending: a dead worker's lease), replaces a finished job only while the row is still
+// pending at the same version, stays out of rows that are not due or belong to enterprises it does not serve, and
+// passes rows whose schedule PostgreSQL holds but no JavaScript Date can (they are enqueued, to be failed).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ensureJob, sweep, type SweepDeps } from '../../actors/scheduler/sweep.js';
-import { getRow } from '../../src/db/notifications.js';
+import { rowRef } from '../../src/db/notifications.js';
 import { QUEUE_NAME, jobIdFor } from '../../src/queue/jobs.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
-import { insertRow } from '../support/rows.js';
+import { insertRow, setDelivery } from '../support/rows.js';
 import { TEST_REDIS_URL } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 
@@ -32,20 +33,36 @@ describe('sweep', () => {
     await db.drop();
   });
 
-  it('enqueues due pending rows without a job and processing rows with an expired lease, and nothing else', async () => {
+  it('enqueues due pending rows without a live job, and nothing else', async () => {
     const due = await insertRow(db.pool, { enterprise_id: 'e1' });
     const later = await insertRow(db.pool, { enterprise_id: 'e1', scheduled_for: new Date(Date.now() + 3_600_000) });
     const foreign = await insertRow(db.pool, { enterprise_id: 'e2' });
     const stuck = await insertRow(db.pool, { enterprise_id: 'e1' });
-    await db.pool.query(`update notify.ent_notification set status = 'processing', lease_owner = 'job:gone', lease_expires_at = now() - interval '1 second', writer = 'notifyd!' where id = $1`, [stuck]);
+    await setDelivery(db.pool, stuck, { attempts: 1, leaseOwner: 'job:gone', leaseExpiresInSeconds: -1 }); // its worker died
     const result = await sweep(deps);
-    assert.deepEqual({ missed: result.missed, expired: result.expired, repaired: result.repaired }, { missed: 1, expired: 1, repaired: 0 });
-    assert.equal(await producer.queue.getJobState(jobIdFor(due, '1')), 'prioritized');
-    const stuckRow = await getRow(db.pool, stuck);
-    assert.equal(await producer.queue.getJobState(jobIdFor(stuck, stuckRow?.version ?? '')), 'prioritized');
+    assert.deepEqual({ missed: result.missed, repaired: result.repaired, errors: result.errors }, { missed: 2, repaired: 0, errors: 0 });
+    for (const id of [due, stuck]) assert.equal(await producer.queue.getJobState(jobIdFor(id, '1')), 'prioritized');
     for (const id of [later, foreign]) assert.equal(await producer.queue.getJobState(jobIdFor(id, '1')), 'unknown');
     const again = await sweep(deps);
-    assert.equal(again.missed + again.expired + again.repaired, 0, 'a second sweep finds the jobs present');
+    assert.equal(again.missed + again.repaired, 0, 'a second sweep finds the jobs present');
+  });
+
+  it('passes rows whose scheduled_for no JavaScript Date holds, enqueueing them to be failed, and goes on', async () => {
+    await db.pool.query('alter table notify.ent_notification drop constraint if exists ent_notification_scheduled_for_check');
+    const bad: string[] = [];
+    for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00']) {
+      bad.push((await db.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
+        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`, [v])).rows[0]?.id as string);
+    }
+    const after = await insertRow(db.pool, { enterprise_id: 'e1' });
+    const result = await sweep({ ...deps, batchSize: 2, maxPages: 10, cursor: { afterId: '0' } });
+    assert.equal(result.errors, 0);
+    assert.ok(result.complete, 'the pass reached the end');
+    for (const id of [...bad, after]) {
+      const job = await producer.queue.getJob(jobIdFor(id, '1'));
+      assert.ok(job, `row ${id} has a job`);
+      assert.equal(job.opts.delay ?? 0, 0, 'an unschedulable row is enqueued to run now (and be failed)');
+    }
   });
 
   it('replaces a finished job only while the row is still pending at the version it read', async () => {
@@ -61,25 +78,25 @@ describe('sweep', () => {
       await worker.close();
       connection.disconnect();
     }
-    const racingRow = await getRow(db.pool, racing);
+    const racingRow = await rowRef(db.pool, racing);
     assert.ok(racingRow);
     // the row was read as pending, then got sent before the check: its finished job must stay
     await db.pool.query(`update notify.ent_notification set status = 'sent', writer = 'notifyd!' where id = $1`, [racing]);
     assert.equal(await ensureJob(deps, racingRow), 'present');
     assert.equal(await producer.queue.getJobState(jobIdFor(racing, '1')), 'completed');
-    const staleRow = await getRow(db.pool, stale);
+    const staleRow = await rowRef(db.pool, stale);
     assert.ok(staleRow);
     assert.equal(await ensureJob(deps, staleRow), 'repaired');
     assert.equal(await producer.queue.getJobState(jobIdFor(stale, '1')), 'prioritized');
   });
 
   it('leaves a row whose lease ran out while its job still waits in the queue to that job', async () => {
-    const id = await insertRow(db.pool, { enterprise_id: 'e1' });
-    const jobId = await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 60_000 });
-    await db.pool.query(`update notify.ent_notification set status = 'processing', lease_owner = $2, lease_expires_at = now() - interval '1 second', writer = 'notifyd!' where id = $1`, [id, `job:${jobId}`]);
-    await sweep(deps);
-    const row = await getRow(db.pool, id);
-    assert.equal(await producer.queue.getJobState(jobIdFor(id, row?.version ?? '')), 'unknown', 'a second job was enqueued');
+    const id = await insertRow(db.pool, { enterprise_id: 'e3' });
+    const jobId = await producer.enqueue({ enterpriseId: 'e3', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 60_000 });
+    await setDelivery(db.pool, id, { attempts: 1, leaseOwner: `job:${jobId}`, leaseExpiresInSeconds: -1 });
+    const result = await sweep({ ...deps, scope: { enterpriseIds: ['e3'] } });
+    assert.equal(result.scanned, 1);
+    assert.equal(result.missed + result.repaired, 0);
     assert.equal(await producer.queue.getJobState(jobId), 'delayed');
   });
 

@@ -32,7 +32,19 @@ export async function statusCounts(db: pg.Pool): Promise<Record<string, number>>
   return Object.fromEntries(res.rows.map((r) => [r.status, r.n]));
 }
 
+/** The row with its delivery bookkeeping (notify.ent_notification_state: attempts, lease, delivery_status). */
 export async function rowById(db: pg.Pool, id: string): Promise<Record<string, unknown>> {
-  const res = await db.query('select * from notify.ent_notification where id = $1', [id]);
+  const res = await db.query('select * from notify.ent_notification_state where id = $1', [id]);
   return res.rows[0] as Record<string, unknown>;
+}
+
+/** Sets a row's delivery bookkeeping for its current arming, as if earlier attempts had happened. */
+export async function setDelivery(db: pg.Pool, id: string, fields: { attempts?: number; firstAttemptSecondsAgo?: number; leaseOwner?: string; leaseExpiresInSeconds?: number }): Promise<void> {
+  await db.query(
+    `insert into notify.delivery (notification_id, armed_version, attempts, first_attempt_at, lease_owner, lease_expires_at)
+     select id, armed_version, $2, now() - make_interval(secs => $3), $4, now() + make_interval(secs => $5)
+       from notify.ent_notification where id = $1
+     on conflict (notification_id) do update set armed_version = excluded.armed_version, attempts = excluded.attempts,
+       first_attempt_at = excluded.first_attempt_at, lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at, outcome = null`,
+    [id, fields.attempts ?? 0, fields.firstAttemptSecondsAgo ?? 0, fields.leaseOwner ?? null, fields.leaseExpiresInSeconds ?? -1]);
 }

@@ -1,0 +1,132 @@
+// The served registry: which enterprises some live intake host serves right now, and in which mode (`deliver` or
+// `observe`), kept in Redis so every process of a deployment agrees. Intake hosts publish what they serve every few
+// seconds with a short expiry; a worker delivers an enterprise's job only while the registry says `deliver`. So an
+// enterprise that nobody serves — disabled in notify.enterprise, dropped from DAEMON_ENTERPRISE_IDS, switched off by
+// ENT_<id>_SUBSCRIPTION_ENABLED=false — has nothing delivered, and its rows stay pending until it is served again.
+//
+// Keys (one hash tag with the queue prefix, so Redis Cluster keeps them in one slot):
+//   <prefix>:served:deliver, <prefix>:served:observe   ZSET  member = enterprise id, score = expiry (Redis ms)
+// Expiry is measured on Redis's clock (TIME), so host clocks never decide whether an entry is live.
+import type { Redis } from 'ioredis';
+
+export type ServeMode = 'deliver' | 'observe';
+export const SERVE_MODES: readonly ServeMode[] = ['deliver', 'observe'];
+
+const PUBLISH = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untilMs = now + tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  local id, mode = ARGV[i], ARGV[i + 1]
+  if mode == 'deliver' then
+    redis.call('ZADD', KEYS[1], untilMs, id)
+    redis.call('ZREM', KEYS[2], id)
+  else
+    redis.call('ZADD', KEYS[2], untilMs, id)
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return now`;
+
+const SNAPSHOT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+return { redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('ZRANGE', KEYS[2], 0, -1) }`;
+
+export function servedKeys(prefix: string): [string, string] {
+  return [`${prefix}:served:deliver`, `${prefix}:served:observe`];
+}
+
+type ServedRedis = Redis & {
+  notifydServedPublish(k1: string, k2: string, ...args: (string | number)[]): Promise<number>;
+  notifydServedSnapshot(k1: string, k2: string): Promise<[string[], string[]]>;
+};
+
+function withCommands(redis: Redis): ServedRedis {
+  const r = redis as ServedRedis;
+  if (typeof r.notifydServedPublish !== 'function') {
+    redis.defineCommand('notifydServedPublish', { numberOfKeys: 2, lua: PUBLISH });
+    redis.defineCommand('notifydServedSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
+  }
+  return r;
+}
+
+export class ServedRegistry {
+  private readonly redis: ServedRedis;
+  private readonly keys: [string, string];
+
+  constructor(redis: Redis, prefix: string) {
+    this.redis = withCommands(redis);
+    this.keys = servedKeys(prefix);
+  }
+
+  /** Marks these enterprises served in their mode for `ttlMs` from now (Redis time). */
+  async publish(entries: readonly { id: string; mode: ServeMode }[], ttlMs: number): Promise<void> {
+    for (let i = 0; i < entries.length; i += 500) {
+      const args = entries.slice(i, i + 500).flatMap((e) => [e.id, e.mode]);
+      await this.redis.notifydServedPublish(this.keys[0], this.keys[1], ttlMs, ...args);
+    }
+  }
+
+  /** No longer served by this host (stopped, removed, handed over). */
+  async withdraw(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.multi().zrem(this.keys[0], ...ids).zrem(this.keys[1], ...ids).exec();
+  }
+
+  /** The live entries, expired ones dropped. */
+  async snapshot(): Promise<Map<string, ServeMode>> {
+    const [deliver, observe] = await this.redis.notifydServedSnapshot(this.keys[0], this.keys[1]);
+    const out = new Map<string, ServeMode>();
+    for (const id of observe) out.set(id, 'observe');
+    for (const id of deliver) out.set(id, 'deliver');
+    return out;
+  }
+}
+
+/**
+ * A worker's cached view of the registry, refreshed every `refreshMs`. Until the first refresh succeeds nothing is
+ * known (modeOf → undefined: the job waits); a failed refresh keeps the last view (Redis is down, so no job moves).
+ */
+export class ServedView {
+  private current = new Map<string, ServeMode>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private loaded = false;
+
+  constructor(private readonly registry: ServedRegistry, private readonly refreshMs = 1000) {}
+
+  get ready(): boolean {
+    return this.loaded;
+  }
+
+  modeOf(enterpriseId: string): ServeMode | undefined {
+    return this.current.get(enterpriseId);
+  }
+
+  get size(): number {
+    return this.current.size;
+  }
+
+  refresh(): Promise<void> {
+    this.refreshing ??= this.registry.snapshot().then((m) => {
+      this.current = m;
+      this.loaded = true;
+    }, () => undefined).finally(() => { this.refreshing = undefined; });
+    return this.refreshing;
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
