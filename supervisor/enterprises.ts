@@ -76,7 +76,9 @@ export class EnterpriseDirectory {
       if (bad.length > 0) this.log.error({ event: 'enterprise_id_invalid', count: bad.length }, 'notify.enterprise has ids that are not valid; they are not served');
       ids = rows.filter((id) => ENTERPRISE_ID_PATTERN.test(id));
     }
+    // switched off by configuration or in notify.enterprise (in table mode, every row with enabled = false)
     const disabled = ids.filter((id) => !subscriptionEnabledFor(this.config, id) || off.has(id));
+    if (this.config.enterpriseIds === undefined) disabled.push(...[...off].filter((id) => ENTERPRISE_ID_PATTERN.test(id)));
     return { target: ids.filter((id) => !disabled.includes(id)), disabled };
   }
 

@@ -1,7 +1,9 @@
 // The cron actor: syncs cron rules into BullMQ job schedulers (rule-sync.ts), runs the rule-fire jobs they produce
 // on its own queue, and at start computes every rule's missed fires. A fire creates one notification row per
 // (rule, fire time) — unique, so two daemons never deliver it twice — and enqueues its delivery at cron priority.
-// A fire is judged by its scheduled instant (the job's), not by when it happens to run. When PostgreSQL cannot be
+// A fire is judged by its scheduled instant (the job's), not by when it happens to run; fire times are instants of
+// the database's clock, and BullMQ's timers (this host's clock) are shifted by the measured offset, so a host
+// clock ahead or behind neither fires early nor late (a fire that still runs early waits). When PostgreSQL cannot be
 // reached, the fire is put back and tried again (without using an attempt) until it can; it is then on time if the
 // database came back within CRON_MISFIRE_GRACE_MS of the fire, otherwise the rule's missed-run policy decides.
 // A fire of an enterprise nobody serves waits a little (a host may be starting), then is dropped: its time is
@@ -12,6 +14,7 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { modeFor, type Config } from '../../src/config/load.js';
+import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { reconcileRule, type ReconcileResult } from '../../src/db/rules.js';
 import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
@@ -42,6 +45,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   let timer: NodeJS.Timeout | undefined;
   let syncing: Promise<SyncResult> | undefined;
   let served: ServedView | undefined;
+  let clock: DbClock | undefined;
   let stopped = false;
   let lastFireErrorLog = 0;
 
@@ -67,9 +71,20 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     return result;
   }
 
-  /** A rule-fire job from a BullMQ scheduler: its id and prevMillis carry the fire's scheduled instant. */
+  /**
+   * database − host clock, in steps of 50 ms: BullMQ schedules on this host's clock, fire times are the database's.
+   * Rounded so that a re-sampled offset does not move scheduled jobs by a millisecond or two.
+   */
+  const offset = () => Math.round((clock?.offset ?? 0) / 50) * 50;
+  /** BullMQ's repeatStrategy, on this host's clock: the next fire (a database instant) shifted by the offset. */
+  const hostStrategy = (millis: number, opts: Parameters<typeof repeatStrategy>[1]) => {
+    const next = repeatStrategy(millis + offset(), opts);
+    return next === undefined ? undefined : next - offset();
+  };
+
+  /** A rule-fire job from a BullMQ scheduler: its prevMillis (host clock) is the fire's scheduled instant. */
   async function runFire(job: Job<RuleFireData>, token: string | undefined): Promise<string> {
-    const throughMs = typeof job.opts.prevMillis === 'number' ? job.opts.prevMillis : undefined;
+    const throughMs = typeof job.opts.prevMillis === 'number' ? job.opts.prevMillis + offset() : undefined;
     const wait = (ms: number) => job.moveToDelayed(Date.now() + ms, token).then(() => { throw new DelayedError(); });
     let r: ReconcileResult;
     try {
@@ -84,6 +99,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       }
       return wait(Math.min(5000, 250 * 2 ** Math.min(5, job.attemptsStarted)));
     }
+    if (r.kind === 'early') return wait(r.waitMs);
     if (r.kind === 'not_served' && r.mode === undefined && job.attemptsStarted <= 8) {
       return wait(Math.min(30_000, 1000 * 2 ** Math.max(0, job.attemptsStarted - 1)));
     }
@@ -118,7 +134,9 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       ctx.setStatus('starting', { health: 'degraded' });
       db = createPool({ databaseUrl: config.databaseUrl, max: 3, applicationName: 'notifyd-cron' });
       producer = await NotificationProducer.connect({ redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.deliveryMaxAttempts, backoffMs: config.deliveryBackoffMs });
-      const settings = { repeatStrategy };
+      clock = new DbClock(db.pool);
+      await clock.start();
+      const settings = { repeatStrategy: hostStrategy };
       queue = new Queue<RuleFireData>(CRON_QUEUE_NAME, { connection: connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), prefix: config.queuePrefix, settings });
       queue.on('error', () => undefined);
       served = new ServedView(new ServedRegistry(connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), config.queuePrefix));
@@ -146,6 +164,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       stopped = true;
       clearTimeout(timer);
       served?.stop();
+      clock?.stop();
       await bounded(worker?.close(), 3000);
       await bounded(syncing, 1000);
       await bounded(queue?.close(), 1000);

@@ -52,14 +52,19 @@ export interface CreatedFire {
 }
 
 export type ReconcileResult =
-  | { kind: 'skipped'; reason: 'not_found' | 'disabled' }
+  | { kind: 'skipped'; reason: 'not_found' | 'disabled' | 'enterprise_disabled' }
   /** the rule's enterprise is observed (nothing is created) or served by nobody right now */
   | { kind: 'not_served'; enterpriseId: string; mode: 'observe' | undefined }
+  /** the fire being run is still in the future on the database's clock: run it again in waitMs */
+  | { kind: 'early'; waitMs: number }
   | { kind: 'invalid'; reason: string }
   | { kind: 'done'; created: CreatedFire[]; fired: number; caughtUp: number; missed: number; olderNotListed: boolean };
 
-/** How far ahead of the database's clock a fire may run and still be due (a host clock ahead by this much). */
-const MAX_EARLY_MS = 60_000;
+/**
+ * A fire that runs before its instant by the database's clock (its host's clock is ahead) waits for it; within
+ * this much it is simply due (BullMQ's timers are not more precise than that).
+ */
+const EARLY_TOLERANCE_MS = 250;
 
 export interface ReconcileArgs {
   ruleId: string;
@@ -82,22 +87,31 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     const res = await client.query<{
       id: string; enterprise_id: string; cron: string; timezone: string; enabled: boolean; workflow_id: string;
       recipients: string[]; payload: unknown; missed_run_policy: MissedRunPolicy; window_ms: number; catch_up_max: number;
-      from_ms: number; now_ms: number;
+      from_ms: number; now_ms: number; enterprise_enabled: boolean;
     }>(
       `select id, enterprise_id, cron, timezone, enabled, workflow_id, recipients, payload, missed_run_policy,
               extract(epoch from catch_up_window) * 1000 as window_ms, catch_up_max,
               extract(epoch from greatest(coalesce(last_fire_at, schedule_from), schedule_from)) * 1000 as from_ms,
-              extract(epoch from clock_timestamp()) * 1000 as now_ms
-         from notify.notification_rule where id = $1 for update`, [args.ruleId]);
+              extract(epoch from clock_timestamp()) * 1000 as now_ms,
+              coalesce((select e.enabled from notify.enterprise e where e.id = r.enterprise_id), true) as enterprise_enabled
+         from notify.notification_rule r where id = $1 for update of r`, [args.ruleId]);
     const rule = res.rows[0];
     if (rule === undefined || !rule.enabled) {
       await client.query('commit');
       return { kind: 'skipped', reason: rule === undefined ? 'not_found' : 'disabled' };
     }
+    if (!rule.enterprise_enabled) {
+      await client.query('commit');
+      return { kind: 'skipped', reason: 'enterprise_disabled' };
+    }
     const mode = args.serving === undefined ? 'deliver' : args.serving(rule.enterprise_id);
     if (mode !== 'deliver') {
       await client.query('commit');
       return { kind: 'not_served', enterpriseId: rule.enterprise_id, mode };
+    }
+    if (args.throughMs !== undefined && args.throughMs > Number(rule.now_ms) + EARLY_TOLERANCE_MS) {
+      await client.query('commit');
+      return { kind: 'early', waitMs: Math.ceil(args.throughMs - Number(rule.now_ms)) };
     }
     const v = validateRule({ cron: rule.cron, timezone: rule.timezone });
     if (!v.ok) {
@@ -107,7 +121,7 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     }
     const plan = planFires({
       rule: v.rule, fromMs: Number(rule.from_ms), nowMs: Number(rule.now_ms), graceMs: args.graceMs,
-      ...(args.throughMs === undefined ? {} : { throughMs: Math.min(args.throughMs, Number(rule.now_ms) + MAX_EARLY_MS) }),
+      ...(args.throughMs === undefined ? {} : { throughMs: args.throughMs }),
       policy: rule.missed_run_policy, catchUpWindowMs: Number(rule.window_ms), catchUpMax: rule.catch_up_max,
     });
     const toCreate = [...plan.fire.map((t) => ({ t, outcome: 'fired' })), ...plan.catchUp.map((t) => ({ t, outcome: 'caught_up' }))];

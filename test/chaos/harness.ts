@@ -39,6 +39,8 @@ export interface ScenarioResult {
   notifications: number;
   delivered: number;
   failed: number;
+  /** rows the load's application cancelled (none of them may be delivered) */
+  cancelled: number;
   failedReasons: Record<string, number>;
   lost: number;
   duplicates: number;
@@ -76,6 +78,8 @@ export interface Scenario {
   behaviour: string;
   /** hard bound for the scenario, setup included (cleanups run after it, each bounded by 40 s) */
   boundMs(load: number): number;
+  /** the load this scenario always runs at, whatever the suite's (its issue names a size) */
+  fixedLoad?: number;
   run(ctx: ScenarioContext): Promise<Outcome>;
 }
 
@@ -87,7 +91,8 @@ export function effectiveBoundMs(scenario: Scenario, load: number): number {
   return Math.round(scenario.boundMs(load) * (Number.isFinite(scale) && scale > 0 ? scale : 1));
 }
 
-export async function runScenario(scenario: Scenario, load: number, progress: (text: string) => void = () => undefined): Promise<ScenarioResult> {
+export async function runScenario(scenario: Scenario, suiteLoad: number, progress: (text: string) => void = () => undefined): Promise<ScenarioResult> {
+  const load = scenario.fixedLoad ?? suiteLoad;
   const boundMs = effectiveBoundMs(scenario, load);
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   const notes: string[] = [];
@@ -128,7 +133,7 @@ export async function runScenario(scenario: Scenario, load: number, progress: (t
   if (outcome === 'timeout' || outcome instanceof Error) {
     const why = outcome === 'timeout' ? `did not finish within its bound of ${Math.round(boundMs / 1000)} s` : `error: ${outcome.message}`;
     return {
-      ...base, notifications: 0, delivered: 0, failed: 0, failedReasons: {}, lost: 0, duplicates: 0, absorbed: 0, recoverMs: null,
+      ...base, notifications: 0, delivered: 0, failed: 0, cancelled: 0, failedReasons: {}, lost: 0, duplicates: 0, absorbed: 0, recoverMs: null,
       finished: false, notes, problems: [why],
     };
   }
@@ -244,8 +249,16 @@ export function bound(fixedS: number, perThousandS: number): (load: number) => n
  * at least `deliveredShare` of it (at most `deliveredCap`) has reached Novu — the fault then strikes mid-flight.
  */
 export async function loadUntilMidFlight(ctx: ScenarioContext, rig: Rig, daemon: Daemon, deliveredShare: number, deliveredCap = Number.POSITIVE_INFINITY): Promise<Load> {
+  return loadUntilMidFlightWith(ctx, rig, daemon, deliveredShare, {}, deliveredCap);
+}
+
+/** loadUntilMidFlight with the load's shape chosen (spread, batches, lifecycle edits). */
+export async function loadUntilMidFlightWith(
+  ctx: ScenarioContext, rig: Rig, daemon: Daemon, deliveredShare: number,
+  shape: Omit<Parameters<typeof startLoad>[1], 'total' | 'signal'>, deliveredCap = Number.POSITIVE_INFINITY,
+): Promise<Load> {
   await waitReady(daemon);
-  const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal });
+  const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal, ...shape });
   await load.reached(0.4);
   await deliveredAtLeast(rig.novu, Math.min(deliveredCap, Math.ceil(ctx.load * deliveredShare)), 60_000, ctx.signal);
   return load;

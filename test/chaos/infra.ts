@@ -74,12 +74,15 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-export async function startPrivateRedis(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: { appendfsync?: 'always' | 'everysec' | 'none' } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'notifyd-chaos-redis-'));
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
-    '--appendfsync', options.appendfsync ?? 'always', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--loglevel', 'warning'];
+  const persistence = options.appendfsync === 'none'
+    ? ['--appendonly', 'no']
+    : ['--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence,
+    '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--loglevel', 'warning'];
   let stopped = false;
   const start = async (): Promise<void> => {
     if (stopped) throw new Error('private redis was stopped');

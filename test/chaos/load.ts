@@ -1,5 +1,7 @@
 // The chaos load: rows inserted the way an application inserts them (multi-row inserts over a few seconds,
 // round-robin over the five enterprises), retried when the database is away, with progress a scenario can wait on.
+// With `lifecycle`, part of each batch is scheduled a few seconds ahead, and of those some are cancelled and some
+// rescheduled later, as applications do: reconciliation then checks that no cancelled row and no early one is sent.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { insertMany } from '../support/rows.js';
@@ -24,7 +26,43 @@ export interface Load {
  * enterprises, as an application would. A failed batch is retried (an application retries when its database
  * restarts); an ambiguous commit can then add a few extra rows, which is why reconciliation counts the table.
  */
-export function startLoad(pool: pg.Pool, options: { total: number; spreadMs?: number; batches?: number; signal?: AbortSignal }): Load {
+export interface LifecycleMix {
+  /** share of each batch inserted with scheduled_for = now + scheduleAheadMs */
+  scheduledShare: number;
+  /** share of each batch (taken from the scheduled rows) cancelled right after the insert */
+  cancelShare: number;
+  /** share of each batch (taken from the scheduled rows) moved to now + rescheduleAheadMs right after the insert */
+  rescheduleShare: number;
+  scheduleAheadMs?: number;
+  rescheduleAheadMs?: number;
+}
+
+/** Inserts n rows of one enterprise, some scheduled, then cancels and reschedules some of those (one transaction each). */
+async function insertBatch(pool: pg.Pool, enterprise: string, n: number, mix: LifecycleMix | undefined): Promise<void> {
+  if (mix === undefined) {
+    await insertMany(pool, enterprise, n);
+    return;
+  }
+  const scheduled = Math.round(n * mix.scheduledShare);
+  const cancel = Math.min(scheduled, Math.round(n * mix.cancelShare));
+  const reschedule = Math.min(scheduled - cancel, Math.round(n * mix.rescheduleShare));
+  const res = await pool.query<{ id: string }>(
+    `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload, scheduled_for)
+     select $1, 'welcome', array['user-' || g], jsonb_build_object('n', g),
+            case when g <= $3 then clock_timestamp() + make_interval(secs => $4::float8 / 1000) end
+       from generate_series(1, $2) g returning id::text`,
+    [enterprise, n, scheduled, mix.scheduleAheadMs ?? 3000]);
+  const ids = res.rows.map((r) => r.id).slice(0, scheduled);
+  if (cancel > 0) await pool.query(`update notify.ent_notification set status = 'cancelled' where id = any($1::bigint[])`, [ids.slice(0, cancel)]);
+  if (reschedule > 0) {
+    await pool.query(`update notify.ent_notification set scheduled_for = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
+      where id = any($1::bigint[])`, [ids.slice(cancel, cancel + reschedule), mix.rescheduleAheadMs ?? 6000]);
+  }
+}
+
+export function startLoad(pool: pg.Pool, options: {
+  total: number; spreadMs?: number; batches?: number; signal?: AbortSignal; lifecycle?: LifecycleMix;
+}): Load {
   const batches = Math.max(1, options.batches ?? 25);
   const spreadMs = options.spreadMs ?? 5000;
   const per = Math.ceil(options.total / batches);
@@ -41,7 +79,7 @@ export function startLoad(pool: pg.Pool, options: { total: number; spreadMs?: nu
       for (let attempt = 1; ; attempt++) {
         if (options.signal?.aborted) throw new Error('load aborted');
         try {
-          await insertMany(pool, enterprise, n);
+          await insertBatch(pool, enterprise, n, options.lifecycle);
           break;
         } catch (err) {
           retries += 1;

@@ -4,12 +4,14 @@ import { baseline } from './baseline.js';
 import { novuFaults, sigtermSlowNovu } from './novu.js';
 import { postgresRestart } from './postgres-restart.js';
 import { realtimeDrop, realtimeSilent } from './realtime-outage.js';
+import { redisFlush } from './redis-flush.js';
 import { redisRestart } from './redis-restart.js';
 import { sigkill } from './sigkill.js';
 import { poolWorkerCrash, realtimeThreadCrash } from './thread-crash.js';
 
 export const SCENARIOS: readonly Scenario[] = [
-  sigkill, realtimeThreadCrash, poolWorkerCrash, redisRestart, postgresRestart, realtimeDrop, realtimeSilent, novuFaults, sigtermSlowNovu,
+  sigkill, realtimeThreadCrash, poolWorkerCrash, redisRestart, redisFlush, postgresRestart, realtimeDrop, realtimeSilent, novuFaults,
+  sigtermSlowNovu,
 ];
 
 /** Selectable by name (CHAOS_SCENARIOS) but not run by default. */
