@@ -18,7 +18,7 @@ import { realtimePriorityFor } from '../../src/config/load.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import type { Health } from '../../src/runtime/types.js';
-import { interpretChange, type ChangePayload, type Priorities } from './changes.js';
+import { compactChange, interpretChange, type ChangePayload, type Priorities } from './changes.js';
 import { catchUp } from './catchup.js';
 import { acquireResources, releaseResources, type SharedResources } from './resources.js';
 import { EnterpriseSubscription, type SubscriptionState } from './subscription.js';
@@ -190,7 +190,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             overflow('changes', count);
             return;
           }
-          pendingChanges.push(change);
+          pendingChanges.push(compactChange(change));
           if (pendingChanges.length === 1) void serial(drainChanges);
         },
         onHealthy() {

@@ -24,14 +24,10 @@ export interface DaemonProcessOptions {
    * stops the daemon with exactly one signal. The parent kills it if it exits first.
    */
   detached?: boolean;
-  /** Runs the daemon through this command (e.g. faketime), ENTRY appended to its arguments. */
-  wrapper?: readonly string[];
 }
 
 export function startDaemonProcess(env: Record<string, string>, opts: DaemonProcessOptions = {}): DaemonProcess {
-  const [cmd, ...pre] = opts.wrapper ?? [process.execPath];
-  const args = opts.wrapper === undefined ? [ENTRY] : [...pre, process.execPath, ENTRY];
-  const child = spawn(cmd as string, args, {
+  const child = spawn(process.execPath, [ENTRY], {
     env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true,
   });
   if (opts.detached === true) {

@@ -128,6 +128,9 @@ export interface PrivatePostgres {
   url(database: string): string;
   /** pg_ctl -m fast -w restart: every connection is terminated, the server comes back on the same port. */
   restart(): Promise<void>;
+  /** pg_ctl -m fast stop: the server is gone until start() */
+  down(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -157,7 +160,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     const { stdout: g } = await run('id', ['-g', 'postgres']);
     chownSync(root, Number(stdout.trim()), Number(g.trim()));
   }
-  const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c shared_buffers=32MB`;
+  const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c shared_buffers=32MB -c wal_level=logical`;
   const ctl = (action: string) => `${bin}/pg_ctl -D ${quote(dataDir)} -l ${quote(logFile)} -o ${quote(opts)} -w -t 60 ${action}`;
   try {
     await asPostgres(`${bin}/initdb -D ${quote(dataDir)} -A trust -U postgres --no-sync >/dev/null`);
@@ -183,6 +186,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     async restart() {
       await asPostgres(ctl('-m fast restart'));
+    },
+    async down() {
+      await asPostgres(`${bin}/pg_ctl -D ${quote(dataDir)} -m fast -w -t 30 stop`);
+    },
+    async start() {
+      await asPostgres(ctl('start'));
     },
     async stop() {
       if (stopped) return;

@@ -1,7 +1,7 @@
 // The lifecycle rules for Realtime events: what each INSERT/UPDATE/DELETE does to the queue.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { interpretChange, type ChangePayload } from '../../actors/enterprise/changes.js';
+import { compactChange, interpretChange, type ChangePayload } from '../../actors/enterprise/changes.js';
 
 const P = { realtime: 10, scheduled: 5, cron: 1 };
 const NOW = Date.parse('2026-11-28T12:00:00Z');
@@ -88,5 +88,14 @@ describe('interpreting Realtime changes', () => {
   it('falls back to a catch-up when an id cannot be trusted (beyond 2^53) or the event lost its fields', () => {
     assert.equal(interpretChange('e1', ev('INSERT', { ...base, id: 2 ** 53 + 2 }), P, NOW)[0]?.kind, 'catch_up');
     assert.equal(interpretChange('e1', { ...ev('INSERT', { enterprise_id: 'e1' }), errors: ['Error 413: Payload Too Large'] }, P, NOW)[0]?.kind, 'catch_up');
+  });
+});
+
+describe('buffering Realtime changes', () => {
+  it('keeps only the routing columns of a change, so a large payload is never held', () => {
+    const big = { ...base, payload: { blob: 'x'.repeat(400_000) }, recipients: ['a', 'b'] };
+    const c = compactChange(ev('UPDATE', { ...big, version: 2 }, big));
+    assert.ok(JSON.stringify(c).length < 1000);
+    assert.deepEqual(interpretChange('e1', c, P, NOW), interpretChange('e1', ev('UPDATE', { ...big, version: 2 }, big), P, NOW));
   });
 });

@@ -57,6 +57,17 @@ describe('daemon: bad input', () => {
     await assert.rejects(stack.pool.query(`insert into notify.ent_notification (enterprise_id, workflow_id) values ('acme', 'wf')`), /null value in column "recipients"/);
   });
 
+  it('refuses a scheduled_for that is not a schedulable instant, and a payload over 1 MiB, at insert', async () => {
+    for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00', '0044-03-15 00:00:00+00 BC']) {
+      await assert.rejects(stack.pool.query(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
+        values ('acme', 'wf', '{u}', $1::timestamptz)`, [v]), /ent_notification_scheduled_for_check/, v);
+    }
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 60_000) });
+    await assert.rejects(stack.pool.query(`update notify.ent_notification set scheduled_for = 'infinity' where id = $1`, [id]), /ent_notification_scheduled_for_check/);
+    await assert.rejects(insertRow(stack.pool, { enterprise_id: 'acme', payload: { blob: 'x'.repeat(10 * 1024 * 1024) } }), /ent_notification_payload_size_check/);
+    await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [id]);
+  });
+
   it('fails rows of an enterprise that does not exist, with a reason', async () => {
     const id = await insertRow(stack.pool, { enterprise_id: 'ghost-corp' });
     await failedWith(id, /unknown enterprise ghost-corp: no row in notify.enterprise/);
@@ -70,6 +81,43 @@ describe('daemon: bad input', () => {
     const row = await rowById(stack.pool, far);
     assert.equal(row['status'], 'pending');
     assert.equal(row['attempts'], 0);
+    assert.equal(stack.daemon?.report().status, 'healthy');
+  });
+});
+
+describe('daemon: a tenant whose table holds values no check stopped', () => {
+  // As on a database whose constraints were dropped (or rows written before migration 0004): every value PostgreSQL
+  // can store. They are there before the daemon starts, so the first catch-up meets them, and more arrive live.
+  let stack: Stack;
+  const good: string[] = [];
+  const bad: { id: string; reason: RegExp }[] = [];
+  const insertBad = async (sql: string, reason: RegExp) => {
+    const id = (await stack.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for, payload)
+      values ('acme', 'welcome', '{u1}', ${sql}) returning id::text`)).rows[0]?.id as string;
+    bad.push({ id, reason });
+  };
+  before(async () => {
+    stack = await startStack({ enterprises: ['acme'], startDaemon: false });
+    await stack.pool.query(`alter table notify.ent_notification
+      drop constraint ent_notification_scheduled_for_check, drop constraint ent_notification_payload_size_check`);
+    for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00', '0044-03-15 00:00:00+00 BC']) {
+      await insertBad(`'${v}'::timestamptz, '{}'`, /invalid scheduled_for/);
+    }
+    await insertBad(`null, (repeat('{"d":', 5000) || '1' || repeat('}', 5000))::jsonb`, /nested deeper than 64 levels/);
+    for (let i = 0; i < 10; i += 1) good.push(await insertRow(stack.pool, { enterprise_id: 'acme' }));
+    await stack.start();
+  });
+  after(async () => { await stack.stop(); });
+
+  it('subscribes, delivers the good rows and fails the bad ones with their reasons, at start and live', async () => {
+    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'acme subscribed despite the bad rows', timeoutMs: 20_000 });
+    await insertBad(`'infinity'::timestamptz, '{}'`, /invalid scheduled_for/);
+    good.push(await insertRow(stack.pool, { enterprise_id: 'acme' }));
+    for (const id of good) await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `good row ${id} sent`, timeoutMs: 20_000 });
+    for (const { id, reason } of bad) {
+      const row = await waitFor(async () => { const r = await rowById(stack.pool, id); return r['status'] === 'failed' ? r : undefined; }, { what: `bad row ${id} failed`, timeoutMs: 20_000 });
+      assert.match(String(row['last_error']), reason);
+    }
     assert.equal(stack.daemon?.report().status, 'healthy');
   });
 });

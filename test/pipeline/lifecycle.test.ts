@@ -3,6 +3,7 @@
 // make no work; malformed rows fail with a reason while good rows keep flowing.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jobIdFor } from '../../src/queue/jobs.js';
 import { insertRow, rowById } from '../support/rows.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';
@@ -13,7 +14,8 @@ const settled = (stack: Stack, id: string, status = 'sent', timeoutMs = 15_000) 
 describe('daemon: the notification lifecycle', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ enterprises: ['acme'] });
+    // few attempts per arming: a row re-armed many times must not run out of them (attempts restart per arming)
+    stack = await startStack({ enterprises: ['acme'], env: { DELIVERY_MAX_ATTEMPTS: '3' } });
     await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
@@ -32,6 +34,20 @@ describe('daemon: the notification lifecycle', () => {
     assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${deleted}-1`).length, 0);
   });
 
+  it('drops the waiting job of a row deleted or cancelled before its time (the DELETE and UPDATE events do)', async () => {
+    const due = Date.now() + 5000;
+    const deleted = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
+    const cancelled = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
+    for (const id of [deleted, cancelled]) await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'delayed', { what: `job of ${id} delayed` });
+    await stack.pool.query('delete from notify.ent_notification where id = $1', [deleted]);
+    await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [cancelled]);
+    // long before the rows would have been due, their delayed jobs are gone from Redis
+    for (const id of [deleted, cancelled]) {
+      await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'unknown', { what: `job of ${id} removed`, timeoutMs: 3000 });
+    }
+    assert.ok(Date.now() < due, 'the check ran before the rows were due');
+  });
+
   it('sends a rescheduled notification at the new time only', async () => {
     const first = Date.now() + 1000;
     const id = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(first) });
@@ -43,6 +59,23 @@ describe('daemon: the notification lifecycle', () => {
     assert.ok(sentAt >= later, `sent ${later - sentAt} ms before the new time`);
     assert.ok(sentAt < later + 1500, `sent ${sentAt - later} ms after the new time`);
     assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);
+  });
+
+  it('delivers a row re-armed 10 times 10 more times, each under a new delivery key', async () => {
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme' });
+    const keys = [String((await settled(stack, id))['transaction_id'])];
+    for (let i = 0; i < 10; i += 1) {
+      await stack.pool.query(`update notify.ent_notification set status = 'pending' where id = $1`, [id]);
+      const row = await waitFor(async () => {
+        const r = await rowById(stack.pool, id);
+        return r['status'] === 'sent' && !keys.includes(String(r['transaction_id'])) ? r : r['status'] === 'failed' ? r : undefined;
+      }, { what: `re-arm ${i + 1} sent`, timeoutMs: 15_000 });
+      assert.equal(row['status'], 'sent', `re-arm ${i + 1}: ${String(row['last_error'])}`);
+      assert.equal(row['attempts'], 1);
+      keys.push(String(row['transaction_id']));
+    }
+    assert.equal(new Set(keys).size, 11);
+    for (const key of keys) assert.equal(stack.novu.deliveriesFor(key).length, 1, key);
   });
 
   it('re-arms a failed notification set back to pending, under a new delivery key', async () => {

@@ -1,5 +1,6 @@
 // SIGTERM under load, as an orchestrator sends it: `node dist/supervisor.js` stops in order and exits 0 within
-// its deadline; after a restart every one of 2,000 notifications is sent exactly once.
+// its deadline, with every line it logged on its stdout (one `notification_sent` per row it sent, the stop lines of
+// every thread, `shutdown_complete` last); after a restart every one of 2,000 notifications is sent exactly once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDaemonProcess } from '../../src/devstack/daemon-process.js';
@@ -29,10 +30,16 @@ describe('daemon process: SIGTERM during load', () => {
     assert.equal(code, 0, `exit code ${code}\n${first.stderr.join('')}`);
     assert.ok(stopMs < 25_000, `took ${stopMs} ms to stop`);
     const midway = await statusCounts(stack.pool);
-    assert.equal(midway['processing'] ?? 0, 0, 'a row was left processing: in-flight work was not drained');
+    const leased = await stack.pool.query(`select count(*)::int as n from notify.delivery where outcome is null and lease_expires_at > now()`);
+    assert.equal(leased.rows[0].n, 0, 'a row was left leased: in-flight work was not drained');
     assert.ok((midway['sent'] ?? 0) < 2000, 'the load finished before SIGTERM; the test proves nothing');
-    const order = first.lines.filter((l) => /"event":"(subscription_stopped|processing_stopped)"/.test(l)).map((l) => (JSON.parse(l) as { event: string }).event);
+    const events = first.lines.map((l) => (JSON.parse(l) as { event?: string }).event);
+    const order = events.filter((e) => e === 'subscription_stopped' || e === 'processing_stopped');
+    assert.equal(order.filter((e) => e === 'subscription_stopped').length, 2, `both enterprises' stop lines: ${order.join(', ')}`);
     assert.equal(order.at(-1), 'processing_stopped', `processing must stop last (intake first): ${order.join(', ')}`);
+    // nothing logged before the exit was lost: a line per row it sent (from the pool's thread), and the last line
+    assert.equal(events.filter((e) => e === 'notification_sent').length, midway['sent'] ?? 0, 'notification_sent lines vs rows sent');
+    assert.equal(events.at(-1), 'shutdown_complete', `last line: ${first.lines.at(-1)}`);
 
     const second = startDaemonProcess(stack.env);
     try {

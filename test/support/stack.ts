@@ -1,6 +1,9 @@
 // A whole local stack for integration tests and the demo: a fresh migrated database, the Realtime stand-in on it,
 // the Novu stand-in, a private BullMQ prefix, and the daemon started in-process with a validated Config.
 import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUE_NAME } from '../../src/queue/jobs.js';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
@@ -41,6 +44,8 @@ export interface Stack {
   logs: string[];
   exits: number[];
   env: Record<string, string>;
+  /** the BullMQ state of a notification job ('unknown' when Redis has no such job) */
+  jobState(jobId: string): Promise<string>;
   start(): Promise<Daemon>;
   stop(): Promise<void>;
 }
@@ -90,8 +95,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const config = loadConfig(env);
   const logs: string[] = [];
   const exits: number[] = [];
+  let inspect: Queue | undefined;
+  let inspectRedis: Redis | undefined;
   const stack: Stack = {
     db, pool: db.pool, novu, realtime, prefix, config, daemon: undefined, logs, exits, env,
+    async jobState(jobId) {
+      inspectRedis ??= new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+      inspect ??= new Queue(QUEUE_NAME, { connection: inspectRedis, prefix });
+      return inspect.getJobState(jobId);
+    },
     async start() {
       const daemon = await startDaemon(config, { log: captureLogger(logs, config.logLevel), signals: testSignals(), exit: (code) => exits.push(code), poolThreads: 1, enterpriseRefreshMs: 1000 });
       if (daemon === undefined) throw new Error('daemon did not start');
@@ -100,6 +112,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     async stop() {
       if (stack.daemon !== undefined) await stack.daemon.shutdown('test over');
+      await inspect?.close();
+      inspectRedis?.disconnect();
       await Promise.all([realtime.close(), novu.close()]);
       await deletePrefix(prefix);
       await db.drop();
