@@ -8,7 +8,7 @@ import pRetry from 'p-retry';
 import type { Config } from '../src/config/load.js';
 import { createPool, type DbPool } from '../src/db/pool.js';
 import { redisOptions } from '../src/queue/producer.js';
-import { ErrorCodes, NotifydError, describeError } from '../src/errors.js';
+import { describeError, Errors, notifydError } from '../src/errors.js';
 import { startHealthServer, type HealthServer } from '../src/health/server.js';
 import type { Logger } from '../src/log/logger.js';
 import { HostPool } from '../src/runtime/host-pool.js';
@@ -70,7 +70,7 @@ async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, si
     } finally {
       redis.disconnect();
     }
-    if (problems.length > 0) throw new NotifydError(ErrorCodes.DB_UNAVAILABLE, problems.join('; '));
+    if (problems.length > 0) throw notifydError(Errors.DB_UNAVAILABLE, problems.join('; '));
   };
   try {
     await pRetry(probe, {

@@ -17,7 +17,7 @@ import { modeFor, type Config } from '../../src/config/load.js';
 import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { reconcileRule, type ReconcileResult } from '../../src/db/rules.js';
-import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { CRON_QUEUE_NAME } from '../../src/queue/jobs.js';
 import { NotificationProducer, redisOptions } from '../../src/queue/producer.js';
@@ -57,7 +57,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   };
 
   async function fire(ruleId: string, opts: { throughMs?: number; serving?: (id: string) => 'deliver' | 'observe' | undefined } = {}): Promise<ReconcileResult> {
-    if (db === undefined || producer === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_STARTED, 'cron actor not started');
+    if (db === undefined || producer === undefined) throw notifydError(Errors.ACTOR_NOT_STARTED, 'cron');
     const started = performance.now();
     const result = await reconcileRule(db.pool, { ruleId, graceMs: config.cronMisfireGraceMs, ...opts });
     if (result.kind === 'done') {
@@ -112,7 +112,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
 
   function sync(force: boolean): Promise<SyncResult> {
     syncing ??= (async () => {
-      if (db === undefined || queue === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_STARTED, 'cron actor not started');
+      if (db === undefined || queue === undefined) throw notifydError(Errors.ACTOR_NOT_STARTED, 'cron');
       return syncRules({ db: db.pool, queue, scope, log, force });
     })().finally(() => { syncing = undefined; });
     return syncing;

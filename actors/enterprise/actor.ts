@@ -12,7 +12,7 @@
 // watermark says nothing about what a previous owner, or a Redis that lost data, left behind); later ones resume
 // from the watermark. Due times of live events are measured on the database's clock (src/db/clock.ts).
 import type { Config } from '../../src/config/load.js';
-import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { advanceWatermark } from '../../src/db/watermarks.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
@@ -199,7 +199,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'));
         },
         onFailed(error) {
-          ctx.fail(new NotifydError(ErrorCodes.SUBSCRIPTION_FAILED, error));
+          ctx.fail(notifydError(Errors.SUBSCRIPTION_FAILED, error));
         },
       }, res.sockets);
       sub.start();

@@ -1,6 +1,7 @@
 // The Realtime sockets of one realtime host thread. Each supabase-js client is one WebSocket; Realtime allows at
 // most 100 channels per socket (more is refused with "ChannelRateLimitReached"), so enterprise channels are packed
 // onto as few clients as fit and a new client is opened when every socket is full.
+import { Errors, notifydError } from '../../src/errors.js';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { bounded } from '../../src/bounded.js';
 
@@ -36,7 +37,7 @@ export class RealtimeSocketPool {
   }
 
   acquire(): SocketLease {
-    if (this.closed) throw new Error('socket pool is closed');
+    if (this.closed) throw notifydError(Errors.REALTIME_SOCKETS_CLOSED);
     let slot = this.slots.filter((s) => s.users < this.settings.channelsPerSocket).sort((a, b) => b.users - a.users)[0];
     if (slot === undefined) {
       slot = { client: this.newClient(), index: this.nextIndex++, users: 0 };

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { Piscina } from 'piscina';
 import { bounded } from '../../src/bounded.js';
 import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
-import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { describeError, Errors, notifydError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
@@ -139,7 +139,7 @@ export class ProcessingEngine {
 
   private async handle(job: Job<NotificationJobData>, token: string | undefined): Promise<ProcessResult> {
     const pool = this.pool;
-    if (pool === undefined) throw new NotifydError(ErrorCodes.PROCESSING_NOT_STARTED, 'processing pool not started');
+    if (pool === undefined) throw notifydError(Errors.PROCESSING_NOT_STARTED);
     const log = this.settings.log;
     const ctx = {
       enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, event_type: job.name,
@@ -168,7 +168,7 @@ export class ProcessingEngine {
       // A pool thread died mid-job: BullMQ retries it; the row keeps our lease, so the retry reclaims it.
       this.stats.poolErrors += 1;
       log.warn({ ...ctx, event: 'pool_task_failed', attempt: job.attemptsMade + 1, err: describeError(err) }, 'processing pool thread failed during a job; it will be retried');
-      throw new NotifydError(ErrorCodes.PROCESSING_TASK_FAILED, `processing pool task failed: ${describeError(err)}`, { cause: err });
+      throw notifydError(Errors.PROCESSING_TASK_FAILED, describeError(err), { cause: err });
     }
     const ms = performance.now() - started;
     this.stats.processed += 1;
@@ -205,7 +205,7 @@ export class ProcessingEngine {
       case 'retry':
         this.stats.retried += 1;
         log.warn({ ...fields, event: 'delivery_retry', reason: result.reason, attempt: job.attemptsMade + 1 }, 'delivery failed transiently; will retry');
-        throw new NotifydError(ErrorCodes.DELIVERY_TRANSIENT, result.reason);
+        throw notifydError(Errors.DELIVERY_TRANSIENT, result.reason);
     }
   }
 

@@ -9,7 +9,7 @@
 import type { Config } from '../../src/config/load.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
-import { ErrorCodes, NotifydError, describeError } from '../../src/errors.js';
+import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { MAX_DELAY_MS } from '../../src/queue/jobs.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import { defineActor } from '../../src/runtime/actor.js';
@@ -46,7 +46,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
   function runSweep(): Promise<SweepResult> {
     running ??= (async () => {
       if (db === undefined || producer === undefined) {
-        throw new NotifydError(ErrorCodes.ACTOR_NOT_STARTED, 'scheduler not started');
+        throw notifydError(Errors.ACTOR_NOT_STARTED, 'scheduler');
       }
       const started = performance.now();
       const repair = await redisLostData(producer);

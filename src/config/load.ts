@@ -1,7 +1,8 @@
 // Loads notifyd's configuration from the environment once: *_FILE indirection, validation of every variable,
 // every problem reported (one line each, naming the variable), then a deeply frozen, typed Config.
 import { readFileSync } from 'node:fs';
-import { ErrorCodes, NotifydError } from '../errors.js';
+import { format } from 'node:util';
+import { Errors, NotifydError } from '../errors.js';
 import {
   ENT_OVERRIDE_PATTERN, ENTERPRISE_ID_PATTERN, EX_CONFIG, entOverrideSchemas, variables, type VariableName,
 } from './schema.js';
@@ -60,7 +61,7 @@ export interface Config {
 export class ConfigError extends NotifydError {
   readonly problems: readonly string[];
   constructor(problems: string[]) {
-    super(ErrorCodes.CONFIG_INVALID, `invalid configuration:\n${problems.join('\n')}`);
+    super(Errors.CONFIG_INVALID.code, format(Errors.CONFIG_INVALID.template, problems.join('\n')));
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);
   }

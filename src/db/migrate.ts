@@ -3,7 +3,7 @@
 // and all-or-nothing per migration: a failing one rolls back and stops the run.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { describeError, Errors, notifydError } from '../errors.js';
 import { migrations as defaultMigrations, type Migration } from './migrations/index.js';
 
 /** Arbitrary constant: the advisory lock key that serialises migration runs across hosts. */
@@ -27,7 +27,7 @@ export async function migrate(
   try {
     await client.connect();
   } catch (err) {
-    throw new NotifydError(ErrorCodes.DB_UNAVAILABLE, `cannot connect to DATABASE_URL: ${describeError(err)}`, { cause: err });
+    throw notifydError(Errors.DB_UNAVAILABLE, `cannot connect to DATABASE_URL: ${describeError(err)}`, { cause: err });
   }
   const result: MigrationResult = { applied: [], skipped: [] };
   try {
@@ -44,8 +44,8 @@ export async function migrate(
       const known = applied.get(migration.id);
       if (known !== undefined) {
         if (known !== sum) {
-          throw new NotifydError(ErrorCodes.DB_MIGRATION_FAILED,
-            `migration ${migration.id} was changed after it was applied (checksum mismatch); add a new migration instead`);
+          throw notifydError(Errors.DB_MIGRATION_FAILED, migration.id,
+            'was changed after it was applied (checksum mismatch); add a new migration instead');
         }
         result.skipped.push(migration.id);
         continue;
@@ -58,7 +58,7 @@ export async function migrate(
         await client.query('commit');
       } catch (err) {
         await client.query('rollback').catch(() => undefined);
-        throw new NotifydError(ErrorCodes.DB_MIGRATION_FAILED, `migration ${migration.id} failed and was rolled back: ${describeError(err)}`, { cause: err });
+        throw notifydError(Errors.DB_MIGRATION_FAILED, migration.id, `failed and was rolled back: ${describeError(err)}`, { cause: err });
       }
       result.applied.push(migration.id);
       options.onApplied?.(migration.id, performance.now() - started);

@@ -2,7 +2,7 @@
 // the calling actor retries instead of hanging), enqueueing notification jobs, best-effort removal of stale ones.
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { describeError, Errors, notifydError } from '../errors.js';
 import { QUEUE_NAME, jobIdFor, jobNameFor, jobOptions, type NotificationJobData, type RetentionPolicy } from './jobs.js';
 import { bounded } from '../bounded.js';
 
@@ -71,7 +71,7 @@ export class NotificationProducer {
       await connection.connect();
     } catch (err) {
       connection.disconnect();
-      throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `cannot connect to Redis: ${describeError(err)}`, { cause: err });
+      throw notifydError(Errors.QUEUE_UNAVAILABLE, 'cannot connect to Redis', describeError(err), { cause: err });
     }
     return new NotificationProducer(settings, connection);
   }
@@ -103,7 +103,7 @@ export class NotificationProducer {
     try {
       await this.queue.add(job.name, job.data, job.opts);
     } catch (err) {
-      throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `enqueue failed: ${describeError(err)}`, { cause: err });
+      throw notifydError(Errors.QUEUE_UNAVAILABLE, 'enqueue failed', describeError(err), { cause: err });
     }
     return job.opts.jobId as string;
   }
@@ -123,7 +123,7 @@ export class NotificationProducer {
         await this.queue.addBulk(reqs.slice(i, i + ENQUEUE_CHUNK).map((r) => this.toJob(r)));
       }
     } catch (err) {
-      throw new NotifydError(ErrorCodes.QUEUE_UNAVAILABLE, `enqueue failed: ${describeError(err)}`, { cause: err });
+      throw notifydError(Errors.QUEUE_UNAVAILABLE, 'enqueue failed', describeError(err), { cause: err });
     }
   }
 

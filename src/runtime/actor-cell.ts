@@ -16,7 +16,7 @@
 // back to ok after `resetAfterMs` up; an actor may set its own health through ctx.setStatus.
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { MessagePort } from 'node:worker_threads';
-import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { describeError, Errors, notifydError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Actor, ActorContext, ActorFactory, SetStatusOptions } from './actor.js';
 import { BackoffTracker } from './backoff.js';
@@ -148,7 +148,7 @@ export class ActorCell {
       const outcome = await within(started, this.spec.startTimeoutMs);
       if (outcome === kTimedOut) {
         started.catch(() => undefined);
-        throw new NotifydError(ErrorCodes.ACTOR_START_FAILED, `actor ${this.id} did not start within ${this.spec.startTimeoutMs} ms`);
+        throw notifydError(Errors.ACTOR_START_FAILED, `${this.id} did not start within ${this.spec.startTimeoutMs} ms`);
       }
     } catch (err) {
       if (this.#inc === inc && this.state === 'starting') await this.#end(inc, 'crash', err);
@@ -180,9 +180,9 @@ export class ActorCell {
       this.#lastError = error ?? null;
       this.log.warn({ event: 'actor_crashed', err: error, restarts: this.#restarts }, 'actor crashed');
     }
-    inc.controller.abort(how === 'crash' ? err : new Error('actor exited'));
+    inc.controller.abort(how === 'crash' ? err : notifydError(Errors.ACTOR_STOPPED, `actor ${this.id}`, 'exited'));
     this.#refuseQueued(how === 'crash'
-      ? new NotifydError(ErrorCodes.ACTOR_CRASHED, `actor ${this.id} crashed: ${error}`)
+      ? notifydError(Errors.ACTOR_CRASHED, this.id, error)
       : unavailable(this.id, 'it exited'));
     await this.#stopActor(inc, how, Math.min(this.spec.shutdownMs, CRASH_CLEANUP_MS));
     if (this.#inc !== inc || this.state !== 'backoff') return; // a stop() came in meanwhile
@@ -214,12 +214,12 @@ export class ActorCell {
     this.#setStatus('stopping');
     let inTime = true;
     if (inc !== undefined && wasLive) {
-      inc.controller.abort(new Error(`actor stopping: ${reason}`));
+      inc.controller.abort(notifydError(Errors.ACTOR_STOPPED, `actor ${this.id}`, `stopping: ${reason}`));
       inTime = await this.#stopActor(inc, reason, timeoutMs);
       if (!inTime) this.log.warn({ event: 'actor_stop_abandoned', timeout_ms: timeoutMs }, 'actor ignored stop; abandoned');
     }
     this.#inc = undefined;
-    this.#refuseQueued(new NotifydError(ErrorCodes.ACTOR_STOPPED, `actor ${this.id} stopped (${reason})`));
+    this.#refuseQueued(notifydError(Errors.ACTOR_STOPPED, `actor ${this.id}`, `stopped (${reason})`));
     this.state = 'stopped';
     this.#setStatus('stopped');
     this.#port.close();

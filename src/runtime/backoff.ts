@@ -4,7 +4,7 @@
 // State machine of a BackoffTracker
 //   fresh (failures = 0) ──failed()──► failures = n + 1, returns the delay for n
 //   started(now) records when the child came up; a failure after ≥ resetAfterMs up counts from 0 again.
-import { ErrorCodes, NotifydError } from '../errors.js';
+import { Errors, notifydError } from '../errors.js';
 import type { BackoffPolicy } from './types.js';
 
 /** Enterprise-actor defaults (ARCHITECTURE.md): min 1 s, max 60 s, jitter 0.2, reset after 30 s up. */
@@ -19,7 +19,7 @@ export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({
 export function resolveBackoff(partial: Partial<BackoffPolicy> | undefined, base: BackoffPolicy = DEFAULT_BACKOFF): Readonly<BackoffPolicy> {
   const p: BackoffPolicy = { ...base, ...(partial ?? {}) };
   const bad = (field: string, rule: string): never => {
-    throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, `backoff.${field} must be ${rule}`, { details: { field } });
+    throw notifydError(Errors.RUNTIME_OPTION_INVALID, `backoff.${field} must be ${rule}`, { details: { field } });
   };
   if (!Number.isFinite(p.minMs) || p.minMs < 0) bad('minMs', 'a finite number >= 0');
   if (!Number.isFinite(p.maxMs) || p.maxMs < p.minMs) bad('maxMs', 'a finite number >= minMs');

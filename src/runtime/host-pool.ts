@@ -3,7 +3,7 @@
 // concurrency. The hosts are the static children of an inner one_for_one supervisor: a dead host thread is
 // restarted with all its actors; hosts that keep dying exceed its intensity and escalate to the pool's parent.
 import { availableParallelism } from 'node:os';
-import { ErrorCodes, NotifydError } from '../errors.js';
+import { Errors, notifydError } from '../errors.js';
 import { rootLog, type Logger } from '../log/logger.js';
 import type { StatusRegistry } from './status-registry.js';
 import { Supervisor, type StopReport } from './supervisor.js';
@@ -41,7 +41,7 @@ export class HostPool {
 
   constructor(opts: HostPoolOptions) {
     if (!Number.isInteger(opts.size) || opts.size < 1) {
-      throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, 'HostPool options.size must be an integer >= 1');
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'HostPool options.size must be an integer >= 1');
     }
     this.id = opts.id;
     this.#opts = opts;
@@ -85,7 +85,7 @@ export class HostPool {
 
   /** Places an actor on the least-loaded host; resolves after its first start attempt. */
   async spawn(spec: ActorSpec): Promise<ActorStatus> {
-    if (this.#placement.has(spec.id)) throw new NotifydError(ErrorCodes.SUPERVISOR_CHILD_EXISTS, `actor ${spec.id} already exists in pool ${this.id}`);
+    if (this.#placement.has(spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'actor', spec.id, `pool ${this.id}`);
     const host = this.#leastLoaded();
     this.#placement.set(spec.id, host);
     try {
@@ -106,14 +106,14 @@ export class HostPool {
 
   async stopActor(actorId: string, reason = 'removed'): Promise<void> {
     const host = this.#placement.get(actorId);
-    if (host === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_FOUND, `no actor ${actorId} in pool ${this.id}`);
+    if (host === undefined) throw notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `pool ${this.id}`);
     this.#placement.delete(actorId);
     if (host.has(actorId)) await host.stopActor(actorId, reason);
   }
 
   ask<Reply = unknown>(actorId: string, msg: unknown, timeoutMs?: number): Promise<Reply> {
     const host = this.#placement.get(actorId);
-    if (host === undefined) return Promise.reject(new NotifydError(ErrorCodes.ACTOR_NOT_FOUND, `no actor ${actorId} in pool ${this.id}`));
+    if (host === undefined) return Promise.reject(notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `pool ${this.id}`));
     return host.ask<Reply>(actorId, msg, timeoutMs);
   }
 

@@ -11,7 +11,7 @@
 //              asked to stop → shutdown; hung → crash; 'error' event or `fatal` message → crash with it;
 //              code 0 → normal; any other code → crash HOST_EXITED. The exit code alone never decides.
 import { Worker, type ResourceLimits, type SHARE_ENV, type Transferable } from 'node:worker_threads';
-import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { describeError, Errors, notifydError, NotifydError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { deserializeError } from './mailbox.js';
 import type { ChildExit, ChildRun, HostCommand, HostEvent, HostWorkerData } from './types.js';
@@ -80,7 +80,7 @@ export class HostRun implements ChildRun {
     this.worker.on('exit', (code) => this.#onExit(code));
     this.#startTimer = setTimeout(() => {
       if (this.state !== 'booting') return;
-      this.#error = new NotifydError(ErrorCodes.HOST_START_FAILED, `host ${hostId} thread not ready within ${opts.startTimeoutMs} ms`);
+      this.#error = notifydError(Errors.HOST_START_FAILED, hostId, `thread not ready within ${opts.startTimeoutMs} ms`);
       this.#intent = 'hung';
       void this.worker.terminate();
     }, opts.startTimeoutMs);
@@ -196,18 +196,18 @@ export class HostRun implements ChildRun {
     if (this.#intent === 'stop') {
       exit = { reason: 'shutdown', exitCode: code };
     } else if (this.#intent === 'hung' && !(this.#error instanceof NotifydError)) {
-      exit = { reason: 'crash', exitCode: code, error: new NotifydError(ErrorCodes.HOST_UNRESPONSIVE, `host ${hostId} thread missed ${this.#opts.missedHeartbeats} heartbeats`) };
+      exit = { reason: 'crash', exitCode: code, error: notifydError(Errors.HOST_UNRESPONSIVE, hostId, this.#opts.missedHeartbeats) };
     } else if (this.#error !== undefined) {
       exit = { reason: 'crash', exitCode: code, error: this.#error };
     } else if (code === 0) {
       exit = { reason: 'normal', exitCode: code };
     } else {
-      exit = { reason: 'crash', exitCode: code, error: new NotifydError(ErrorCodes.HOST_EXITED, `host ${hostId} thread exited with code ${code}`, { details: { exitCode: code } }) };
+      exit = { reason: 'crash', exitCode: code, error: notifydError(Errors.HOST_EXITED, hostId, code, { details: { exitCode: code } }) };
     }
     for (const d of this.#pending.values()) d.resolve(undefined);
     this.#pending.clear();
     if (wasBooting) {
-      this.#ready.reject(new NotifydError(ErrorCodes.HOST_START_FAILED, `host ${hostId} thread ended before it was ready (${exit.reason})`, exit.error === undefined ? {} : { cause: exit.error }));
+      this.#ready.reject(notifydError(Errors.HOST_START_FAILED, hostId, `thread ended before it was ready (${exit.reason})`, { cause: exit.error }));
     }
     const level = exit.reason === 'crash' ? 'error' : 'info';
     this.#log[level]({ event: 'host_exit', reason: exit.reason, exit_code: code, err: exit.error === undefined ? undefined : describeError(exit.error) }, 'host thread exited');

@@ -12,7 +12,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { describeError, ErrorCodes, NotifydError } from '../errors.js';
+import { describeError, Errors, notifydError } from '../errors.js';
 import { createLogger, flushLogsSync, setRootLogger } from '../log/logger.js';
 import { factoryOf, type ActorFactory } from './actor.js';
 import { ActorCell, type CellHost, type Incarnation } from './actor-cell.js';
@@ -21,7 +21,7 @@ import type { HostCommand, HostEvent, HostWorkerData } from './types.js';
 
 const EXIT_FATAL = 70; // EX_SOFTWARE
 const port = parentPort;
-if (port === null) throw new Error('host-worker.js must run in a worker thread');
+if (port === null) throw notifydError(Errors.RUNTIME_MISUSE, 'host-worker.js must run in a worker thread');
 const wd = workerData as HostWorkerData;
 // The thread's root logger carries host and thread; `component` is set once per child (runtime, or the actor's
 // kind), never twice, so a line has exactly one.
@@ -66,7 +66,7 @@ function loadFactory(moduleUrl: string): Promise<ActorFactory> {
     loading = als.exit(() => import(moduleUrl)).then((mod: unknown) => {
       const factory = factoryOf(mod);
       if (factory === undefined) {
-        throw new NotifydError(ErrorCodes.ACTOR_START_FAILED, `module ${moduleUrl} exports no actor factory (default or createActor)`);
+        throw notifydError(Errors.ACTOR_START_FAILED, `module ${moduleUrl} exports no actor factory (default or createActor)`);
       }
       return factory;
     });

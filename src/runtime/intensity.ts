@@ -1,6 +1,6 @@
 // Restart intensity: a sliding window of restart times (the Elixir DynamicSupervisor algorithm). More than
 // `intensity` restarts within `periodMs` means the supervisor gives up and escalates.
-import { ErrorCodes, NotifydError } from '../errors.js';
+import { Errors, notifydError } from '../errors.js';
 
 export interface IntensityPolicy {
   /** Restarts tolerated within the period. `Infinity` never escalates. @defaultValue 3 */
@@ -18,10 +18,10 @@ export class RestartWindow {
   constructor(policy: Partial<IntensityPolicy> = {}) {
     const p = { ...DEFAULT_INTENSITY, ...policy };
     if (!(p.intensity >= 0)) {
-      throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, 'intensity must be a number >= 0 (or Infinity)', { details: { field: 'intensity' } });
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'intensity must be a number >= 0 (or Infinity)', { details: { field: 'intensity' } });
     }
     if (!Number.isFinite(p.periodMs) || p.periodMs <= 0) {
-      throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, 'periodMs must be a finite number > 0', { details: { field: 'periodMs' } });
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'periodMs must be a finite number > 0', { details: { field: 'periodMs' } });
     }
     this.policy = Object.freeze(p);
   }

@@ -1,7 +1,7 @@
 // Mailboxes over MessagePorts: request/reply with correlation ids and timeouts (parent side), and errors
 // serialised as data so their stable `code` survives the trip between threads.
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { ErrorCodes, NotifydError, toError, type ErrorCode } from '../errors.js';
+import { type ErrorCode, ErrorCodes, Errors, notifydError, NotifydError, toError } from '../errors.js';
 import type { MailboxMessage, WireError } from './types.js';
 
 const knownCodes = new Set<string>(Object.values(ErrorCodes));
@@ -65,7 +65,7 @@ export class Mailbox {
       const timer = setTimeout(() => {
         this.#pending.delete(c);
         if (this.#pending.size === 0) this.#port.unref();
-        reject(new NotifydError(ErrorCodes.ACTOR_REQUEST_TIMEOUT, `actor ${this.actorId} did not reply within ${timeoutMs} ms`, {
+        reject(notifydError(Errors.ACTOR_REQUEST_TIMEOUT, this.actorId, timeoutMs, {
           details: { actor: this.actorId, timeoutMs },
         }));
       }, timeoutMs);
@@ -124,5 +124,5 @@ export class Mailbox {
 }
 
 export function unavailable(actorId: string, why: string): NotifydError {
-  return new NotifydError(ErrorCodes.ACTOR_UNAVAILABLE, `actor ${actorId} is unavailable: ${why}`, { details: { actor: actorId } });
+  return notifydError(Errors.ACTOR_UNAVAILABLE, actorId, why, { details: { actor: actorId } });
 }

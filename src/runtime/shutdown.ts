@@ -8,7 +8,7 @@
 //   stopping ──second signal──► exit(1) at once
 //   armed ──root escalated (its `exited` is a crash; it has stopped its children)──► afterStop hooks ──► exit(1)
 // Signal source and exit function are injectable so tests drive all of this without killing the runner.
-import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { describeError, Errors, notifydError } from '../errors.js';
 import { flushLogsSync, rootLog, type Logger } from '../log/logger.js';
 import type { StopReport } from './supervisor.js';
 import type { ChildExit } from './types.js';
@@ -127,7 +127,7 @@ export class ShutdownCoordinator {
     const outcome = await Promise.race([ordered, expired]);
     clearTimeout(this.#deadlineTimer);
     if (outcome === kTimedOut) {
-      const err = new NotifydError(ErrorCodes.SHUTDOWN_TIMEOUT, `shutdown did not finish within ${budget} ms`);
+      const err = notifydError(Errors.SHUTDOWN_TIMEOUT, budget);
       this.#log.error({ event: 'shutdown_deadline', err: describeError(err) }, 'shutdown deadline passed; terminating what is left');
       await within(this.#opts.root.kill().catch(() => undefined), 5_000);
       this.#exit(1);

@@ -16,7 +16,7 @@
 // Child states: starting → running → (restarting: waiting its backoff) → stopping → stopped.
 // A stop the supervisor asked for is recorded on the child first, so that exit never triggers a restart.
 import { EventEmitter } from 'node:events';
-import { ErrorCodes, NotifydError, describeError, toError } from '../errors.js';
+import { describeError, Errors, notifydError, toError } from '../errors.js';
 import { rootLog, type Logger } from '../log/logger.js';
 import { BackoffTracker } from './backoff.js';
 import { RestartWindow } from './intensity.js';
@@ -75,7 +75,7 @@ export class Supervisor extends EventEmitter {
   constructor(opts: SupervisorOptions) {
     super();
     if (typeof opts.id !== 'string' || opts.id.length === 0) {
-      throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, 'Supervisor options.id must be a non-empty string');
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'Supervisor options.id must be a non-empty string');
     }
     this.id = opts.id;
     this.#opts = opts;
@@ -83,7 +83,7 @@ export class Supervisor extends EventEmitter {
     this.#window = new RestartWindow({ intensity: opts.intensity ?? 3, periodMs: opts.periodMs ?? 5_000 });
     const seen = new Set<string>();
     for (const spec of opts.children ?? []) {
-      if (seen.has(spec.id)) throw new NotifydError(ErrorCodes.SUPERVISOR_CHILD_EXISTS, `child ${spec.id} listed twice in ${opts.id}`);
+      if (seen.has(spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'child', spec.id, `${opts.id} (listed twice)`);
       seen.add(spec.id);
     }
   }
@@ -106,7 +106,7 @@ export class Supervisor extends EventEmitter {
   /** Starts the static children in order. Restartable after stop() or an escalation (a fresh run). */
   async start(signal?: AbortSignal): Promise<void> {
     if (this.#state !== 'idle' && this.#state !== 'stopped' && this.#state !== 'failed') {
-      throw new NotifydError(ErrorCodes.SUPERVISOR_START_FAILED, `supervisor ${this.id} is ${this.#state}`);
+      throw notifydError(Errors.SUPERVISOR_START_FAILED, this.id, `is ${this.#state}`);
     }
     this.#state = 'starting';
     this.#stopping = undefined;
@@ -125,16 +125,16 @@ export class Supervisor extends EventEmitter {
       });
     } catch (err) {
       if (this.#state !== 'starting') {
-        throw new NotifydError(ErrorCodes.SUPERVISOR_STOPPED, `supervisor ${this.id} was stopped while starting`, { cause: err });
+        throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, 'was stopped while starting', { cause: err });
       }
       this.log.error({ event: 'supervisor_start_failed', err: describeError(err) }, 'a child failed to start; stopping the others');
       await this.#stopAll('start failed', this.#opts.escalationDeadlineMs ?? 25_000);
       this.#finish('failed', { reason: 'crash', error: toError(err) });
-      throw new NotifydError(ErrorCodes.SUPERVISOR_START_FAILED, `supervisor ${this.id} failed to start: ${describeError(err)}`, { cause: err });
+      throw notifydError(Errors.SUPERVISOR_START_FAILED, this.id, `failed to start: ${describeError(err)}`, { cause: err });
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-    if (this.#state !== 'starting') throw new NotifydError(ErrorCodes.SUPERVISOR_STOPPED, `supervisor ${this.id} was stopped while starting`);
+    if (this.#state !== 'starting') throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, 'was stopped while starting');
     this.#state = 'running';
     this.log.info({ event: 'supervisor_started', children: this.#entries.length }, 'supervisor started');
   }
@@ -142,11 +142,11 @@ export class Supervisor extends EventEmitter {
   /** Adds and starts a dynamic child (appended to the start order). */
   async startChild(spec: ChildSpec): Promise<void> {
     if (this.#state !== 'running' && this.#state !== 'starting') {
-      throw new NotifydError(ErrorCodes.SUPERVISOR_STOPPED, `supervisor ${this.id} is ${this.#state}`);
+      throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, `is ${this.#state}`);
     }
-    if (this.#entries.some((e) => e.spec.id === spec.id)) throw new NotifydError(ErrorCodes.SUPERVISOR_CHILD_EXISTS, `child ${spec.id} already exists in ${this.id}`);
+    if (this.#entries.some((e) => e.spec.id === spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'child', spec.id, this.id);
     const max = this.#opts.maxChildren ?? Infinity;
-    if (this.#entries.length >= max) throw new NotifydError(ErrorCodes.SUPERVISOR_MAX_CHILDREN, `supervisor ${this.id} already has ${max} children`);
+    if (this.#entries.length >= max) throw notifydError(Errors.SUPERVISOR_MAX_CHILDREN, this.id, max);
     const entry = this.#entry(spec, true);
     this.#entries.push(entry);
     try {
@@ -168,7 +168,7 @@ export class Supervisor extends EventEmitter {
   /** Stops a child (within its shutdownMs, then kill) and removes it. */
   async terminateChild(id: string): Promise<void> {
     const entry = this.#entries.find((e) => e.spec.id === id);
-    if (entry === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_FOUND, `no child ${id} in ${this.id}`);
+    if (entry === undefined) throw notifydError(Errors.ACTOR_NOT_FOUND, 'child', id, this.id);
     await this.#stopEntry(entry, entry.spec.shutdownMs, 'terminated');
     this.#entries = this.#entries.filter((e) => e !== entry);
   }
@@ -323,9 +323,9 @@ export class Supervisor extends EventEmitter {
 
   async #escalate(offender: Entry): Promise<void> {
     this.#state = 'escalating';
-    const error = new NotifydError(ErrorCodes.SUPERVISOR_INTENSITY_EXCEEDED,
-      `supervisor ${this.id}: more than ${this.#window.policy.intensity} restarts in ${this.#window.policy.periodMs} ms (last: ${offender.spec.id})`,
-      { details: { supervisor: this.id, offender: offender.spec.id } });
+    const policy = this.#window.policy;
+    const error = notifydError(Errors.SUPERVISOR_INTENSITY_EXCEEDED, this.id, policy.intensity + 1, policy.periodMs, policy.intensity,
+      offender.spec.id, { details: { supervisor: this.id, offender: offender.spec.id } });
     this.log.error({ event: 'intensity_exceeded', error_context: 'shutdown', offender: offender.spec.id, reason: 'reached_max_restart_intensity' }, 'restart intensity exceeded; stopping all children');
     safeEmit(this, this.log, 'intensity-exceeded', { id: this.id, offender: offender.spec.id });
     this.#escalation = this.#stopAll('shutdown', this.#opts.escalationDeadlineMs ?? 25_000);

@@ -11,7 +11,7 @@
 // while it is down the actor is recorded (`pending`) and starts with the next thread. stopActor() removes it.
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
-import { ErrorCodes, NotifydError, describeError } from '../errors.js';
+import { describeError, ErrorCodes, Errors, notifydError, NotifydError } from '../errors.js';
 import { rootLog, type Logger } from '../log/logger.js';
 import { resolveBackoff } from './backoff.js';
 import { HostRun } from './host-run.js';
@@ -83,7 +83,7 @@ export class ThreadHost extends EventEmitter {
   constructor(opts: ThreadHostOptions) {
     super();
     if (typeof opts.id !== 'string' || opts.id.length === 0) {
-      throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, 'ThreadHost options.id must be a non-empty string');
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'ThreadHost options.id must be a non-empty string');
     }
     this.id = opts.id;
     this.#opts = opts;
@@ -127,7 +127,7 @@ export class ThreadHost extends EventEmitter {
   /** Starts a thread and its actors; resolves when all had their first start attempt. */
   async start(ctx?: ChildStartContext): Promise<ChildRun> {
     if (this.#run !== undefined && this.#run.state !== 'exited') {
-      throw new NotifydError(ErrorCodes.HOST_START_FAILED, `host ${this.id} is already running`);
+      throw notifydError(Errors.HOST_START_FAILED, this.id, 'is already running');
     }
     const bump = this.#lastExit?.reason === 'crash';
     if (bump) this.#restarts += 1;
@@ -161,13 +161,13 @@ export class ThreadHost extends EventEmitter {
         ? this.#spawnIn(run, r, bump)
         : Promise.resolve(r.status)));
       if (run.state !== 'serving') {
-        throw new NotifydError(ErrorCodes.HOST_START_FAILED, `host ${this.id} thread ended while its actors were starting`);
+        throw notifydError(Errors.HOST_START_FAILED, this.id, 'thread ended while its actors were starting');
       }
     } catch (err) {
       await run.stop('start failed', 1_000);
       throw err instanceof NotifydError && err.code === ErrorCodes.HOST_START_FAILED
         ? err
-        : new NotifydError(ErrorCodes.HOST_START_FAILED, `host ${this.id} failed to start: ${describeError(err)}`, { cause: err });
+        : notifydError(Errors.HOST_START_FAILED, this.id, `failed to start: ${describeError(err)}`, { cause: err });
     } finally {
       ctx?.signal.removeEventListener('abort', abort);
     }
@@ -198,7 +198,7 @@ export class ThreadHost extends EventEmitter {
 
   /** Adds an actor; resolves with its status after its first start attempt (or `pending` when no thread runs). */
   async spawn(spec: ActorSpec): Promise<ActorStatus> {
-    if (this.#state === 'stopping') throw new NotifydError(ErrorCodes.ACTOR_STOPPED, `host ${this.id} is stopping`);
+    if (this.#state === 'stopping') throw notifydError(Errors.ACTOR_STOPPED, `host ${this.id}`, 'is stopping');
     const record = this.#record(spec);
     const run = this.#run;
     if (run === undefined || run.state !== 'serving') return record.status;
@@ -213,7 +213,7 @@ export class ThreadHost extends EventEmitter {
   /** Stops an actor for good (reason `removed`): it is not restarted nor spawned again. */
   async stopActor(actorId: string, reason = 'removed'): Promise<void> {
     const record = this.#records.get(actorId);
-    if (record === undefined) throw new NotifydError(ErrorCodes.ACTOR_NOT_FOUND, `no actor ${actorId} on host ${this.id}`);
+    if (record === undefined) throw notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `host ${this.id}`);
     this.#records.delete(actorId);
     const run = this.#run;
     if (run !== undefined && run.state === 'serving') {
@@ -224,7 +224,7 @@ export class ThreadHost extends EventEmitter {
 
   ask<Reply = unknown>(actorId: string, msg: unknown, timeoutMs = this.#opts.askTimeoutMs ?? 5_000): Promise<Reply> {
     const record = this.#records.get(actorId);
-    if (record === undefined) return Promise.reject(new NotifydError(ErrorCodes.ACTOR_NOT_FOUND, `no actor ${actorId} on host ${this.id}`));
+    if (record === undefined) return Promise.reject(notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `host ${this.id}`));
     if (record.mailbox === undefined) return Promise.reject(unavailable(actorId, `host ${this.id} has no thread running`));
     return record.mailbox.ask<Reply>(msg, timeoutMs);
   }
@@ -249,18 +249,18 @@ export class ThreadHost extends EventEmitter {
 
   #record(spec: ActorSpec): ActorRecord {
     if (typeof spec?.id !== 'string' || spec.id.length === 0 || typeof spec.module !== 'string' || typeof spec.kind !== 'string') {
-      throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, 'actor spec needs string id, kind and module');
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'actor spec needs string id, kind and module');
     }
-    if (this.#records.has(spec.id)) throw new NotifydError(ErrorCodes.SUPERVISOR_CHILD_EXISTS, `actor ${spec.id} already exists on host ${this.id}`);
+    if (this.#records.has(spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'actor', spec.id, `host ${this.id}`);
     for (const field of ['shutdownMs', 'startTimeoutMs', 'degradedAfter', 'stashLimit'] as const) {
       const v = spec[field];
       if (v !== undefined && !(typeof v === 'number' && v >= 0)) {
-        throw new NotifydError(ErrorCodes.RUNTIME_OPTION_INVALID, `actor ${spec.id}: ${field} must be a number >= 0`, { details: { field } });
+        throw notifydError(Errors.RUNTIME_OPTION_INVALID, `actor ${spec.id}: ${field} must be a number >= 0`, { details: { field } });
       }
     }
     resolveBackoff(spec.backoff, resolveBackoff(this.#opts.actorBackoff)); // throws RUNTIME_OPTION_INVALID naming the field
     const max = this.#opts.maxActors ?? Infinity;
-    if (this.#records.size >= max) throw new NotifydError(ErrorCodes.HOST_FULL, `host ${this.id} already runs ${max} actors`);
+    if (this.#records.size >= max) throw notifydError(Errors.HOST_FULL, this.id, max);
     const status: ActorStatus = { id: spec.id, kind: spec.kind, thread: 0, status: 'pending', health: 'ok', restarts: 0, since: nowIso(), last_error: null, host: this.id };
     const record: ActorRecord = { spec, mailbox: undefined, status };
     this.#records.set(spec.id, record);
