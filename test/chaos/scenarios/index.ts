@@ -2,6 +2,7 @@
 import type { Scenario } from '../harness.js';
 import { baseline } from './baseline.js';
 import { novuFaults, sigtermSlowNovu } from './novu.js';
+import { largePayloads } from './large-payloads.js';
 import { postgresRestart } from './postgres-restart.js';
 import { realtimeDrop, realtimeSilent } from './realtime-outage.js';
 import { redisFlush } from './redis-flush.js';
@@ -11,7 +12,7 @@ import { poolWorkerCrash, realtimeThreadCrash } from './thread-crash.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   sigkill, realtimeThreadCrash, poolWorkerCrash, redisRestart, redisFlush, postgresRestart, realtimeDrop, realtimeSilent, novuFaults,
-  sigtermSlowNovu,
+  sigtermSlowNovu, largePayloads,
 ];
 
 /** Selectable by name (CHAOS_SCENARIOS) but not run by default. */
