@@ -3,13 +3,22 @@
 // (3 restarts per 5 s, then everything stops in reverse order and the process exits non-zero). /health, /livez
 // and /readyz come up first; SIGTERM/SIGINT stop everything in reverse order within DAEMON_SHUTDOWN_TIMEOUT_MS.
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pRetry from 'p-retry';
 import type { Config } from '../src/config/load.js';
 import { createPool, type DbPool } from '../src/db/pool.js';
 import { redisOptions } from '../src/queue/producer.js';
 import { describeError, Errors, notifydError } from '../src/errors.js';
-import { startHealthServer, type HealthServer } from '../src/health/server.js';
+import { BOARD_PATH, startHealthServer, type HealthServer } from '../src/health/server.js';
+import { bounded } from '../src/bounded.js';
+import { deliverScope, intakeScope } from '../src/config/scopes.js';
+import { MetricsCollector } from '../src/metrics/collect.js';
+import { defaultHostId } from '../src/ownership/hosts.js';
+import { startPresence } from './presence.js';
+import { CRON_QUEUE_NAME, QUEUE_NAME } from '../src/queue/jobs.js';
 import type { Logger } from '../src/log/logger.js';
 import { HostPool } from '../src/runtime/host-pool.js';
 import { ShutdownCoordinator, type SignalSource } from '../src/runtime/shutdown.js';
@@ -86,10 +95,13 @@ async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, si
   }
 }
 
-/** The sweep and the cron rules cover exactly the enterprises this host serves. */
-function servedScope(config: Config): { enterpriseIds?: string[]; excludeIds: string[] } {
-  const excludeIds = Object.entries(config.enterprises).filter(([, o]) => !o.subscriptionEnabled).map(([id]) => id);
-  return config.enterpriseIds === undefined ? { excludeIds } : { enterpriseIds: config.enterpriseIds.filter((id) => !excludeIds.includes(id)), excludeIds };
+/** The version in package.json (for notifyd_info and `notifyd status`). */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 export async function startDaemon(config: Config, opts: DaemonOptions): Promise<Daemon | undefined> {
@@ -100,13 +112,34 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   const registry = new StatusRegistry(base.child({ component: 'status-registry' }));
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   let directory: EnterpriseDirectory | undefined;
+  let collector: MetricsCollector | undefined;
+  const report = () => assembleHealth({
+    registry, startedAt, phase: () => phase, disabledEnterprises: () => directory?.disabledIds ?? [], pausedEnterprises: () => directory?.pausedIds ?? [],
+  });
+  // One Redis connection for the main thread: the served registry, and the queues the board and /metrics read.
+  const redis = new Redis(config.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
+  redis.on('error', () => undefined);
+  const queues = [QUEUE_NAME, CRON_QUEUE_NAME].map((name) => {
+    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+    q.on('error', () => undefined);
+    return q;
+  });
   const health = await startHealthServer({
     host: config.health.host,
     port: config.health.port,
-    health: () => assembleHealth({ registry, startedAt, phase: () => phase, disabledEnterprises: () => directory?.disabledIds ?? [] }),
+    health: report,
     ready: () => phase === 'running',
+    metrics: () => collector?.text() ?? Promise.resolve(''),
+    ...(config.admin === undefined ? {} : { admin: config.admin }),
+    boardQueues: queues,
   });
   log.info({ event: 'health_listening', port: health.port }, 'health endpoints up');
+  log.info({
+    event: 'admin_access', auth: config.admin === undefined ? 'none' : 'basic', board: config.admin === undefined ? 'off' : BOARD_PATH,
+    board_readonly: config.admin?.readonly ?? null,
+  }, config.admin === undefined
+    ? 'admin credentials unset: Bull Board off; /metrics and /health open'
+    : 'Bull Board, /metrics and the detailed /health need the admin credentials');
 
   const db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-supervisor' });
   const signals = opts.signals ?? process;
@@ -120,7 +153,8 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   signals.off('SIGTERM', onEarlySignal);
   signals.off('SIGINT', onEarlySignal);
   if (!ready) {
-    await Promise.all([health.close(), db.close()]);
+    await Promise.all([health.close(), db.close(), ...queues.map((q) => bounded(q.close(), 1000))]);
+    redis.disconnect();
     exit(0);
     return undefined;
   }
@@ -136,11 +170,11 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   });
   const scheduler = new ThreadHost({
     ...hostOptions, id: 'scheduler', log: base,
-    actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: servedScope(config), restart: 'permanent' }],
+    actors: [{ id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: deliverScope(config), restart: 'permanent' }],
   });
   const cron = new ThreadHost({
     ...hostOptions, id: 'cron', log: base,
-    actors: [{ id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: servedScope(config), restart: 'permanent', startTimeoutMs: 120_000 }],
+    actors: [{ id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: intakeScope(config), restart: 'permanent', startTimeoutMs: 120_000 }],
   });
   const realtime = new HostPool({
     id: 'realtime', size: config.realtimeHosts, registry, log: base,
@@ -157,10 +191,19 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       realtime.childSpec(),
     ],
   });
-  const redis = new Redis(config.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
-  redis.on('error', () => undefined);
-  directory = new EnterpriseDirectory({ config, pool: realtime, db, redis, log: base });
+  const hostId = config.hostId ?? defaultHostId();
+  directory = new EnterpriseDirectory({
+    config, pool: realtime, db, redis, log: base, hostId,
+    statusOf: (id) => registry.get(`enterprise:${id}`),
+  });
   const dir = directory;
+  collector = new MetricsCollector({
+    threads: () => Promise.all([processing, scheduler, cron, ...realtime.hosts].map((h) => h.metrics())),
+    actors: () => registry.snapshot(),
+    health: () => report().status,
+    queues, db: db.pool, scope: deliverScope(config), version: version(), role: 'all',
+    enterpriseLimit: config.metricsEnterpriseLimit,
+  });
 
   const coordinator = new ShutdownCoordinator({
     root,
@@ -174,10 +217,20 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       processing.tell('processing', { type: 'pause' });
       await dir.stop();
     }],
-    afterStop: [() => health.close(), () => db.close(), () => { redis.disconnect(); }],
+    afterStop: [() => presence.stop(), () => health.close(), () => db.close(), async () => {
+      await Promise.all(queues.map((q) => bounded(q.close(), 1000)));
+      redis.disconnect();
+    }],
   });
   coordinator.install();
 
+  const presence = startPresence({
+    redis, prefix: config.queuePrefix,
+    info: () => ({
+      hostId, role: 'all', hostname: hostname(), pid: process.pid, version: version(), startedAt: new Date(startedAt).toISOString(),
+      healthUrl: health.url, status: report().status, enterprises: dir.servedIds.length,
+    }),
+  });
   await root.start();
   await dir.sync();
   dir.watch(opts.enterpriseRefreshMs ?? 30_000);
@@ -186,7 +239,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
 
   return {
     registry, health, root, realtime, processing, scheduler, cron, enterprises: dir,
-    report: () => assembleHealth({ registry, startedAt, phase: () => phase, disabledEnterprises: () => dir.disabledIds }),
+    report,
     shutdown: (reason) => coordinator.shutdown(reason),
   };
 }

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/load.js';
 import { modeFor, subscriptionEnabledFor } from '../src/config/load.js';
 import { ENTERPRISE_ID_PATTERN } from '../src/config/schema.js';
-import { disabledEnterprises, enabledEnterprises } from '../src/db/enterprises.js';
+import { disabledEnterprises, enabledEnterprises, pausedEnterprises } from '../src/db/enterprises.js';
 import type { DbPool } from '../src/db/pool.js';
 import { bounded } from '../src/bounded.js';
 import { describeError } from '../src/errors.js';
@@ -41,6 +41,7 @@ export class EnterpriseDirectory {
   private readonly registry: ServedRegistry;
   private served = new Set<string>();
   private disabled: string[] = [];
+  private paused = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
@@ -48,8 +49,17 @@ export class EnterpriseDirectory {
   private stopped = false;
   private publishFailing = false;
 
-  constructor(args: { config: Config; pool: HostPool; db: DbPool; redis: Redis; log: Logger }) {
+  private readonly hostId: string;
+  private readonly statusOf: (enterpriseId: string) => { status: string; since: string } | undefined;
+
+  constructor(args: {
+    config: Config; pool: HostPool; db: DbPool; redis: Redis; log: Logger; hostId: string;
+    /** the enterprise actor's status (the StatusRegistry), published for operators */
+    statusOf?: (enterpriseId: string) => { status: string; since: string } | undefined;
+  }) {
     this.config = args.config;
+    this.hostId = args.hostId;
+    this.statusOf = args.statusOf ?? (() => undefined);
     this.pool = args.pool;
     this.db = args.db;
     this.log = args.log.child({ component: 'enterprises' });
@@ -63,6 +73,27 @@ export class EnterpriseDirectory {
 
   get servedIds(): readonly string[] {
     return [...this.served];
+  }
+
+  /** Enterprises paused in notify.enterprise_pause (read every SERVED_RENEW_MS). */
+  get pausedIds(): readonly string[] {
+    return [...this.paused];
+  }
+
+  /**
+   * Re-reads the pauses. An enterprise resumed since the last look catches up every pending row at once (its jobs
+   * were dropped while it was paused), instead of waiting for the sweep.
+   */
+  private async refreshPauses(): Promise<void> {
+    const now = new Set((await pausedEnterprises(this.db.pool)).map((p) => p.enterprise_id));
+    const resumed = [...this.paused].filter((id) => !now.has(id) && this.served.has(id));
+    for (const id of [...now].filter((x) => !this.paused.has(x))) this.log.info({ event: 'enterprise_paused', enterprise_id: id }, 'enterprise paused: nothing is delivered until it is resumed');
+    this.paused = now;
+    for (const id of resumed) {
+      this.log.info({ event: 'enterprise_resumed', enterprise_id: id }, 'enterprise resumed: catching up its pending rows');
+      void this.pool.ask(`enterprise:${id}`, { type: 'catch_up', full: true }, 60_000).catch((err: unknown) =>
+        this.log.warn({ event: 'resume_catch_up_failed', enterprise_id: id, err: describeError(err) }, 'catch-up after resume failed; the sweep covers it'));
+    }
   }
 
   private async wanted(): Promise<{ target: string[]; disabled: string[] }> {
@@ -113,6 +144,7 @@ export class EnterpriseDirectory {
         this.log.info({ event: 'enterprises_synced', served: this.served.size, added: added.length, removed: removed.length, disabled: this.disabled.length }, 'enterprise actors updated');
       }
       await this.publish();
+      await this.refreshPauses().catch(() => undefined);
     })().finally(() => { this.syncing = undefined; });
     return this.syncing;
   }
@@ -121,7 +153,11 @@ export class EnterpriseDirectory {
   private async publish(): Promise<void> {
     if (this.stopped || this.served.size === 0) return;
     try {
-      await this.registry.publish([...this.served].map((id) => ({ id, mode: modeFor(this.config, id) })), SERVED_TTL_MS);
+      await this.registry.publish([...this.served].map((id) => {
+        const s = this.statusOf(id);
+        const state = this.paused.has(id) ? 'paused' : s?.status ?? 'starting';
+        return { id, mode: modeFor(this.config, id), info: { host: this.hostId, state, since: s?.since ?? null } };
+      }), SERVED_TTL_MS);
       if (this.publishFailing) this.log.info({ event: 'served_publish_recovered' }, 'served registry renewed again');
       this.publishFailing = false;
     } catch (err) {
@@ -137,7 +173,10 @@ export class EnterpriseDirectory {
       void this.sync().catch((err: unknown) => this.log.warn({ event: 'enterprise_sync_failed', err: describeError(err) }, 'could not refresh enterprises'));
     }, intervalMs);
     this.timer.unref();
-    this.renewTimer = setInterval(() => void this.publish(), SERVED_RENEW_MS);
+    this.renewTimer = setInterval(() => {
+      void this.publish();
+      void this.refreshPauses().catch(() => undefined);
+    }, SERVED_RENEW_MS);
     this.renewTimer.unref();
   }
 

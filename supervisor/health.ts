@@ -26,6 +26,8 @@ export interface HealthInputs {
   phase: () => 'starting' | 'running' | 'stopping';
   /** served enterprises whose subscription is switched off (ENT_<id>_SUBSCRIPTION_ENABLED=false) */
   disabledEnterprises: () => readonly string[];
+  /** enterprises paused (`notifyd pause`): subscribed, nothing delivered */
+  pausedEnterprises?: () => readonly string[];
 }
 
 const ENTERPRISE_PREFIX = 'enterprise:';
@@ -42,6 +44,7 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   const enterprise_status: Record<string, string> = {};
   for (const e of enterprises) enterprise_status[e.id.startsWith(ENTERPRISE_PREFIX) ? e.id.slice(ENTERPRISE_PREFIX.length) : e.id] = e.status;
   for (const id of inputs.disabledEnterprises()) enterprise_status[id] ??= 'disabled';
+  for (const id of inputs.pausedEnterprises?.() ?? []) if (enterprise_status[id] !== undefined) enterprise_status[id] = 'paused';
 
   const processing = byKind('processing')[0];
   const scheduler = byKind('scheduler')[0];

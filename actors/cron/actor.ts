@@ -21,6 +21,7 @@ import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { CRON_QUEUE_NAME } from '../../src/queue/jobs.js';
 import { NotificationProducer, redisOptions } from '../../src/queue/producer.js';
+import { Metrics } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { repeatStrategy } from '../../src/schedule/cron.js';
 import { syncRules, type RuleFireData, type SyncResult } from './rule-sync.js';
@@ -61,6 +62,9 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     const started = performance.now();
     const result = await reconcileRule(db.pool, { ruleId, graceMs: config.cronMisfireGraceMs, ...opts });
     if (result.kind === 'done') {
+      Metrics.cronFires().inc({ outcome: 'fired' }, result.fired);
+      Metrics.cronFires().inc({ outcome: 'caught_up' }, result.caughtUp);
+      Metrics.cronFires().inc({ outcome: 'missed' }, result.missed);
       for (const c of result.created) {
         await producer.enqueue({ enterpriseId: c.enterpriseId, notificationId: c.notificationId, version: c.version, action: 'deliver', origin: 'cron', priority: config.priorities.cron, delayMs: 0 });
       }

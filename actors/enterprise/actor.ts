@@ -16,6 +16,7 @@ import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { advanceWatermark } from '../../src/db/watermarks.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
+import { Metrics } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import type { Health } from '../../src/runtime/types.js';
 import { compactChange, interpretChange, type ChangePayload, type Priorities } from './changes.js';
@@ -32,7 +33,8 @@ export interface EnterpriseHostData {
   config: Config;
 }
 
-export type EnterpriseMsg = { type: 'catch_up' } | { type: 'status' };
+/** catch_up: now (full: every pending row, not only those changed since the watermark); status: its state. */
+export type EnterpriseMsg = { type: 'catch_up'; full?: boolean } | { type: 'status' };
 export interface EnterpriseReply {
   state: SubscriptionState;
   attempts: number;
@@ -49,6 +51,16 @@ const HEALTH: Record<SubscriptionState, Health> = {
   connecting: 'degraded', joined: 'degraded', catching_up: 'degraded', subscribed: 'ok',
   reconnecting: 'degraded', failed: 'down', stopped: 'down',
 };
+
+/** Which plan limit a Realtime refusal names (the server's own words), if any. */
+export function rateLimitOf(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (/Too many messages per second/i.test(reason)) return 'messages';
+  if (/ClientJoinRateLimitReached/i.test(reason)) return 'joins';
+  if (/ChannelRateLimitReached|Too many channels/i.test(reason)) return 'channels';
+  if (/ConnectionRateLimitReached|Too many connected users|too many connections/i.test(reason)) return 'connections';
+  return undefined;
+}
 
 export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args, ctx) => {
   const config = (ctx.data as EnterpriseHostData).config;
@@ -70,6 +82,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   /** Drops what is buffered and renews the subscription: its catch-up reads the rows from the database. */
   function overflow(what: string, count: number): void {
     dropped = true;
+    Metrics.realtimeDropped().inc(count);
     log.warn({ event: 'events_dropped', buffer: what, count }, 'too many events buffered; catching up from the database instead');
     sub?.reconnect(`too many events waiting (${what}); catching up from the database instead`);
   }
@@ -148,14 +161,15 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     await flush();
   }
 
-  function runCatchUp(): Promise<void> {
+  function runCatchUp(forceFull = false): Promise<void> {
     catchingUp ??= (async () => {
       const r = res;
       if (r === undefined) return;
       const started = performance.now();
-      const full = !caughtUpOnce;
+      const full = forceFull || !caughtUpOnce;
       const result = await catchUp({ db: r.db.pool, producer: r.producer, enterpriseId, priorities, overlapMs: config.subscription.catchupOverlapMs, full });
       caughtUpOnce = true;
+      Metrics.catchUpRows().inc(result.enqueued);
       log.info({
         event: 'catch_up_done', enqueued: result.enqueued, pages: result.pages, full, since: result.since?.toISOString() ?? null,
         processing_time_ms: Math.round(performance.now() - started),
@@ -175,6 +189,11 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
         joinTimeoutMs: config.subscription.joinTimeoutMs,
       }, {
         onState(state, detail) {
+          if (state === 'reconnecting') {
+            Metrics.realtimeReconnects().inc();
+            const limit = rateLimitOf(detail.error);
+            if (limit !== undefined) Metrics.realtimeRateLimitCloses().inc({ limit });
+          }
           ctx.setStatus(state, { health: HEALTH[state], ...(detail.error !== undefined ? { error: detail.error } : state === 'subscribed' ? { error: null } : {}) });
           const fields = { event: `subscription_${state}`, attempt: detail.attempt, socket: detail.socket, reason: detail.error };
           if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
@@ -183,6 +202,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
         // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
         onLive: () => { dropped = false; return serial(() => runCatchUp()); },
         onChange: (change) => {
+          Metrics.realtimeEvents().inc({ type: change.eventType });
           if (dropped) return; // a reconnect (and its catch-up) is coming
           if (pendingChanges.length >= MAX_PENDING_CHANGES) {
             const count = pendingChanges.length + 1;
@@ -205,7 +225,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       sub.start();
     },
     async handle(msg) {
-      if (msg.type === 'catch_up') await serial(() => runCatchUp());
+      if (msg.type === 'catch_up') await serial(() => runCatchUp(msg.full === true));
       return { state: sub?.state ?? 'connecting', attempts: sub?.attempts ?? 0, pendingRetries: retryBuffer.length };
     },
     async stop() {

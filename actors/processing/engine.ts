@@ -12,6 +12,7 @@ import { bounded } from '../../src/bounded.js';
 import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
 import { describeError, Errors, notifydError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
+import { Metrics, failureClass, originOf, statusClass } from '../../src/metrics/catalogue.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
@@ -48,6 +49,12 @@ export interface EngineStats {
 
 /** A job of an enterprise nobody serves is put back this many times (1 s, 2 s, 4 s … 30 s: about 2 min) first. */
 const UNSERVED_RETRIES = 8;
+
+/**
+ * Jobs dropped because of their enterprise's state leave no completed record behind: the record would block the
+ * same job id (dedup) when the enterprise is served, resumed or delivered again and its catch-up re-adds the row.
+ */
+const FORGET_REASONS = new Set(['observed', 'enterprise_not_served', 'enterprise_disabled', 'paused']);
 
 export class ProcessingEngine {
   readonly stats: EngineStats = {
@@ -118,6 +125,9 @@ export class ProcessingEngine {
       }
       this.stats.lastRedisErrorAt = now;
     });
+    this.worker.on('completed', (job, result: ProcessResult | undefined) => {
+      if (result?.kind === 'skipped' && FORGET_REASONS.has(result.reason)) void job.remove().catch(() => undefined);
+    });
     this.worker.on('failed', (job, err) => {
       if (job === undefined || err.name === 'DelayedError' || err.name === 'RateLimitError') return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1);
@@ -144,9 +154,12 @@ export class ProcessingEngine {
     const ctx = {
       enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, event_type: job.name,
     };
+    const origin = originOf(job.data);
+    const count = (outcome: string) => Metrics.deliveries().inc({ outcome, origin });
     const mode = this.gate(job);
     if (mode === 'observe') {
       this.stats.observed += 1;
+      count('observed');
       log.info({ ...ctx, event: 'notification_observed', action: job.data.action }, 'observe mode: would be delivered');
       return { kind: 'skipped', reason: 'observed' };
     }
@@ -173,17 +186,26 @@ export class ProcessingEngine {
     const ms = performance.now() - started;
     this.stats.processed += 1;
     this.settings.onResult?.(job.data, result, ms);
+    for (const call of result.calls ?? []) {
+      Metrics.novuRequests().observe({ operation: call.operation, status_class: statusClass(call.status) }, call.ms / 1000);
+      if (call.remaining !== undefined) Metrics.novuRemaining().set(call.remaining);
+    }
     const fields = { ...ctx, processing_time_ms: Math.round(ms) };
     switch (result.kind) {
       case 'sent':
         this.stats.sent += 1;
+        count('sent');
+        if (result.latencyMs !== undefined) Metrics.latency().observe({ origin }, result.latencyMs / 1000);
         log.info({ ...fields, event: 'notification_sent', transaction_id: result.transactionId, replayed: result.replayed }, 'notification sent');
         return result;
       case 'failed':
         this.stats.failed += 1;
+        count('failed');
+        Metrics.failures().inc({ reason: failureClass(result.reason) });
         log.warn({ ...fields, event: 'notification_failed', reason: result.reason }, 'notification failed');
         return result;
       case 'skipped':
+        count('skipped');
         log.debug({ ...fields, event: 'job_skipped', reason: result.reason }, 'nothing to do for this job');
         return result;
       case 'cancelled_in_novu':
@@ -195,7 +217,10 @@ export class ProcessingEngine {
         throw new DelayedError();
       case 'rate_limited':
         this.stats.rateLimited += 1;
+        count('rate_limited');
+        Metrics.novuRateLimited().inc();
         if (result.clampedFromMs !== undefined) {
+          Metrics.novuRetryAfterClamped().inc();
           log.warn({ ...fields, event: 'retry_after_clamped', retry_after_ms: result.retryAfterMs, requested_ms: Math.round(result.clampedFromMs) },
             'Novu asked for a longer pause than NOVU_MAX_RETRY_AFTER_MS; pausing for the maximum');
         }
@@ -204,6 +229,7 @@ export class ProcessingEngine {
         throw Worker.RateLimitError();
       case 'retry':
         this.stats.retried += 1;
+        count('retried');
         log.warn({ ...fields, event: 'delivery_retry', reason: result.reason, attempt: job.attemptsMade + 1 }, 'delivery failed transiently; will retry');
         throw notifydError(Errors.DELIVERY_TRANSIENT, result.reason);
     }

@@ -12,6 +12,7 @@ import { createPool, type DbPool } from '../../src/db/pool.js';
 import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { MAX_DELAY_MS } from '../../src/queue/jobs.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
+import { Metrics } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { rowErrorFields, sweep, type SweepResult } from './sweep.js';
 import { bounded } from '../../src/bounded.js';
@@ -52,6 +53,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
       const repair = await redisLostData(producer);
       markerSeen = true;
       if (repair) {
+        Metrics.redisDataLoss().inc();
         ctx.setStatus('repairing', { health: 'degraded', error: 'Redis lost its data; re-enqueueing every pending row' });
         log.warn({ event: 'redis_data_lost' }, 'Redis lost its data (marker gone): repairing the queue from PostgreSQL');
       }
@@ -68,7 +70,14 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
           if (errorsLogged++ < 5) log.warn({ event: 'sweep_row_failed', ...rowErrorFields(row, err) }, 'sweep could not check a row; it goes on');
         },
       };
-      const result = await sweep(deps);
+      const result = await sweep(deps).catch((err: unknown) => {
+        Metrics.sweeps().inc({ result: 'error' });
+        throw err;
+      });
+      Metrics.sweeps().inc({ result: 'ok' });
+      Metrics.sweepRepairs().inc({ kind: 'missed' }, result.missed);
+      Metrics.sweepRepairs().inc({ kind: 'repaired' }, result.repaired);
+      Metrics.sweepRepairs().inc({ kind: 'unknown_enterprise' }, result.unknownEnterprise);
       const fields = { event: repair ? 'repair_done' : 'sweep_done', ...result, processing_time_ms: Math.round(performance.now() - started) };
       if (repair || result.missed + result.repaired + result.unknownEnterprise + result.errors > 0) log.warn(fields, repair ? 'queue repaired from PostgreSQL' : 'sweep found work the live path missed');
       else log.debug(fields, 'sweep found nothing');

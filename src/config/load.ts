@@ -54,6 +54,11 @@ export interface Config {
   readonly jobLockMs: number;
   readonly novuMaxRetryAfterMs: number;
   readonly threadHeapMb: number;
+  /** basic auth for the board, /metrics and the detailed /health; undefined = board off, those open */
+  readonly admin: { readonly user: string; readonly password: string; readonly readonly: boolean } | undefined;
+  readonly metricsEnterpriseLimit: number;
+  /** DAEMON_HOST_ID, or undefined for hostname-pid */
+  readonly hostId: string | undefined;
   /** ENT_<id>_* switches, by enterprise id */
   readonly enterprises: Readonly<Record<string, EnterpriseOverride>>;
 }
@@ -139,6 +144,10 @@ export function loadConfig(env: Env = process.env): Config {
     else entry.realtimePriority = parsed.data as number;
   }
 
+  if ((values.ADMIN_USER === undefined) !== (values.ADMIN_PASSWORD === undefined) && !problems.some((p) => p.startsWith('ADMIN_'))) {
+    problems.push(values.ADMIN_USER === undefined ? 'ADMIN_USER: required when ADMIN_PASSWORD is set' : 'ADMIN_PASSWORD: required when ADMIN_USER is set');
+  }
+
   // Novu's key is needed as soon as anything may be delivered: the default mode, or one enterprise's ENT_<id>_MODE.
   const delivers = values.DELIVERY_MODE === 'novu' || Object.values(enterprises).some((e) => e.mode === 'deliver');
   if (delivers && values.NOVU_SECRET_KEY === undefined && !problems.some((p) => p.startsWith('NOVU_SECRET_KEY') || p.startsWith('DELIVERY_MODE'))) {
@@ -156,7 +165,8 @@ export function loadConfig(env: Env = process.env): Config {
     REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
     CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
     LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number; NOVU_MAX_RETRY_AFTER_MS: number;
-    DAEMON_THREAD_HEAP_MB: number;
+    DAEMON_THREAD_HEAP_MB: number; ADMIN_USER?: string; ADMIN_PASSWORD?: string; ADMIN_READONLY: boolean;
+    METRICS_ENTERPRISE_LIMIT: number; DAEMON_HOST_ID?: string;
   };
   return deepFreeze<Config>({
     supabaseUrl: v.SUPABASE_URL,
@@ -194,6 +204,10 @@ export function loadConfig(env: Env = process.env): Config {
     jobLockMs: v.JOB_LOCK_MS,
     novuMaxRetryAfterMs: v.NOVU_MAX_RETRY_AFTER_MS,
     threadHeapMb: v.DAEMON_THREAD_HEAP_MB,
+    admin: v.ADMIN_USER !== undefined && v.ADMIN_PASSWORD !== undefined
+      ? { user: v.ADMIN_USER, password: v.ADMIN_PASSWORD, readonly: v.ADMIN_READONLY } : undefined,
+    metricsEnterpriseLimit: v.METRICS_ENTERPRISE_LIMIT,
+    hostId: v.DAEMON_HOST_ID,
     enterprises,
   });
 }

@@ -39,6 +39,7 @@ export const variables = {
     default: 'novu', doc: 'novu delivers; observe subscribes, catches up and reports what would be delivered, changing no row',
   },
   DAEMON_ENTERPRISE_IDS: { schema: z.string(), doc: 'comma-separated enterprise ids; unset = enabled rows of notify.enterprise' },
+  DAEMON_HOST_ID: { schema: z.string().trim().regex(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'must be 1-128 characters of A-Z a-z 0-9 _ . : -' }), doc: 'this process\'s id in the host registry and logs; unset = hostname-pid' },
   DAEMON_HEALTH_PORT: { schema: intIn(0, 65535), default: '3001', doc: 'HTTP port for /health, /livez, /readyz' },
   DAEMON_HEALTH_HOST: { schema: z.string().trim().min(1), default: '0.0.0.0', doc: 'address the health server binds' },
   DAEMON_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), default: 'info', doc: 'pino level' },
@@ -66,6 +67,10 @@ export const variables = {
   DELIVERY_BACKOFF_MS: { schema: intIn(10, 600_000), default: '1000', doc: 'base of the exponential retry backoff for transient delivery failures' },
   JOB_LOCK_MS: { schema: intIn(1000, 600_000), default: '30000', doc: "BullMQ job lock: how soon a dead host's in-flight jobs are taken over" },
   NOVU_MAX_RETRY_AFTER_MS: { schema: intIn(1000, 3_600_000), default: '60000', doc: "longest pause a Novu 429's Retry-After or RateLimit-Reset may impose; longer values are clamped (and logged)" },
+  ADMIN_USER: { schema: z.string().trim().min(1, { message: 'must not be empty' }), doc: 'basic-auth user for Bull Board (/admin/queues), /metrics and the detailed /health; unset = board off' },
+  ADMIN_PASSWORD: { schema: secret, secret: true, doc: 'basic-auth password (ADMIN_PASSWORD_FILE for a Docker secret); never logged' },
+  ADMIN_READONLY: { schema: bool, default: 'false', doc: 'Bull Board without retry and remove' },
+  METRICS_ENTERPRISE_LIMIT: { schema: intIn(0, 10_000), default: '100', doc: 'most enterprises given their own series (notifyd_enterprise_subscribed); the rest are counted in notifyd_enterprise_series_omitted' },
   DAEMON_THREAD_HEAP_MB: { schema: intIn(32, 16_384), default: '256', doc: 'old-generation heap limit of each worker thread (MB); a thread over it is restarted alone' },
 } as const satisfies Record<string, VariableSpec>;
 

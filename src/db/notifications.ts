@@ -1,4 +1,5 @@
-// The SQL of the notification lifecycle: the atomic claim (a lease in notify.delivery on a due pending row), the
+// The SQL of the notification lifecycle: the atomic claim (a lease in notify.delivery on a due pending row of an
+// enterprise that is neither disabled nor paused), the
 // fenced outcome writes (sent / failed on the row, retrying in the side table), and the reads that explain a lost
 // claim. A claim and a retry write only notify.delivery, which no Realtime subscriber sees; the final status write
 // sets writer = 'notifyd!' so its own UPDATE event is recognised and makes no work.
@@ -20,6 +21,8 @@ export interface ClaimedRow extends RowRef {
   retry_error: string | null;
   /** ms since the first attempt of this arming began (database clock): how long delivery has been failing */
   failing_for_ms: number;
+  /** ms since the row became due (its last write by the application, or scheduled_for when later), at the claim */
+  due_age_ms: number;
 }
 
 /** Longest reason stored in last_error. */
@@ -31,7 +34,7 @@ export function clipReason(reason: string): string {
   return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON - 1)}…`;
 }
 
-export type SkipReason = 'not_found' | 'enterprise_mismatch' | 'enterprise_disabled' | 'not_pending' | 'leased';
+export type SkipReason = 'not_found' | 'enterprise_mismatch' | 'enterprise_disabled' | 'paused' | 'not_pending' | 'leased';
 
 export type ClaimResult =
   | { kind: 'claimed'; row: ClaimedRow }
@@ -66,6 +69,7 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
          from req u join notify.ent_notification n on n.id = u.id and n.enterprise_id = u.enterprise_id
         where n.status = 'pending' and ${dueOrInvalid('n')}
           and not exists (select 1 from notify.enterprise e where e.id = n.enterprise_id and not e.enabled)
+          and not exists (select 1 from notify.enterprise_pause p where p.enterprise_id = n.enterprise_id)
         order by n.id, u.ord
      ), won as (
        insert into notify.delivery as d (notification_id, armed_version, lease_owner, lease_expires_at, attempts, first_attempt_at)
@@ -86,7 +90,9 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
      select ${routeColumns('n')}, n.workflow_id, n.recipients,
             case when pg_column_size(n.payload) <= $5 then n.payload end as payload,
             pg_column_size(n.payload) as payload_stored_bytes,
-            w.lease_owner as claim_owner, w.attempts, w.last_error as retry_error, w.failing_for_ms
+            w.lease_owner as claim_owner, w.attempts, w.last_error as retry_error, w.failing_for_ms,
+            (extract(epoch from clock_timestamp() - greatest(n.updated_at, coalesce(n.scheduled_for, '-infinity'))) * 1000)::float8
+              as due_age_ms
        from won w join notify.ent_notification n on n.id = w.notification_id`,
     [reqs.map((r) => r.id), reqs.map((r) => r.enterpriseId), reqs.map((r) => r.owner), reqs.map((r) => r.leaseMs),
       MAX_CLAIM_PAYLOAD_BYTES]);
@@ -99,9 +105,10 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
 }
 
 async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
-  const look = await db.query<RowRef & { disabled: boolean; leased: boolean }>(
+  const look = await db.query<RowRef & { disabled: boolean; paused: boolean; leased: boolean }>(
     `select ${routeColumns('n')},
             coalesce((select not e.enabled from notify.enterprise e where e.id = n.enterprise_id), false) as disabled,
+            exists (select 1 from notify.enterprise_pause p where p.enterprise_id = n.enterprise_id) as paused,
             exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version
                       and d.outcome is null and d.lease_expires_at >= clock_timestamp()) as leased
        from notify.ent_notification n where n.id = $1`, [args.id]);
@@ -110,6 +117,7 @@ async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult>
   if (row.enterprise_id !== args.enterpriseId) return { kind: 'skipped', reason: 'enterprise_mismatch' };
   if (row.status !== 'pending') return { kind: 'skipped', reason: 'not_pending', status: row.status };
   if (row.disabled) return { kind: 'skipped', reason: 'enterprise_disabled' };
+  if (row.paused) return { kind: 'skipped', reason: 'paused' };
   if (row.due_in_ms !== null && row.due_in_ms > 0) return { kind: 'not_due', dueInMs: row.due_in_ms };
   if (row.leased) return { kind: 'skipped', reason: 'leased', status: 'processing' };
   // finished for this arming (sent or failed) while the row still read pending: it is being written right now

@@ -26,6 +26,15 @@ export interface TriggerRequest {
   payload: Record<string, unknown>;
 }
 
+/** One Novu API call, for metrics: what, how it ended (HTTP status; undefined when no answer came), how long. */
+export interface NovuCall {
+  operation: 'trigger' | 'cancel';
+  status: number | undefined;
+  ms: number;
+  /** RateLimit-Remaining, when the answer carried it */
+  remaining?: number;
+}
+
 export type TriggerOutcome =
   | { kind: 'sent'; transactionId: string; replayed: boolean }
   | { kind: 'rejected'; reason: string }
@@ -55,8 +64,9 @@ export class NovuDelivery {
     });
   }
 
-  async trigger(req: TriggerRequest): Promise<TriggerOutcome> {
+  async trigger(req: TriggerRequest): Promise<TriggerOutcome & { call: NovuCall }> {
     const key = req.transactionId;
+    const started = performance.now();
     try {
       const res = await this.novu.trigger({
         workflowId: req.workflowId,
@@ -65,34 +75,56 @@ export class NovuDelivery {
         tenant: req.enterpriseId,
         transactionId: key,
       }, key, { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } });
+      const call = callOf('trigger', 201, started, res.headers);
       const status = String(res.result.status);
       if (status === 'processed') {
-        return { kind: 'sent', transactionId: res.result.transactionId ?? key, replayed: headerValue(res.headers, 'idempotency-replay') === 'true' };
+        return { kind: 'sent', transactionId: res.result.transactionId ?? key, replayed: headerValue(res.headers, 'idempotency-replay') === 'true', call };
       }
       if (NOT_PROCESSED.has(status)) {
         const detail = Array.isArray(res.result.error) && res.result.error.length > 0 ? ` (${res.result.error.join('; ')})` : '';
-        return { kind: 'rejected', reason: `novu did not process the trigger: ${status}${detail}` };
+        return { kind: 'rejected', reason: `novu did not process the trigger: ${status}${detail}`, call };
       }
-      return { kind: 'rejected', reason: `novu answered an unknown status: ${status}` };
+      return { kind: 'rejected', reason: `novu answered an unknown status: ${status}`, call };
     } catch (err) {
-      return classifyError(err, this.maxRetryAfterMs);
+      return { ...classifyError(err, this.maxRetryAfterMs), call: callOf('trigger', statusOf(err), started, headersOf(err)) };
     }
   }
 
   /** Cancels whatever Novu still holds for the transaction (delays, digests). true when something was cancelled. */
-  async cancel(transactionId: string): Promise<{ ok: true; cancelled: boolean } | { ok: false; outcome: TriggerOutcome }> {
+  async cancel(transactionId: string): Promise<({ ok: true; cancelled: boolean } | { ok: false; outcome: TriggerOutcome }) & { call: NovuCall }> {
+    const started = performance.now();
     try {
       const res = await this.novu.cancel(transactionId, undefined, { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } });
-      return { ok: true, cancelled: res.result === true };
+      return { ok: true, cancelled: res.result === true, call: callOf('cancel', 200, started, res.headers) };
     } catch (err) {
-      return { ok: false, outcome: classifyError(err, this.maxRetryAfterMs) };
+      return { ok: false, outcome: classifyError(err, this.maxRetryAfterMs), call: callOf('cancel', statusOf(err), started, headersOf(err)) };
     }
   }
 }
 
-function headerValue(headers: Record<string, string[]> | undefined, name: string): string | undefined {
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { statusCode?: unknown }).statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+function headersOf(err: unknown): Record<string, string[]> | undefined {
+  const h = (err as { headers?: unknown }).headers;
+  if (h instanceof Headers) {
+    const out: Record<string, string[]> = {};
+    h.forEach((v, k) => { out[k] = [v]; });
+    return out;
+  }
+  return h !== null && typeof h === 'object' ? h as Record<string, string[]> : undefined;
+}
+
+function callOf(operation: NovuCall['operation'], status: number | undefined, started: number, headers: Record<string, string[]> | undefined): NovuCall {
+  const remaining = Number(headerValue(headers, 'ratelimit-remaining') ?? NaN);
+  return { operation, status, ms: performance.now() - started, ...(Number.isFinite(remaining) ? { remaining } : {}) };
+}
+
+function headerValue(headers: Record<string, string[] | string> | undefined, name: string): string | undefined {
   if (headers === undefined) return undefined;
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v[0];
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return Array.isArray(v) ? v[0] : v;
   return undefined;
 }
 

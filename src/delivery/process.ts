@@ -8,7 +8,7 @@ import {
 } from '../db/notifications.js';
 import { invalidScheduleReason } from '../db/schedule-sql.js';
 import type { NotificationJobData } from '../queue/jobs.js';
-import { deliveryKey, type NovuDelivery, type TriggerOutcome } from './novu-client.js';
+import { deliveryKey, type NovuCall, type NovuDelivery, type TriggerOutcome } from './novu-client.js';
 import { validateRow } from './validate.js';
 
 export interface ProcessDeps {
@@ -37,14 +37,21 @@ export interface ProcessTask {
   maxAttempts: number;
 }
 
-export type ProcessResult =
+/** What a result tells the processing thread for its metrics: the Novu calls made, and for a send, its latency. */
+export interface ProcessTelemetry {
+  calls?: NovuCall[];
+  /** from the row becoming due to Novu accepting it (ms) */
+  latencyMs?: number;
+}
+
+export type ProcessResult = ProcessTelemetry & (
   | { kind: 'sent'; transactionId: string; replayed: boolean }
   | { kind: 'failed'; reason: string }
   | { kind: 'skipped'; reason: string }
   | { kind: 'not_due'; dueInMs: number }
   | { kind: 'retry'; reason: string }
   | { kind: 'rate_limited'; retryAfterMs: number; reason: string; clampedFromMs?: number }
-  | { kind: 'cancelled_in_novu'; cancelled: boolean };
+  | { kind: 'cancelled_in_novu'; cancelled: boolean });
 
 /** The lease owner is the job id: a retry of the same job reclaims its own lease; another job must wait it out. */
 export function leaseOwner(jobId: string): string {
@@ -76,6 +83,7 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   const validation = validateRow(row);
   if (!validation.ok) return fail(deps, row.id, owner, validation.reason);
 
+  const claimedAt = performance.now();
   const outcome = await deps.novu.trigger({
     enterpriseId: row.enterprise_id,
     notificationId: row.id,
@@ -85,7 +93,10 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     payload: row.payload as Record<string, unknown>,
   });
   deps.afterTrigger?.();
-  return record(task, deps, owner, outcome, row.failing_for_ms);
+  const result = await record(task, deps, owner, outcome, row.failing_for_ms);
+  const calls = [outcome.call, ...(result.calls ?? [])];
+  if (result.kind !== 'sent' || !Number.isFinite(row.due_age_ms)) return { ...result, calls };
+  return { ...result, calls, latencyMs: Math.max(0, row.due_age_ms) + (performance.now() - claimedAt) };
 }
 
 async function fail(deps: ProcessDeps, id: string, owner: string, reason: string, transactionId?: string): Promise<ProcessResult> {
@@ -113,9 +124,9 @@ async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outco
       // The row left our hands while Novu had it: cancelled by the application (take it back from Novu), or our
       // lease expired and another job owns it (it uses the same keys, so Novu does not deliver twice).
       const now = await rowRef(deps.db, id);
-      if (now?.status === 'cancelled') {
-        const res = await deps.novu?.cancel(outcome.transactionId);
-        return { kind: 'cancelled_in_novu', cancelled: res?.ok === true && res.cancelled };
+      if (now?.status === 'cancelled' && deps.novu !== undefined) {
+        const res = await deps.novu.cancel(outcome.transactionId);
+        return { kind: 'cancelled_in_novu', cancelled: res.ok && res.cancelled, calls: [res.call] };
       }
       return { kind: 'skipped', reason: 'lease_lost' };
     }
@@ -134,7 +145,9 @@ async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outco
       }
       const holdMs = outcome.kind === 'rate_limited' ? outcome.retryAfterMs : deps.retryHoldMs * 2 ** task.attemptsMade;
       await markRetrying(deps.db, { id, owner, reason: outcome.reason, holdMs, leaseMs: deps.leaseMs, refundAttempt: outcome.kind === 'rate_limited' });
-      return outcome.kind === 'rate_limited' ? { ...outcome } : { kind: 'retry', reason: outcome.reason };
+      if (outcome.kind === 'transient') return { kind: 'retry', reason: outcome.reason };
+      const { kind, retryAfterMs, reason, clampedFromMs } = outcome;
+      return { kind, retryAfterMs, reason, ...(clampedFromMs === undefined ? {} : { clampedFromMs }) };
     }
   }
 }
@@ -151,8 +164,9 @@ async function cancelInNovu(task: ProcessTask, deps: ProcessDeps): Promise<Proce
   if (deps.novu === undefined) return { kind: 'skipped', reason: 'observe_only' };
   const txId = row.transaction_id ?? deliveryKey(row.enterprise_id, task.job.notificationId, row.armed_version);
   const res = await deps.novu.cancel(txId);
-  if (res.ok) return { kind: 'cancelled_in_novu', cancelled: res.cancelled };
-  if (res.outcome.kind === 'rate_limited') return { ...res.outcome };
-  if (res.outcome.kind === 'transient') return { kind: 'retry', reason: res.outcome.reason };
-  return { kind: 'failed', reason: `cancel in novu failed: ${res.outcome.kind === 'rejected' ? res.outcome.reason : 'unexpected answer'}` };
+  const calls = [res.call];
+  if (res.ok) return { kind: 'cancelled_in_novu', cancelled: res.cancelled, calls };
+  if (res.outcome.kind === 'rate_limited') return { ...res.outcome, calls };
+  if (res.outcome.kind === 'transient') return { kind: 'retry', reason: res.outcome.reason, calls };
+  return { kind: 'failed', reason: `cancel in novu failed: ${res.outcome.kind === 'rejected' ? res.outcome.reason : 'unexpected answer'}`, calls };
 }

@@ -30,6 +30,8 @@ export interface NotificationJobData {
   readonly enqueuedAt: number;
   /** the row's commit time as the producer saw it, ms since epoch, when known */
   readonly committedAt?: number;
+  /** the row was due later than when it was enqueued (a scheduled notification): for metrics */
+  readonly scheduled?: boolean;
 }
 
 /**

@@ -86,6 +86,7 @@ export class NotificationProducer {
       origin: req.origin,
       enqueuedAt: Date.now(),
       ...(req.committedAt === undefined ? {} : { committedAt: req.committedAt }),
+      ...(req.delayMs > 0 && req.origin !== 'cron' ? { scheduled: true } : {}),
     };
     return {
       name: jobNameFor(req.version, req.action),

@@ -90,7 +90,7 @@ export class HostRun implements ChildRun {
     return this.worker.threadId;
   }
 
-  /** Sends a command that the thread answers (`spawned`, `actor-stopped`); undefined if the thread exits first. */
+  /** Sends a command that the thread answers (`spawned`, `actor-stopped`, `metrics`); undefined if it exits first. */
   request(cmd: HostCommand & { req: number }, transfer: Transferable[] = []): Promise<HostEvent | undefined> {
     if (this.state === 'exited') return Promise.resolve(undefined);
     const d = deferred<HostEvent | undefined>();
@@ -154,6 +154,7 @@ export class HostRun implements ChildRun {
         this.#error ??= deserializeError(event.error);
         return;
       case 'spawned':
+      case 'metrics':
       case 'actor-stopped': {
         const d = this.#pending.get(event.req);
         this.#pending.delete(event.req);

@@ -4,7 +4,7 @@
 //
 // State machine of the thread
 //   booting ──preload done──► serving (posts `ready`, heartbeats every heartbeatMs)
-//   serving ──spawn / stop-actor──► serving
+//   serving ──spawn / stop-actor / metrics──► serving
 //   serving ──shutdown──► draining (all actors stop concurrently, each bounded) ──► exit(0)
 //   any     ──uncaught error not attributable to an actor──► posts `fatal`, exit(70)
 // Errors are attributed to an actor through AsyncLocalStorage: anything its start/handle/stop started
@@ -12,6 +12,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { register } from 'prom-client';
 import { describeError, Errors, notifydError } from '../errors.js';
 import { createLogger, flushLogsSync, setRootLogger } from '../log/logger.js';
 import { factoryOf, type ActorFactory } from './actor.js';
@@ -129,6 +130,11 @@ async function onCommand(cmd: HostCommand): Promise<void> {
         if (cells.get(cmd.id) === cell) cells.delete(cmd.id);
       }
       post({ t: 'actor-stopped', req: cmd.req, id: cmd.id });
+      return;
+    }
+    case 'metrics': {
+      // this thread's metrics (its actors register them in the thread's default registry)
+      post({ t: 'metrics', req: cmd.req, metrics: await register.getMetricsAsJSON() });
       return;
     }
     case 'shutdown': {

@@ -18,7 +18,7 @@ import { HostRun } from './host-run.js';
 import { Mailbox, unavailable } from './mailbox.js';
 import type { StatusRegistry } from './status-registry.js';
 import type { ActorReport, ActorSpec, ActorStatus, BackoffPolicy, ChildExit, ChildRun, ChildSpec, ChildStartContext, HostEvent } from './types.js';
-import { mapLimit, nowIso, safeEmit } from './util.js';
+import { kTimedOut, mapLimit, nowIso, safeEmit, within } from './util.js';
 
 export type HostState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
 
@@ -220,6 +220,14 @@ export class ThreadHost extends EventEmitter {
       await run.request({ t: 'stop-actor', req: this.#req++, id: actorId, reason, timeoutMs: record.spec.shutdownMs ?? 5_000 });
     }
     this.#forget(record);
+  }
+
+  /** The thread's metrics (prom-client JSON), [] when no thread serves or it does not answer within timeoutMs. */
+  async metrics(timeoutMs = 2000): Promise<unknown[]> {
+    const run = this.#run;
+    if (run === undefined || run.state !== 'serving') return [];
+    const answer = await within(run.request({ t: 'metrics', req: this.#req++ }), timeoutMs);
+    return answer !== kTimedOut && answer?.t === 'metrics' ? answer.metrics : [];
   }
 
   ask<Reply = unknown>(actorId: string, msg: unknown, timeoutMs = this.#opts.askTimeoutMs ?? 5_000): Promise<Reply> {

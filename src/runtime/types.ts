@@ -113,6 +113,7 @@ export interface HostWorkerData {
 export type HostCommand =
   | { t: 'spawn'; req: number; spec: ActorSpec; port: MessagePort; restartsBase: number }
   | { t: 'stop-actor'; req: number; id: string; reason: string; timeoutMs: number }
+  | { t: 'metrics'; req: number }
   | { t: 'shutdown'; reason: string; timeoutMs: number };
 
 /** Status fields a thread reports for one actor. */
@@ -134,6 +135,8 @@ export type HostEvent =
   | { t: 'spawned'; req: number; id: string; report: ActorReport }
   | { t: 'actor-gone'; id: string; reason: ExitReason; report: ActorReport }
   | { t: 'actor-stopped'; req: number; id: string }
+  /** the thread's prom-client registry as JSON (getMetricsAsJSON), for the main thread to aggregate */
+  | { t: 'metrics'; req: number; metrics: unknown[] }
   | { t: 'event'; id: string; event: unknown }
   | { t: 'fatal'; error: WireError }
   | { t: 'shutdown-done'; abandoned: string[] };
