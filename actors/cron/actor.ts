@@ -21,7 +21,7 @@ import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { CRON_QUEUE_NAME } from '../../src/queue/jobs.js';
 import { NotificationProducer, redisOptions } from '../../src/queue/producer.js';
-import { Metrics } from '../../src/metrics/catalogue.js';
+import { Metrics, zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { repeatStrategy } from '../../src/schedule/cron.js';
 import { syncRules, type RuleFireData, type SyncResult } from './rule-sync.js';
@@ -135,6 +135,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
 
   return {
     async start() {
+      zeroSeries('cron');
       ctx.setStatus('starting', { health: 'degraded' });
       db = createPool({ databaseUrl: config.databaseUrl, max: 3, applicationName: 'notifyd-cron' });
       producer = await NotificationProducer.connect({ redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.deliveryMaxAttempts, backoffMs: config.deliveryBackoffMs });

@@ -16,7 +16,7 @@ import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { advanceWatermark } from '../../src/db/watermarks.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
-import { Metrics } from '../../src/metrics/catalogue.js';
+import { Metrics, zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import type { Health } from '../../src/runtime/types.js';
 import { compactChange, interpretChange, type ChangePayload, type Priorities } from './changes.js';
@@ -180,6 +180,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
 
   return {
     async start() {
+      zeroSeries('realtime');
       res = await acquireResources(config);
       sub = new EnterpriseSubscription({
         enterpriseId,

@@ -4,6 +4,7 @@
 // States: starting → running ⇄ degraded (Redis errors in the last 10 s) → stopping → stopped.
 // Messages: { type: 'stats' } → the engine's counters; { type: 'pause' } → stop fetching (shutdown begins).
 import type { Config } from '../../src/config/load.js';
+import { zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { ProcessingEngine, type EngineStats } from './engine.js';
 
@@ -25,6 +26,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
 
   return {
     async start() {
+      zeroSeries('processing');
       ctx.setStatus('starting', { health: 'degraded' });
       engine = new ProcessingEngine({
         redisUrl: config.redisUrl,

@@ -5,7 +5,7 @@
 // a job of an enterprise nobody serves waits a little (a host may be starting) and is then dropped, its row left
 // pending for the next owner's catch-up. start() and stop() are idempotent; stop() is bounded.
 import { cpus } from 'node:os';
-import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Piscina } from 'piscina';
 import { bounded } from '../../src/bounded.js';
@@ -55,6 +55,20 @@ const UNSERVED_RETRIES = 8;
  * same job id (dedup) when the enterprise is served, resumed or delivered again and its catch-up re-adds the row.
  */
 const FORGET_REASONS = new Set(['observed', 'enterprise_not_served', 'enterprise_disabled', 'paused']);
+
+const ID = /^[1-9]\d{0,18}$/;
+const ENTERPRISE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** What is wrong with a job's data, or undefined when a notifyd producer could have made it. */
+export function invalidJobData(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object') return 'not an object';
+  const d = data as Record<string, unknown>;
+  if (typeof d['notificationId'] !== 'string' || !ID.test(d['notificationId'])) return 'notificationId is not a positive bigint';
+  if (typeof d['version'] !== 'string' || !ID.test(d['version'])) return 'version is not a positive bigint';
+  if (typeof d['enterpriseId'] !== 'string' || !ENTERPRISE.test(d['enterpriseId'])) return 'enterpriseId is not a valid enterprise id';
+  if (d['action'] !== 'deliver' && d['action'] !== 'cancel') return 'action is neither deliver nor cancel';
+  return undefined;
+}
 
 export class ProcessingEngine {
   readonly stats: EngineStats = {
@@ -148,6 +162,10 @@ export class ProcessingEngine {
   }
 
   private async handle(job: Job<NotificationJobData>, token: string | undefined): Promise<ProcessResult> {
+    // A job whose data no notifyd producer makes (a forged or corrupt job) fails at once, alone: it must not reach
+    // a batched claim, where one bad id would fail the statement for every job sharing it.
+    const bad = invalidJobData(job.data);
+    if (bad !== undefined) throw new UnrecoverableError(`invalid job data: ${bad}`);
     const pool = this.pool;
     if (pool === undefined) throw notifydError(Errors.PROCESSING_NOT_STARTED);
     const log = this.settings.log;

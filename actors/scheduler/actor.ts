@@ -12,7 +12,7 @@ import { createPool, type DbPool } from '../../src/db/pool.js';
 import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { MAX_DELAY_MS } from '../../src/queue/jobs.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
-import { Metrics } from '../../src/metrics/catalogue.js';
+import { Metrics, zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { rowErrorFields, sweep, type SweepResult } from './sweep.js';
 import { bounded } from '../../src/bounded.js';
@@ -99,6 +99,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
 
   return {
     async start() {
+      zeroSeries('scheduler');
       ctx.setStatus('starting', { health: 'degraded' });
       producer = await NotificationProducer.connect({ redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.deliveryMaxAttempts, backoffMs: config.deliveryBackoffMs });
       db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-scheduler' });

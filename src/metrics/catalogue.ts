@@ -144,3 +144,35 @@ export function statusClass(status: number | undefined): string {
   if (status === 429) return '429';
   return `${Math.floor(status / 100)}xx`;
 }
+
+const ORIGINS = ['realtime', 'catchup', 'sweep', 'scheduled', 'cron'] as const;
+
+/**
+ * Creates a thread's series at 0 (Prometheus practice: a counter that has not moved yet is 0, not absent, so rates
+ * and alerts over it work from the first scrape).
+ */
+export function zeroSeries(part: 'processing' | 'scheduler' | 'cron' | 'realtime'): void {
+  switch (part) {
+    case 'processing':
+      for (const origin of ORIGINS) for (const outcome of ['sent', 'failed']) Metrics.deliveries().inc({ outcome, origin }, 0);
+      for (const reason of FAILURE_CLASSES) Metrics.failures().inc({ reason }, 0);
+      Metrics.novuRateLimited().inc(0);
+      Metrics.novuRetryAfterClamped().inc(0);
+      return;
+    case 'scheduler':
+      for (const kind of ['missed', 'repaired', 'unknown_enterprise']) Metrics.sweepRepairs().inc({ kind }, 0);
+      for (const result of ['ok', 'error']) Metrics.sweeps().inc({ result }, 0);
+      Metrics.redisDataLoss().inc(0);
+      return;
+    case 'cron':
+      for (const outcome of ['fired', 'caught_up', 'missed']) Metrics.cronFires().inc({ outcome }, 0);
+      return;
+    case 'realtime':
+      for (const type of ['INSERT', 'UPDATE', 'DELETE']) Metrics.realtimeEvents().inc({ type }, 0);
+      for (const limit of ['messages', 'joins', 'channels', 'connections']) Metrics.realtimeRateLimitCloses().inc({ limit }, 0);
+      Metrics.realtimeReconnects().inc(0);
+      Metrics.realtimeDropped().inc(0);
+      Metrics.catchUpRows().inc(0);
+      return;
+  }
+}
