@@ -3,7 +3,10 @@
 // subscribe time (the server's subscription_check_filters), and typed filter evaluation for a batch of changes.
 import type pg from 'pg';
 import { SQL_OPERATOR, type ParsedFilter } from './filters.js';
-import { quoteIdent } from './sql.js';
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
 
 export interface TableRef {
   schema: string;
@@ -23,6 +26,8 @@ export interface TableInfo {
   /** `[{"name": "id", "type": "int8"}, …]` as jsonb renders it. */
   columnsJson: string;
   hasPrimaryKey: boolean;
+  /** Row level security is on: a DELETE's old_record keeps only the primary key (apply_rls). */
+  rlsEnabled: boolean;
 }
 
 export function tableKey(t: TableRef): string {
@@ -65,9 +70,12 @@ export class Catalog {
 
   /** Current column lists of several tables in one query (read per batch, so ALTER TABLE shows at once). */
   async tableInfos(tables: readonly TableRef[]): Promise<Map<string, TableInfo>> {
-    const { rows } = await this.pool.query<{ schema: string; table: string; name: string; typname: string; cast_type: string; pk: boolean }>(
+    const { rows } = await this.pool.query<{
+      schema: string; table: string; name: string; typname: string; cast_type: string; pk: boolean; rls: boolean;
+    }>(
       `select t.schema, t.table, a.attname as name, ty.typname, format_type(a.atttypid, null) as cast_type,
-              exists (select 1 from pg_index i where i.indrelid = a.attrelid and i.indisprimary) as pk
+              exists (select 1 from pg_index i where i.indrelid = a.attrelid and i.indisprimary) as pk,
+              (select c.relrowsecurity from pg_class c where c.oid = a.attrelid) as rls
          from unnest($1::text[], $2::text[]) as t(schema, "table")
          join pg_attribute a on a.attrelid = to_regclass(format('%I.%I', t.schema, t.table))
          join pg_type ty on ty.oid = a.atttypid
@@ -79,7 +87,7 @@ export class Catalog {
       const key = tableKey(row);
       let info = out.get(key);
       if (info === undefined) {
-        info = { columns: [], columnsJson: '', hasPrimaryKey: row.pk };
+        info = { columns: [], columnsJson: '', hasPrimaryKey: row.pk, rlsEnabled: row.rls };
         out.set(key, info);
       }
       info.columns.push({ name: row.name, typname: row.typname, castType: row.cast_type });

@@ -4,6 +4,7 @@
 import type { PgSubscription } from './fanout.js';
 import { bindingId, paramsToLog, parseSubscriptionParams, type SubscriptionParams } from './filters.js';
 import type { PhxMessage } from './serializer.js';
+import type { Tenant } from './tenants.js';
 import type { ChannelInfo, Hub } from './types.js';
 
 /** What a channel needs from its socket session. */
@@ -11,9 +12,11 @@ export interface ChannelHost {
   readonly id: number;
   readonly vsn: string;
   readonly open: boolean;
+  /** The project the socket connected to. */
+  readonly tenant: Tenant;
   send(msg: PhxMessage): void;
   /** Sends a postgres_changes frame, honouring the silence and delay switches. */
-  sendChange(topic: string, payloadJson: string): void;
+  sendChange(topic: string, subTopic: string, payloadJson: string): void;
   /** A timer cancelled when the socket closes. */
   later(ms: number, fn: () => void): void;
 }
@@ -48,6 +51,12 @@ export class Channel {
     this.postgresChanges = this.bindings.map((b) => ({ id: bindingId(b), ...sortedParams(b) }));
     hub.stats.channels += 1;
     hub.stats.channelsJoined += 1;
+    host.tenant.channelsOpen += 1;
+    host.tenant.channel(this.subTopic).joins += 1;
+  }
+
+  get tenant(): Tenant {
+    return this.host.tenant;
   }
 
   get alive(): boolean {
@@ -64,12 +73,13 @@ export class Channel {
   }
 
   pushChange(json: string): void {
-    if (this.alive) this.host.sendChange(this.topic, json);
+    if (this.alive) this.host.sendChange(this.topic, this.subTopic, json);
   }
 
   pushSystem(status: 'ok' | 'error', message: string, extension = 'postgres_changes'): void {
     if (!this.alive) return;
     this.hub.stats.systemMessagesSent += 1;
+    this.tenant.counters.systemMessages += 1;
     this.host.send({
       joinRef: this.joinRef, ref: null, topic: this.topic, event: 'system',
       payload: { channel: this.subTopic, extension, message, status },
@@ -101,6 +111,8 @@ export class Channel {
     this.closed = true;
     this.dropSubscriptions();
     this.hub.stats.channels -= 1;
+    this.tenant.channelsOpen -= 1;
+    this.tenant.channel(this.subTopic).closes += 1;
   }
 
   /** The "failed later" zombie: the PostgreSQL side goes away and only a system error says so. */
@@ -163,7 +175,6 @@ export class Channel {
             }
           }
         }
-        for (const t of tables) await this.hub.feed.ensureTrigger(t.schema, t.table);
         subs.push({ id: this.postgresChanges[i]!['id'] as number, action: p.action, tables, filter: p.filter, target: this });
       }
     } catch (err) {
