@@ -95,6 +95,7 @@ export class ChangeFeed {
     }
     this.stream = stream;
     this.slotName = slotName;
+    this.stats.feedSessions += 1;
   }
 
   private streamEnded(stream: WalStream, err: Error | undefined): void {

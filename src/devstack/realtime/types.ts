@@ -174,6 +174,8 @@ export interface RealtimeStandinStats {
   changesSkipped: number;
   /** WAL sessions that ended unexpectedly (each took its slot and unread changes with it). */
   feedRestarts: number;
+  /** WAL sessions opened (slot created and consistent, streaming). */
+  feedSessions: number;
   heartbeatsAnswered: number;
   heartbeatsIgnored: number;
   systemMessagesSent: number;
@@ -183,7 +185,7 @@ export function emptyStats(): RealtimeStandinStats {
   return {
     sockets: 0, socketsOpened: 0, connectionsRefused: 0, channels: 0, channelsJoined: 0, joinsRefused: 0,
     joinsIgnored: 0, pgSubscribed: 0, eventsSent: 0, eventsDropped: 0, changesConsumed: 0, changesDropped: 0,
-    changesSkipped: 0, feedRestarts: 0,
+    changesSkipped: 0, feedRestarts: 0, feedSessions: 0,
     heartbeatsAnswered: 0, heartbeatsIgnored: 0, systemMessagesSent: 0,
   };
 }

@@ -89,6 +89,12 @@ export function explainSlotError(err: unknown, major: number): Error {
       `realtime stand-in: PostgreSQL has no wal2json output plugin. Fix: apt-get install postgresql-${major}-wal2json ` +
       `(Debian's package; no restart needed).`);
   }
+  if (/may not be used as an output plugin/.test(message)) {
+    return new RealtimeStandinSetupError(
+      `realtime stand-in: this PostgreSQL only loads the output plugins listed in output_plugin_libraries. Fix: ` +
+      `psql -c "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput, test_decoding, wal2json'" ` +
+      `-c "SELECT pg_reload_conf()" as a superuser (or run the stand-in as a superuser).`);
+  }
   if (/all replication slots are in use/.test(message)) {
     return new RealtimeStandinSetupError(
       `realtime stand-in: no replication slot left (each running stand-in holds one). Fix: stop another feed, or ` +
