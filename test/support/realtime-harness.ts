@@ -25,10 +25,13 @@ export interface Status { status: string; err?: Error }
 /** Items arriving over time, and a way to wait (with a deadline) until they satisfy a condition. */
 export class Log<T> {
   readonly items: T[] = [];
+  /** Date.now() at each push. */
+  readonly times: number[] = [];
   private waiters: Array<() => void> = [];
 
   push(item: T): void {
     this.items.push(item);
+    this.times.push(Date.now());
     for (const w of [...this.waiters]) w();
   }
 

@@ -185,7 +185,10 @@ export class ChangeFeed {
         continue;
       }
       const started = Date.now();
-      const perPoll = supabase ? SUPABASE_MAX_CHANGES : IMMEDIATE_BATCH;
+      // With a capacity, a tenth of a second's work at a time, so the backlog builds up as it would upstream.
+      const { capacity } = this.opts;
+      const perPoll = supabase ? SUPABASE_MAX_CHANGES
+        : capacity !== undefined ? Math.max(1, Math.floor(capacity.changesPerSecond / 10)) : IMMEDIATE_BATCH;
       const taken = this.pending.splice(0, perPoll);
       let delivered = 0;
       let raw = 0;
@@ -198,7 +201,6 @@ export class ChangeFeed {
       } catch (err) {
         if (!this.closed) this.log.error({ err: String(err) }, 'realtime stand-in: delivering changes failed');
       }
-      const { capacity } = this.opts;
       let waitMs = capacity === undefined ? 0 : (raw * 1000) / capacity.changesPerSecond - (Date.now() - started);
       if (supabase && delivered === 0) {
         // replication_poller.ex: raw changes but none for subscribers → 100 ms + 50–100 ms; idle → 5 × 100 ms.
