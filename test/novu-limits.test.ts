@@ -36,7 +36,8 @@ async function failure(p: Promise<unknown>): Promise<NovuError> {
 const header = (res: { headers: Record<string, string[]> }, name: string) => res.headers[name]?.[0];
 
 describe('novu stand-in plan limits with the real @novu/api SDK', () => {
-  it('gives each plan Novu\'s trigger limit, 10 % burst and service level in RateLimit-*, and none when unlimited', async (t) => {
+  it('gives each plan Novu\'s trigger limit, 10 % burst and service level in RateLimit-*; none when unlimited',
+    async (t) => {
     const plans = [
       ['free', '300', '330', 'free'], ['pro', '1200', '1320', 'pro'], ['team', '3000', '3300', 'business'],
       ['enterprise', '30000', '33000', 'enterprise'],
@@ -52,9 +53,9 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     const open = await standin(t);
     const res = await sdk(open).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
     assert.equal(header(res, 'ratelimit-limit'), undefined, 'unlimited: no limiter, as self-hosted Novu');
-  });
+    });
 
-  it('charges 100 tokens for a bulk or broadcast and 1 for a trigger: three bulks per Free burst, then 429', async (t) => {
+  it('charges 100 tokens a bulk or broadcast and 1 a trigger: three bulks per Free burst, then 429', async (t) => {
     const clock = 5_000_000;
     const novu = await standin(t, { profile: 'free', now: () => clock });
     const api = sdk(novu);
@@ -114,12 +115,14 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.deepEqual(novu.deliveries().map((d) => [d.environment, d.transactionId]),
       [['dev', 'tx-1'], ['other', 'tx-1'], ['prod', 'tx-1']], 'a transactionId is only a repeat in its environment');
     for (let i = 0; i < 4; i++) await dev.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY);
-    assert.equal((await failure(dev.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY))).statusCode, 429);
+    const refused = await failure(dev.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY));
+    assert.equal(refused.statusCode, 429);
     assert.equal((await prod.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY)).result.status,
       'processed', 'prod has its own bucket');
   });
 
-  it('without idempotency only the transactionId dedups, and not atomically: repeats within the race window go through', async (t) => {
+  it('without idempotency only the transactionId dedups, not atomically: repeats within the race window pass',
+    async (t) => {
     let clock = 9_000_000;
     const novu = await standin(t, { idempotency: false, transactionIdRaceMs: 200, now: () => clock });
     const api = sdk(novu);
@@ -133,7 +136,7 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.equal(header(late, 'idempotency-replay'), undefined, 'the key is not looked at');
     assert.equal(novu.deliveriesFor('tx-race').length, 2, 'the repeat 150 ms later was delivered again');
     assert.deepEqual(novu.ignored().map((i) => i.transactionId), ['tx-race'], 'the one 250 ms later was caught');
-  });
+    });
 
   it('with replayServerErrors a server error is cached under the key and every retry gets it back', async (t) => {
     const novu = await standin(t, { idempotency: { replayServerErrors: true } });
@@ -151,7 +154,8 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.equal((await api.trigger({ workflowId: 'welcome', to: 'sub-1' }, 'k-new')).result.status, 'processed');
   });
 
-  it('counts requests, tokens, events and 429s per environment and tenant, also at GET /_standin/counters', async (t) => {
+  it('counts requests, tokens, events and 429s per environment and tenant, also at GET /_standin/counters',
+    async (t) => {
     const clock = 11_000_000;
     const novu = await standin(t, { workflows: ['welcome', { id: 'held', delayMs: 60_000 }], now: () => clock });
     const api = sdk(novu);
@@ -174,9 +178,10 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
 
     const limited = await standin(t, { rateLimit: { rps: 1 }, now: () => clock });
     const l = sdk(limited);
-    for (let i = 0; i < 5; i++) await l.trigger({ workflowId: 'welcome', to: 'a', tenant: 'ent2' }, undefined, NO_RETRY);
-    await failure(l.trigger({ workflowId: 'welcome', to: 'a', tenant: 'ent2' }, undefined, NO_RETRY));
+    const ent2 = { workflowId: 'welcome', to: 'a', tenant: 'ent2' };
+    for (let i = 0; i < 5; i++) await l.trigger(ent2, undefined, NO_RETRY);
+    await failure(l.trigger(ent2, undefined, NO_RETRY));
     assert.deepEqual(limited.counters().tenants['ent2'], { requests: 6, tokens: 5, events: 5, throttled: 1 });
     assert.equal(limited.counters().rateLimit?.rps, 1);
-  });
+    });
 });

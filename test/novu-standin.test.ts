@@ -273,7 +273,8 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 11);
   });
 
-  it('refills one token every window/(rps×window) ms, only once the bucket cannot pay, and forgets it 2 windows after its last refill', async (t) => {
+  it('refills a token every window/(rps×window) ms once the bucket cannot pay; forgets it 2 windows on',
+    async (t) => {
     // Novu's token-bucket Lua script (evaluate-token-bucket-rate-limit.usecase.ts): rps 1 → 5 tokens, 1 per 1000 ms.
     let clock = 1_000_000;
     const novu = await standin(t, { rateLimit: { rps: 1 }, now: () => clock });
@@ -295,7 +296,7 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(await remaining(), '1', 'no refill while the bucket can pay');
     clock += 11_000;
     assert.equal(await remaining(), '4', 'a new bucket 2 windows after the last refill');
-  });
+    });
 
   it('replays a cached error with its original status by default, or as 503 as Novu\'s interceptor source does, and forgets keys after the TTL', async (t) => {
     const original = await standin(t, { idempotency: { ttlMs: 100 } });

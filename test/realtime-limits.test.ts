@@ -52,7 +52,8 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
       [5, 100, { tickMs: 100, buckets: 12 }]);
   });
 
-  it('over the joins/s average a join gets ClientJoinRateLimitReached and close 1001, upgrades get 429 until it drops', async (t) => {
+  it('over the joins/s average a join gets ClientJoinRateLimitReached and close 1001, upgrades 429 until it falls',
+    async (t) => {
     const { rt, client } = await setup(t, { limits: { maxJoinsPerSecond: 1, tickMs: 2000 } });
     const closes = new Log<number>();
     const supabase = client({
@@ -63,7 +64,8 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     const first = Array.from({ length: 5 }, (_, i) => watchEnterprise(supabase, `e${i}`));
     for (const w of first) await live(w);
     // 5 joins in the first 2 s bucket: 2.5/s ≥ 1/s at the tick; under 1/s again from the third tick.
-    await eventually(() => rt.counters().projects['default']?.rates.joinsLimited === true, 'the joins limit to trigger');
+    const project = () => rt.counters().projects['default'];
+    await eventually(() => project()?.rates.joinsLimited === true, 'the joins limit to trigger');
     const late = watchEnterprise(supabase, 'late');
     const [refused] = await late.statuses.until((s) => s.length >= 1, 'the late join');
     assert.equal(refused?.status, 'CHANNEL_ERROR');
@@ -75,7 +77,7 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     const p = rt.counters().projects['default']!;
     assert.ok((p.joinsRefused['ClientJoinRateLimitReached'] ?? 0) >= 1);
     assert.ok(p.connectionsRefused >= 1, 'the reconnect was refused while limited');
-  });
+    });
 
   it('a socket past the channels-per-connection limit gets "ChannelRateLimitReached: Too many channels"', async (t) => {
     const { client } = await setup(t, { profile: 'free', limits: { maxChannelsPerClient: 2 } });
@@ -88,20 +90,22 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     assert.equal(refused?.err?.message, 'ChannelRateLimitReached: Too many channels');
   });
 
-  it('past the concurrent users of a project, upgrades get 429 "Too many connected users" until one leaves', async (t) => {
+  it('past the concurrent users of a project, upgrades get 429 "Too many connected users" until one leaves',
+    async (t) => {
     const { rt, client } = await setup(t, { limits: { maxConcurrentUsers: 1 } });
     const one = client();
     const w1 = watchEnterprise(one, 'e1');
     await live(w1);
     assert.deepEqual(await upgradeStatus(rt.url, KEY), { status: 429, body: { error: 'Too many connected users' } });
     const w2 = watchEnterprise(client(), 'e2');
-    await eventually(() => (rt.counters().projects['default']?.connectionsRefused ?? 0) >= 2, 'the second client refused');
+    const refused = () => rt.counters().projects['default']?.connectionsRefused ?? 0;
+    await eventually(() => refused() >= 2, 'the second client refused');
     assert.equal(count(w2.statuses.items, 'SUBSCRIBED'), 0);
     await one.removeAllChannels();
     await one.realtime.disconnect();
     await live(w2);
     assert.equal(rt.counters().projects['default']?.users, 1);
-  });
+    });
 
   it('over the messages/s average the project\'s changes are skipped, silently, until the average falls', async (t) => {
     const { db, rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 500 } });
@@ -115,7 +119,8 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === true, 'the limit to trigger');
     const skipped = await insert(db, 'e1');
     await eventually(() => rt.counters().feed.changesSkipped >= 1, 'the change to be skipped');
-    await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === false, 'the average to fall', 20_000);
+    const limited = () => rt.counters().projects['default']?.rates.eventsLimited;
+    await eventually(() => limited() === false, 'the average to fall', 20_000);
     const after = await insert(db, 'e1');
     await w.changes.until((c) => ids(c).includes(after), 'a change once under the limit');
     assert.deepEqual(ids(w.changes.items), [...burst, after]);
@@ -130,8 +135,8 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     await live(w);
     await db.pool.query(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients)
       select 'e1', 'wf', '{u}' from generate_series(1, 40)`);
-    await eventually(() => rt.stats().changesDropped + w.changes.items.length === 40 && rt.counters().feed.backlog === 0,
-      'every change delivered or dropped');
+    const settled = () => rt.stats().changesDropped + w.changes.items.length === 40 && rt.counters().feed.backlog === 0;
+    await eventually(settled, 'every change delivered or dropped');
     const got = ids(w.changes.items);
     assert.ok(rt.stats().changesDropped > 0, 'the burst overflowed the backlog');
     assert.deepEqual(got, [...got].sort((a, b) => a - b), 'commit order');

@@ -50,7 +50,7 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     assert.ok(rt.url);
   });
 
-  it('holds a temporary slot in its own replication session, and the slot is gone when the stand-in closes', async (t) => {
+  it('holds a temporary slot in its own replication session, gone when the stand-in closes', async (t) => {
     const { db, rt, another } = await setup(t);
     const second = await another();
     await eventually(async () => (await slotsOf(db)).length === 2, 'two slots, one per stand-in');
@@ -69,7 +69,9 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     await rt.close();
     const whileDown = await insert(db, 'e1');
     const rt2 = await another();
-    const supabase = createClient(rt2.url, KEY, { auth: { persistSession: false }, realtime: { heartbeatIntervalMs: 1000 } });
+    const supabase = createClient(rt2.url, KEY, {
+      auth: { persistSession: false }, realtime: { heartbeatIntervalMs: 1000 },
+    });
     t.after(() => supabase.realtime.disconnect());
     const w = watchEnterprise(supabase, 'e1');
     await live(w);
@@ -88,7 +90,8 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     let committedAt = 0;
     try {
       await tx.query('begin');
-      await tx.query(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients) values ('e1', 'wf', '{u}')`);
+      await tx.query(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients)
+        values ('e1', 'wf', '{u}')`);
       await tx.query('select pg_sleep(0.4)');
       committedAt = Date.now();
       await tx.query('commit');
@@ -139,7 +142,8 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
       '2026-01-02 03:04:05.5', 1.5)`);
     await w.changes.until((c) => c.length === 1, 'the insert');
     const { rows } = await db.pool.query<{ j: string }>(
-      `select to_jsonb(r)::text as j from (select * from notify.typed) r, (select set_config('TimeZone', 'UTC', false)) z`);
+      `select to_jsonb(r)::text as j
+         from (select * from notify.typed) r, (select set_config('TimeZone', 'UTC', false)) z`);
     const record = (frames[0]!['data'] as Row)['record'] as Row;
     // bytea: realtime.cast gives to_jsonb(text), and wal2json writes bytea as bare hex.
     assert.deepEqual(record, { ...JSON.parse(rows[0]!.j), b: '0102' });
@@ -148,7 +152,8 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     assert.equal(record['b'], '0102');
   });
 
-  it('refills an unchanged TOAST value from the old identity under REPLICA IDENTITY FULL, and leaves it out under DEFAULT', async (t) => {
+  it('refills an unchanged TOAST value from the old identity under REPLICA IDENTITY FULL, not under DEFAULT',
+    async (t) => {
     const { db, client } = await setup(t);
     await db.pool.query(`create table notify.toasty (id int8 primary key, tag text, big text);
       alter publication supabase_realtime add table notify.toasty`);
@@ -166,7 +171,7 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     assert.equal(full!.new['tag'], 'c');
     assert.equal(full!.new['big'], big, 'FULL identity: refilled from the old row');
     assert.equal(full!.old['tag'], 'b');
-  });
+    });
 
   it('evaluates a filtered DELETE on the old identity, and cuts a DELETE to the key when RLS is on', async (t) => {
     const { db, client } = await setup(t);
@@ -203,7 +208,8 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     await w.changes.until((c) => ids(c).includes(id), 'an insert after the new slot');
   });
 
-  it('refuses to start, naming the exact fix, when wal_level, wal2json or the plugin allowlist is missing', async (t) => {
+  it('refuses to start, naming the exact fix, when wal_level, wal2json or the plugin allowlist is missing',
+    async (t) => {
     await assert.rejects(checkWalPrerequisites(fakeServer({ wal_level: 'replica' })),
       /wal_level = replica.*ALTER SYSTEM SET wal_level = logical.*pg_ctlcluster 15 main restart/);
     await assert.rejects(checkWalPrerequisites(fakeServer({ rolsuper: false, rolreplication: false, rolname: 'app' })),
@@ -233,7 +239,7 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     } else {
       await (await attempt).close();
     }
-  });
+    });
 
   it('counts the changes it reads per publication and ignores tables outside it', async (t) => {
     const { db, rt, client } = await setup(t);

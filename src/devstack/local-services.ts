@@ -142,10 +142,13 @@ export async function ensureLogicalDecoding(url: string, say: Say): Promise<void
         .filter(Boolean).join(', ')}). Run:\n  ${steps.join('\n  ')}`);
   }
   if (missingPlugin) {
-    say(`installing Debian's ${pkg} (the Realtime stand-in decodes the WAL with it; ${NO_SERVER_CHANGES_ENV}=1 refuses)`);
+    say(`installing Debian's ${pkg} (the Realtime stand-in decodes the WAL with it; ` +
+      `${NO_SERVER_CHANGES_ENV}=1 refuses)`);
     if (!tryRun(`apt-get install -y -q ${pkg}`, 300_000)) {
       tryRun('apt-get update -q', 300_000);
-      if (!tryRun(`apt-get install -y -q ${pkg}`, 300_000)) throw new Error(`could not install ${pkg}; run: apt-get install ${pkg}`);
+      if (!tryRun(`apt-get install -y -q ${pkg}`, 300_000)) {
+        throw new Error(`could not install ${pkg}; run: apt-get install ${pkg}`);
+      }
     }
   }
   if (needsRestart) {

@@ -40,12 +40,15 @@ await ready;
 
 async function waitFor(group: string): Promise<number[]> {
   const until = Date.now() + 60_000;
-  while ((received.get(group)?.length ?? 0) < COMMITS && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  while ((received.get(group)?.length ?? 0) < COMMITS && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return received.get(group) ?? [];
 }
 
 const insertSql = (group: string, i: number | string) =>
-  `insert into notify.ent_notification (enterprise_id, workflow_id, recipients) values ('bench', '${group}:' || ${i}, '{u}')`;
+  `insert into notify.ent_notification (enterprise_id, workflow_id, recipients)
+   values ('bench', '${group}:' || ${i}, '{u}')`;
 
 // One session: a DO block committing every 50 ms.
 await db.pool.query(`do $$ begin for i in 1..${COMMITS} loop ${insertSql('do', 'i')}; commit;

@@ -56,7 +56,9 @@ export class Log<T> {
   }
 }
 
-export async function eventually(cond: () => boolean | Promise<boolean>, label: string, timeoutMs = 10_000): Promise<void> {
+export async function eventually(
+  cond: () => boolean | Promise<boolean>, label: string, timeoutMs = 10_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${label}`);

@@ -137,7 +137,8 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
     const rl: Record<string, string> = { 'retry-after': retryAfter };
     if (deps.limiter !== undefined) {
       Object.assign(rl, {
-        'ratelimit-limit': String(deps.limiter.limit('trigger')), 'ratelimit-remaining': '0', 'ratelimit-reset': retryAfter,
+        'ratelimit-limit': String(deps.limiter.limit('trigger')), 'ratelimit-remaining': '0',
+        'ratelimit-reset': retryAfter,
         'ratelimit-policy': deps.limiter.policy('trigger', 'single'),
       });
     }

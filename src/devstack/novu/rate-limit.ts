@@ -47,7 +47,8 @@ interface BucketState {
 
 /** One bucket's arithmetic, line for line with Novu's Lua script. */
 export function takeTokens(
-  state: BucketState | undefined, cost: number, maxTokens: number, fillIntervalMs: number, windowMs: number, now: number,
+  state: BucketState | undefined, cost: number, maxTokens: number, fillIntervalMs: number, windowMs: number,
+  now: number,
 ): { state: BucketState; success: boolean; remaining: number; reset: number } {
   let remaining: number;
   let resetCost: number;
@@ -77,7 +78,8 @@ export function takeTokens(
       next = state;
     }
   }
-  return { state: next, success: remaining >= 0, remaining: Math.max(0, remaining), reset: lastRefill + resetCost * fillIntervalMs };
+  const reset = lastRefill + resetCost * fillIntervalMs;
+  return { state: next, success: remaining >= 0, remaining: Math.max(0, remaining), reset };
 }
 
 export class RateLimiter {
@@ -90,7 +92,8 @@ export class RateLimiter {
   #blocked = new Map<string, number>();
 
   constructor(options: RateLimitOptions & { profile?: NovuProfile }, now: () => number) {
-    const base = options.profile !== undefined && options.profile !== 'unlimited' ? PROFILES[options.profile] : undefined;
+    const plan = options.profile;
+    const base = plan !== undefined && plan !== 'unlimited' ? PROFILES[plan] : undefined;
     const trigger = options.rps ?? options.categories?.trigger ?? base?.rps.trigger;
     if (trigger === undefined || !(trigger > 0)) throw new RangeError('novu stand-in: rateLimit.rps must be > 0');
     this.#rps = {

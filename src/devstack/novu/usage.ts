@@ -9,9 +9,8 @@ const empty = (): UsageCounters => ({ requests: 0, tokens: 0, events: 0, throttl
 
 function tenantIdOf(tenant: unknown): string | undefined {
   if (typeof tenant === 'string') return tenant;
-  if (tenant !== null && typeof tenant === 'object' && typeof (tenant as { identifier?: unknown }).identifier === 'string') {
-    return (tenant as { identifier: string }).identifier;
-  }
+  const identifier = (tenant as { identifier?: unknown } | null)?.identifier;
+  if (typeof tenant === 'object' && typeof identifier === 'string') return identifier;
   return undefined;
 }
 
@@ -66,7 +65,8 @@ export class Usage {
 
   snapshot(): Pick<NovuCounters, 'environments' | 'tenants'> {
     return {
-      environments: Object.fromEntries([...this.#environments].map(([k, v]) => [k, { ...v, byRoute: { ...v.byRoute } }])),
+      environments: Object.fromEntries(
+        [...this.#environments].map(([k, v]) => [k, { ...v, byRoute: { ...v.byRoute } }])),
       tenants: Object.fromEntries([...this.#tenants].map(([k, v]) => [k, { ...v }])),
     };
   }

@@ -147,7 +147,8 @@ export class ChangeFeed {
     if (this.publication !== undefined && now - this.publication.at < PUBLICATION_TTL_MS) return this.publication;
     const { rows } = await this.pool.query<{ i: boolean; u: boolean; d: boolean; tables: string[] }>(
       `select p.pubinsert as i, p.pubupdate as u, p.pubdelete as d,
-              coalesce(array_agg(t.schemaname || '.' || t.tablename) filter (where t.tablename is not null), '{}') as tables
+              coalesce(array_agg(t.schemaname || '.' || t.tablename) filter (where t.tablename is not null),
+                       '{}') as tables
          from pg_publication p left join pg_publication_tables t on t.pubname = p.pubname
         where p.pubname = $1 group by 1, 2, 3`, [this.opts.publication]);
     const row = rows[0];

@@ -86,7 +86,8 @@ export function explainSlotError(err: unknown, major: number): Error {
   const message = String(e?.message ?? err);
   if (/could not access file "wal2json"/.test(message) || (e.code === '58P01' && /wal2json/.test(message))) {
     return new RealtimeStandinSetupError(
-      `realtime stand-in: PostgreSQL has no wal2json output plugin. Fix: apt-get install postgresql-${major}-wal2json ` +
+      `realtime stand-in: PostgreSQL has no wal2json output plugin. ` +
+      `Fix: apt-get install postgresql-${major}-wal2json ` +
       `(Debian's package; no restart needed).`);
   }
   if (/may not be used as an output plugin/.test(message)) {

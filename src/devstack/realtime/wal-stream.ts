@@ -10,7 +10,7 @@
 // would lose precision); the protocol part here is small.
 import pg from 'pg';
 
-/** The options realtime.list_changes gives pg_logical_slot_get_changes (20260326120000_list_changes_with_slot_count). */
+/** The options realtime.list_changes passes (migration 20260326120000_list_changes_with_slot_count). */
 export const WAL2JSON_OPTIONS: ReadonlyArray<readonly [string, string]> = [
   ['include-pk', 'true'],
   ['include-transaction', 'false'],
