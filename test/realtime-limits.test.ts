@@ -116,10 +116,10 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
       (enterprise_id, workflow_id, recipients) select 'e1', 'wf', '{u}' from generate_series(1, 10) returning id`);
     const burst = rows.map((r) => Number(r.id));
     await w.changes.until((c) => c.length === 10, 'the burst, sent before the tick');
-    await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === true, 'the limit to trigger');
+    await eventually(() => rt.counters().projects['default']?.rates.dbEventsLimited === true, 'the limit to trigger');
     const skipped = await insert(db, 'e1');
     await eventually(() => rt.counters().feed.changesSkipped >= 1, 'the change to be skipped');
-    const limited = () => rt.counters().projects['default']?.rates.eventsLimited;
+    const limited = () => rt.counters().projects['default']?.rates.dbEventsLimited;
     await eventually(() => limited() === false, 'the average to fall', 20_000);
     const after = await insert(db, 'e1');
     await w.changes.until((c) => ids(c).includes(after), 'a change once under the limit');
@@ -128,6 +128,40 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     assert.equal(count(w.statuses.items, 'CLOSED'), 0, 'postgres_changes over the limit do not close the channel');
     assert.equal(rt.counters().projects['default']?.dbEvents, 11, 'matching subscriptions of the delivered changes');
   });
+
+  it('broadcasts count against messages/s too; a channel receiving one over it gets a system error and phx_close',
+    async (t) => {
+    const { rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 1000 } });
+    type Got = { statuses: Log<Status>; got: Log<unknown>; system: Log<Record<string, unknown>> };
+    const join = (vsn: string): Got & { send(n: number): Promise<unknown> } => {
+      const g: Got = { statuses: new Log(), got: new Log(), system: new Log() };
+      const ch = client({ vsn }).channel('room', { config: { broadcast: { self: false } } })
+        .on('broadcast', { event: 'tick' }, (p) => g.got.push(p['payload']))
+        .on('system', {}, (p: Record<string, unknown>) => g.system.push(p))
+        .subscribe((status) => g.statuses.push({ status }));
+      return { ...g, send: (n) => ch.send({ type: 'broadcast', event: 'tick', payload: { n } }) };
+    };
+    const sender = join('2.0.0');
+    const v2 = join('2.0.0');
+    const v1 = join('1.0.0');
+    for (const g of [sender, v2, v1]) await g.statuses.until((s) => count(s, 'SUBSCRIBED') === 1, 'SUBSCRIBED');
+    for (let n = 1; n <= 5; n++) await sender.send(n);
+    await v2.got.until((g) => g.length === 5, 'five broadcasts, binary frames');
+    await v1.got.until((g) => g.length === 5, 'five broadcasts, JSON frames');
+    assert.deepEqual(v1.got.items, [1, 2, 3, 4, 5].map((n) => ({ n })));
+    assert.equal(sender.got.items.length, 0, 'self: false');
+    // 5 pushes + 10 deliveries in the first 1 s bucket: 15/s ≥ 2/s at the tick.
+    await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === true, 'the limit to trigger');
+    await sender.send(6);
+    for (const g of [v2, v1]) {
+      await g.statuses.until((s) => count(s, 'CLOSED') === 1, 'CLOSED');
+      assert.deepEqual(g.system.items.at(-1),
+        { channel: 'room', extension: 'system', message: 'Too many messages per second', status: 'error' });
+      assert.deepEqual(g.got.items.at(-1), { n: 6 }, 'the message itself was delivered first');
+    }
+    assert.equal(count(sender.statuses.items, 'CLOSED'), 0, 'sending is counted, not checked');
+    assert.equal(rt.counters().projects['default']?.channelsShutDown, 2);
+    });
 
   it('past its capacity the feed delivers at that rate, in order, and drops what overflows the backlog', async (t) => {
     const { db, rt, client } = await setup(t, { capacity: { changesPerSecond: 20, backlog: 10 } });

@@ -114,7 +114,7 @@ export class FanOut {
       const counted = new Map<Tenant, number>();
       for (const [target, ids] of perTarget) {
         const tenant = target.tenant;
-        if (!limited.has(tenant)) limited.set(tenant, tenant.eventRate.triggered);
+        if (!limited.has(tenant)) limited.set(tenant, tenant.dbEventRate.triggered);
         if (limited.get(tenant) === true) {
           skipped.add(tenant);
           continue;
@@ -130,7 +130,7 @@ export class FanOut {
         this.stats.changesSkipped += 1;
       }
       for (const [tenant, n] of counted) {
-        tenant.eventRate.add(n);
+        tenant.dbEventRate.add(n);
         tenant.counters.dbEvents += n;
       }
       if (reached) delivered += 1;

@@ -14,7 +14,11 @@ export const REALTIME_PROFILES: readonly RealtimeProfile[] = ['free', 'pro', 'te
 export interface RealtimeLimits {
   /** Sockets of the project that joined a channel (Census "users"); over it, upgrades get 429. */
   maxConcurrentUsers: number;
-  /** postgres_changes messages per second (60 s average); over it, changes are skipped. */
+  /**
+   * Messages per second (60 s average), counted twice as on the server: postgres_changes per matching subscription
+   * (over it, changes are skipped) and channel messages — broadcasts sent and delivered (over it, a channel that
+   * receives one gets "Too many messages per second" and phx_close).
+   */
   maxEventsPerSecond: number;
   /** Channel joins per second (60 s average); over it, ClientJoinRateLimitReached and close 1001. */
   maxJoinsPerSecond: number;

@@ -27,21 +27,24 @@
 // over one the server's behaviour: upgrade refused with 429 {"error":"Too many connected users"} (or "Too many
 // joins per second"), join errors "ConnectionRateLimitReached: Too many connected users",
 // "ClientJoinRateLimitReached: Too many joins per second" (then close 1001), "ChannelRateLimitReached: Too many
-// channels"; postgres_changes skipped while the project's messages/s average is over its limit.
+// channels"; postgres_changes skipped while the project's messages/s average is over its limit; a channel receiving
+// a broadcast while the channel-message average is over it: system "Too many messages per second" + phx_close.
 //
 // Counters endpoint, for a benchmark in another process: GET /_standin/counters →
 //   {"service":"realtime","at":ISO,"profile","limits":{…},
 //    "feed":{"changesConsumed","changesDropped","changesSkipped","backlog","restarts"},
 //    "projects":{"<project>":{"connections","connectionsRefused","disconnects","joins","joinsRefused":{code:n},
-//                 "messages","dbEvents","changesSkipped","systemMessages","socketsOpen","users","channelsOpen",
+//                 "messages","broadcasts","channelsShutDown","dbEvents","changesSkipped","systemMessages",
+//                 "socketsOpen","users","channelsOpen",
 //                 "limits","rates":{…},"channels":{"<sub-topic>":{"messages","joins","closes"}}}}}
 // No keys, payloads or recipients appear in it.
 //
 // On start it checks that PostgreSQL can do logical decoding with wal2json and fails with the exact fix if not
 // (wal-setup.ts), removes an older stand-in's capture trigger, and creates its temporary slot. Needs PostgreSQL ≥ 14,
 // a role with REPLICATION (or superuser), one replication slot and one WAL sender per stand-in. Several stand-ins
-// may serve one database (each has its own slot). Not offered: broadcast/presence, RLS/JWT checks (any
-// access_token is accepted), `select` column lists, legacy (config-less) joins.
+// may serve one database (each has its own slot). Broadcast on public channels only (broadcast.ts). Not offered:
+// presence, private channels, RLS/JWT checks (any access_token is accepted), `select` column lists, legacy
+// (config-less) joins.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import pg from 'pg';

@@ -3,6 +3,9 @@
 // the project's limits at join in realtime_channel.ex's order (concurrent users, joins/s, channels per socket),
 // routing of other messages to joined channels, and the idle timeout.
 import type { WebSocket } from 'ws';
+import {
+  decodeUserBroadcastPush, encodeUserBroadcast, jsonBroadcastPayload, type BroadcastMessage,
+} from './broadcast.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { decode, encode, RawJson, type PhxMessage, type Vsn } from './serializer.js';
 import type { Tenant } from './tenants.js';
@@ -63,6 +66,15 @@ export class Session implements ChannelHost {
     else write();
   }
 
+  sendBroadcast(topic: string, m: BroadcastMessage): void {
+    if (!this.open) return;
+    if (this.vsn === '2.0.0') {
+      this.ws.send(encodeUserBroadcast(topic, m), { binary: true });
+    } else {
+      this.send({ joinRef: null, ref: null, topic, event: 'broadcast', payload: new RawJson(jsonBroadcastPayload(m)) });
+    }
+  }
+
   later(ms: number, fn: () => void): void {
     if (this.closed) return;
     const t = setTimeout(() => {
@@ -97,8 +109,18 @@ export class Session implements ChannelHost {
   private onFrame(data: unknown, isBinary: boolean): void {
     if (this.closed) return;
     this.armIdle();
-    if (isBinary) return; // binary frames carry broadcast only
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const bytes = Buffer.isBuffer(data) ? data
+      : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : Buffer.from(data as ArrayBuffer);
+    if (isBinary) {
+      // Binary frames carry broadcast only (vsn 2.0.0's user broadcast push).
+      const push = this.vsn === '2.0.0' ? decodeUserBroadcastPush(bytes) : undefined;
+      const channel = push === undefined ? undefined : this.channels.get(push.topic);
+      if (push !== undefined && channel !== undefined && (push.joinRef === null || push.joinRef === channel.joinRef)) {
+        channel.broadcastPush(push.ref, push.message);
+      }
+      return;
+    }
+    const text = bytes.toString('utf8');
     const msg = decode(this.vsn, text);
     if (msg === undefined) {
       this.hub.opts.log.debug({ socket: this.id }, 'realtime stand-in: undecodable frame ignored');

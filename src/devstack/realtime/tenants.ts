@@ -2,10 +2,11 @@
 // project's limit counters (joins/s and postgres_changes messages/s, see limits.ts) and connected users, and the
 // counters of what production bills: messages sent, joins, disconnects, per project and per channel topic.
 // Keys never appear in counters: a project is named by the `projects` option, or "default".
+import { BroadcastTopics } from './broadcast.js';
 import { PROFILE_LIMITS, RateCounter, type RateWindow, type RealtimeLimits } from './limits.js';
 
 export interface ChannelCounters {
-  /** postgres_changes frames sent on this topic (what Supabase bills as messages). */
+  /** Messages sent to clients on this topic: postgres_changes frames and broadcasts (what Supabase bills). */
   messages: number;
   joins: number;
   /** Channels of this topic that ended (left, closed by the server, or their socket went away). */
@@ -22,8 +23,12 @@ export interface TenantCounters {
   /** Join attempts the server counted (every join that passed the concurrent-users check). */
   joins: number;
   joinsRefused: Record<string, number>;
-  /** postgres_changes frames sent to sockets. */
+  /** Messages sent to clients: postgres_changes frames and broadcast deliveries. */
   messages: number;
+  /** Broadcasts clients sent (each also counts against messages/s). */
+  broadcasts: number;
+  /** Channels shut down with "Too many messages per second". */
+  channelsShutDown: number;
   /** What the messages/s rate counter counted: matching subscriptions per change (replication_poller.ex). */
   dbEvents: number;
   /** Changes not delivered because the project was over its messages/s limit. */
@@ -37,25 +42,37 @@ export interface TenantSnapshot extends TenantCounters {
   channelsOpen: number;
   /** The limits in force; null = unlimited (JSON has no Infinity). */
   limits: Record<string, number | null>;
-  rates: { joinsPerSecond: number; eventsPerSecond: number; joinsLimited: boolean; eventsLimited: boolean };
+  rates: {
+    joinsPerSecond: number; joinsLimited: boolean;
+    /** postgres_changes (replication_poller.ex's db_events counter). */
+    dbEventsPerSecond: number; dbEventsLimited: boolean;
+    /** Channel messages: broadcasts (realtime_channel.ex's events counter). */
+    eventsPerSecond: number; eventsLimited: boolean;
+  };
   channels: Record<string, ChannelCounters>;
 }
 
 export class Tenant {
   readonly counters: TenantCounters = {
-    connections: 0, connectionsRefused: 0, disconnects: 0, joins: 0, joinsRefused: {}, messages: 0, dbEvents: 0,
-    changesSkipped: 0, systemMessages: 0,
+    connections: 0, connectionsRefused: 0, disconnects: 0, joins: 0, joinsRefused: {}, messages: 0, broadcasts: 0,
+    channelsShutDown: 0, dbEvents: 0, changesSkipped: 0, systemMessages: 0,
   };
+  /** Public channels per sub-topic, for Broadcast. */
+  readonly broadcasts = new BroadcastTopics();
   readonly channels = new Map<string, ChannelCounters>();
   /** Sockets that joined at least one channel (the server's UsersCounter). */
   readonly users = new Set<object>();
   socketsOpen = 0;
   channelsOpen = 0;
   readonly joinRate: RateCounter;
+  /** postgres_changes counted per matching subscription; triggered → changes skipped. */
+  readonly dbEventRate: RateCounter;
+  /** Channel messages (broadcast); triggered → a channel receiving one is shut down. */
   readonly eventRate: RateCounter;
 
   constructor(readonly id: string, readonly limits: RealtimeLimits, window: RateWindow) {
     this.joinRate = new RateCounter(limits.maxJoinsPerSecond, window);
+    this.dbEventRate = new RateCounter(limits.maxEventsPerSecond, window);
     this.eventRate = new RateCounter(limits.maxEventsPerSecond, window);
   }
 
@@ -75,8 +92,9 @@ export class Tenant {
       socketsOpen: this.socketsOpen, users: this.users.size, channelsOpen: this.channelsOpen,
       limits: Object.fromEntries(Object.entries(this.limits).map(([k, v]) => [k, Number.isFinite(v) ? v : null])),
       rates: {
-        joinsPerSecond: this.joinRate.avg, eventsPerSecond: this.eventRate.avg,
-        joinsLimited: this.joinRate.triggered, eventsLimited: this.eventRate.triggered,
+        joinsPerSecond: this.joinRate.avg, joinsLimited: this.joinRate.triggered,
+        dbEventsPerSecond: this.dbEventRate.avg, dbEventsLimited: this.dbEventRate.triggered,
+        eventsPerSecond: this.eventRate.avg, eventsLimited: this.eventRate.triggered,
       },
       channels: Object.fromEntries([...this.channels].map(([k, v]) => [k, { ...v }])),
     };
@@ -84,6 +102,7 @@ export class Tenant {
 
   stop(): void {
     this.joinRate.stop();
+    this.dbEventRate.stop();
     this.eventRate.stop();
   }
 }
