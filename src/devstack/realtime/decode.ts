@@ -11,7 +11,13 @@
 //   keep only values whose JSON text is at most 64 bytes (refilled TOAST values are dropped then, as on the server);
 // - commit_timestamp = the WAL's commit time, to_char(… at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"').
 // Filters see what the server's is_visible_through_filters sees: the uncut new columns (DELETE: the identity).
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
+
+/** A named (prepared, planned once per connection) statement for a query text. */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `rt_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values };
+}
 
 export type ChangeOp = 'INSERT' | 'UPDATE' | 'DELETE';
 
@@ -41,6 +47,8 @@ export interface Change {
   tooLarge: boolean;
   /** The row filters are evaluated on, when it differs from record (DELETE: old_record); else null. */
   filterRow: string | null;
+  /** The table's pg_class row version now (xmin), null if the table is gone. */
+  tableVersion: string | null;
 }
 
 const OPS: Readonly<Record<string, ChangeOp>> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
@@ -66,6 +74,7 @@ export function peekChange(doc: string, lsn: bigint): WalChange | undefined {
 interface DecodedRow {
   ord: number;
   big: boolean;
+  relver: string | null;
   ts: string | null;
   record: string | null;
   old_record: string | null;
@@ -78,7 +87,7 @@ export class WalDecoder {
   /** typeoid → its regtype text, as realtime.cast receives it. */
   private readonly typeNames = new Map<number, string>();
 
-  constructor(private readonly pool: pg.Pool, private readonly maxRecordBytes: number) {}
+  constructor(private readonly pool: pg.Pool, readonly maxRecordBytes: number) {}
 
   private async resolveTypes(oids: Iterable<number>): Promise<void> {
     const missing = [...new Set(oids)].filter((o) => !this.typeNames.has(o));
@@ -94,58 +103,63 @@ export class WalDecoder {
       if (name === undefined || oid === BYTEA_OID) return [];
       return [`when ${oid} then to_jsonb(c.v::${name})`];
     });
-    return arms.length === 0 ? 'to_jsonb(c.v)' : `case c.t::int ${arms.join(' ')} else to_jsonb(c.v) end`;
+    return arms.length === 0 ? 'to_jsonb(c.v)' : `case c.t ${arms.join(' ')} else to_jsonb(c.v) end`;
   }
 
-  /** Renders a batch, in order. `rls[i]`: row level security is on for change i's table. */
-  async decode(changes: readonly WalChange[], rls: readonly boolean[]): Promise<Change[]> {
+  /**
+   * Renders a batch, in order. Row level security is read with each change (as apply_rls reads relrowsecurity),
+   * and so is the table's pg_class row version, which tells the catalog cache when a table changed.
+   */
+  async decode(changes: readonly WalChange[]): Promise<Change[]> {
     if (changes.length === 0) return [];
     const oids = changes.flatMap((c) => c.typeOids);
     await this.resolveTypes(oids);
     const sql = /* sql */ `
-      with w as (
-        select x.ord, x.doc, x.rls, x.doc->>'action' as act, octet_length(x.doc::text) > $2::int as big
-          from unnest($1::jsonb[], $3::bool[]) with ordinality as x(doc, rls, ord)
-      ), c as (
-        select w.ord, w.big, w.rls, w.act, s.side, e->>'name' as name, (e->>'typeoid')::oid as t,
-               (e->'value') #>> '{}' as v,
-               coalesce(w.doc->'pk', '[]') @> jsonb_build_array(jsonb_build_object('name', e->>'name')) as pk
-          from w
-         cross join lateral (values ('n', w.doc->'columns'), ('o', w.doc->'identity')) as s(side, arr)
-         cross join lateral jsonb_array_elements(coalesce(s.arr, '[]')) as e
-      ), v as (
-        select c.ord, c.big, c.rls, c.act, c.side, c.name, c.pk, ${this.castExpression(oids)} as value from c
-      ), n as (select * from v where side = 'n'), o as (select * from v where side = 'o'),
-      r as (
-        select coalesce(n.ord, o.ord) as ord,
-               jsonb_object_agg(coalesce(n.name, o.name), case when n.name is null then o.value else n.value end) as j
-          from n full join o on n.ord = o.ord and n.name = o.name
-         where not coalesce(n.big, o.big) or octet_length(n.value::text) <= 64
-         group by 1
-      ), ol as (
-        select ord, jsonb_object_agg(name, value) as j from o
-         where (not big or octet_length(value::text) <= 64) and (act <> 'D' or not rls or pk)
-         group by ord
-      ), f as (
-        select ord, side, jsonb_object_agg(name, value) as j from v group by ord, side
-      )
-      select w.ord::int as ord, w.big,
-             to_char((w.doc->>'timestamp')::timestamptz at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ts,
-             case when w.act <> 'D' then r.j::text end as record,
-             case when w.act <> 'I' then ol.j::text end as old_record,
-             case when f.j is distinct from (case when w.act = 'D' then ol.j else r.j end) then f.j::text end
-               as filter_row
-        from w
-        left join r on r.ord = w.ord
-        left join ol on ol.ord = w.ord
-        left join f on f.ord = w.ord and f.side = case when w.act = 'D' then 'o' else 'n' end
-       order by w.ord`;
-    const { rows } = await this.pool.query<DecodedRow>(sql, [changes.map((c) => c.doc), this.maxRecordBytes, rls]);
+      select x.ord::int as ord, r.big, r.relver, r.record, r.old_record, r.filter_row,
+             to_char((x.doc->>'timestamp')::timestamptz at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ts
+        from unnest($1::jsonb[]) with ordinality as x(doc, ord)
+       cross join lateral (
+         with m as (
+           select octet_length(x.doc::text) > $2::int as big, x.doc->>'action' as act,
+                  coalesce(k.relrowsecurity, false) as rls, k.xmin::text as relver
+             from (select 1) as one
+             left join pg_class k
+               on k.oid = to_regclass(quote_ident(x.doc->>'schema') || '.' || quote_ident(x.doc->>'table'))
+         ), v as (
+           select s.side, c.name, c.pk, ${this.castExpression(oids)} as value
+             from (values ('n', x.doc->'columns'), ('o', x.doc->'identity')) as s(side, arr)
+            cross join lateral jsonb_array_elements(coalesce(s.arr, '[]')) as e
+            cross join lateral (
+              select e->>'name' as name, (e->>'typeoid')::int as t, (e->'value') #>> '{}' as v,
+                     coalesce(x.doc->'pk', '[]') @> jsonb_build_array(jsonb_build_object('name', e->>'name')) as pk
+            ) as c
+         )
+         select m.big, m.relver, rec.j::text as record, old.j::text as old_record,
+                case when f.j is distinct from (case when m.act = 'D' then old.j else rec.j end) then f.j::text end
+                  as filter_row
+           from m
+           left join lateral (
+             select jsonb_object_agg(coalesce(n.name, o.name), case when n.name is null then o.value else n.value end) j
+               from (select * from v where side = 'n') n
+               full join (select * from v where side = 'o') o on n.name = o.name
+              where not m.big or octet_length(n.value::text) <= 64
+           ) rec on m.act <> 'D'
+           left join lateral (
+             select jsonb_object_agg(name, value) j from v
+              where side = 'o' and (not m.big or octet_length(value::text) <= 64) and (m.act <> 'D' or not m.rls or pk)
+           ) old on m.act <> 'I'
+           left join lateral (
+             select jsonb_object_agg(name, value) j from v where side = case when m.act = 'D' then 'o' else 'n' end
+           ) f on true
+       ) as r
+       order by x.ord`;
+    const { rows } = await this.pool.query<DecodedRow>(prepared(sql, [changes.map((c) => c.doc), this.maxRecordBytes]));
     return rows.map((row) => {
       const c = changes[row.ord - 1]!;
       return {
         lsn: c.lsn, op: c.op, schema: c.schema, table: c.table, commitTimestamp: row.ts ?? '',
         record: row.record, oldRecord: row.old_record, tooLarge: row.big, filterRow: row.filter_row,
+        tableVersion: row.relver,
       };
     });
   }

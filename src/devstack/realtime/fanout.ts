@@ -7,6 +7,7 @@ import type { Catalog, TableInfo, TableRef } from './catalog.js';
 import { tableKey } from './catalog.js';
 import type { Change, WalChange, WalDecoder } from './decode.js';
 import type { ActionFilter, ParsedFilter } from './filters.js';
+import { filterFast, renderFast, type FastChange } from './render.js';
 import type { Tenant } from './tenants.js';
 import type { RealtimeStandinStats, StandinLogger } from './types.js';
 
@@ -25,6 +26,10 @@ export interface PgSubscription {
   readonly tables: readonly TableRef[];
   readonly filter: ParsedFilter | null;
   readonly target: ChangeTarget;
+}
+
+function isFast(c: Change): c is FastChange {
+  return 'filterValues' in c;
 }
 
 function filterKey(f: ParsedFilter): string {
@@ -88,8 +93,18 @@ export class FanOut {
       wanted.push(change);
     }
     if (wanted.length === 0) return 0;
-    const infos = await this.catalog.tableInfos([...groups.values()].map((g) => g.table));
-    const rendered = await this.decoder.decode(wanted, wanted.map((c) => infos.get(tableKey(c))?.rlsEnabled === true));
+    const rendered = await this.render(wanted);
+    // Tables seen through PostgreSQL carry their pg_class version; the others were checked against the cache.
+    const versions = new Map<string, string | null>();
+    for (const c of rendered) if (!isFast(c)) versions.set(tableKey(c), c.tableVersion);
+    const infos = new Map<string, TableInfo>();
+    const check: TableRef[] = [];
+    for (const [key, g] of groups) {
+      const hit = this.catalog.cached(key);
+      if (!versions.has(key) && hit !== undefined) infos.set(key, hit);
+      else check.push(g.table);
+    }
+    for (const [k, v] of await this.catalog.tableInfosAt(check, versions)) infos.set(k, v);
     const verdicts = await this.evaluateFilters(groups, infos, rendered);
     // The messages/s counter is read once per batch, as the poller reads it once per list_changes.
     const limited = new Map<Tenant, boolean>();
@@ -138,6 +153,15 @@ export class FanOut {
     return delivered;
   }
 
+  /** Renders in order: in JS where render.ts can, the rest in one PostgreSQL query. */
+  private async render(wanted: readonly WalChange[]): Promise<Change[]> {
+    const fast = wanted.map((c) => renderFast(c, this.catalog.cached(tableKey(c)), this.decoder.maxRecordBytes));
+    const slow = wanted.filter((_, i) => fast[i] === undefined);
+    const decoded = await this.decoder.decode(slow);
+    let next = 0;
+    return fast.map((f) => f ?? decoded[next++]!);
+  }
+
   /** Typed filter verdicts per change, on what the server filters: uncut new columns (DELETE: the identity). */
   private async evaluateFilters(
     groups: ReadonlyMap<string, { table: TableRef; subs: PgSubscription[] }>,
@@ -151,16 +175,28 @@ export class FanOut {
       for (const s of group.subs) if (s.filter !== null) filters.set(filterKey(s.filter), s.filter);
       if (filters.size === 0 || info === undefined) continue;
       const list = [...filters.values()];
-      const changes = rendered.filter((c) => tableKey(c) === key);
+      const columns = new Map(info.columns.map((c) => [c.name, c]));
+      const inPostgres: Change[] = [];
+      for (const c of rendered) {
+        if (tableKey(c) !== key) continue;
+        const fastVerdicts = isFast(c) ? list.map((f) => filterFast(c, columns.get(f.column), f)) : undefined;
+        if (fastVerdicts === undefined || fastVerdicts.some((v) => v === undefined)) {
+          inPostgres.push(c);
+          continue;
+        }
+        verdicts.set(c, new Map(list.map((f, j) => [filterKey(f), fastVerdicts[j] === true])));
+      }
+      if (inPostgres.length === 0) continue;
       let matrix: boolean[][];
       try {
-        const rows = changes.map((c) => c.filterRow ?? (c.op === 'DELETE' ? c.oldRecord : c.record));
+        const rows = inPostgres.map((c) => c.filterRow ?? (c.op === 'DELETE' ? c.oldRecord : c.record));
         matrix = await this.catalog.evaluate(group.table, info, rows, list);
       } catch (err) {
-        this.log.warn({ err: String(err), table: key }, 'realtime stand-in: filter evaluation failed; filtered subscriptions get nothing');
-        matrix = changes.map(() => list.map(() => false));
+        this.log.warn({ err: String(err), table: key },
+          'realtime stand-in: filter evaluation failed; filtered subscriptions get nothing');
+        matrix = inPostgres.map(() => list.map(() => false));
       }
-      changes.forEach((c, i) => {
+      inPostgres.forEach((c, i) => {
         const m = new Map<string, boolean>();
         list.forEach((f, j) => m.set(filterKey(f), matrix[i]?.[j] === true));
         verdicts.set(c, m);

@@ -83,7 +83,9 @@ export class ChangeFeed {
     const slotName = `supabase_realtime_replication_slot_${randomBytes(5).toString('hex')}`;
     const stream = new WalStream({
       databaseUrl: this.opts.databaseUrl, slotName, applicationName: 'realtime-standin-wal',
-      actions: 'insert,update,delete', startupOptions: setup.startupOptions,
+      actions: 'insert,update,delete',
+      // UTC and ISO dates, so wal2json writes timestamps the way render.ts reads them.
+      startupOptions: ['-c TimeZone=UTC -c DateStyle=ISO', setup.startupOptions].filter(Boolean).join(' '),
       onChange: (doc, lsn) => this.receive(doc, lsn),
       onEnd: (err) => this.streamEnded(stream, err),
     });

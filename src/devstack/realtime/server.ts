@@ -128,7 +128,8 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
   // Supabase database runs: to_jsonb(timestamptz) renders in the session's time zone.
   const pool = new pg.Pool({
     connectionString: opts.databaseUrl, max: 2, idleTimeoutMillis: 5000, application_name: 'realtime-standin',
-    options: '-c TimeZone=UTC',
+    // Generic plans: the rendering and filter statements are prepared and run once per batch.
+    options: '-c TimeZone=UTC -c plan_cache_mode=force_generic_plan',
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'realtime stand-in: idle database connection failed'));
   const stats = emptyStats();
