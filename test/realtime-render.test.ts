@@ -17,6 +17,7 @@ describe('Realtime stand-in rendering: JS fast path against PostgreSQL', () => {
   before(async () => {
     db = await createTestDatabase();
     pool = new pg.Pool({ connectionString: db.url, max: 2, options: '-c TimeZone=UTC' });
+    pool.on('error', () => undefined);
     await db.pool.query(`create table notify.shapes (id int8 primary key, i int4, n numeric, b bool, t text,
         v varchar(10), u uuid, d date, ts timestamp, tz timestamptz, j jsonb, tags text[], big text);
       alter table notify.shapes replica identity full`);
