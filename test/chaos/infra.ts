@@ -154,9 +154,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     const { stdout: g } = await run('id', ['-g', 'postgres']);
     chownSync(root, Number(stdout.trim()), Number(g.trim()));
   }
-  // wal_level = logical: the Realtime stand-in on this cluster decodes its WAL.
-  const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`
-    + ' -c shared_buffers=32MB -c wal_level=logical -c max_wal_senders=10 -c max_replication_slots=10';
+  const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c shared_buffers=32MB -c wal_level=logical`;
   const ctl = (action: string) => `${bin}/pg_ctl -D ${quote(dataDir)} -l ${quote(logFile)} -o ${quote(opts)} -w -t 60 ${action}`;
   try {
     await asPostgres(`${bin}/initdb -D ${quote(dataDir)} -A trust -U postgres --no-sync >/dev/null`);
