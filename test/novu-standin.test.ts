@@ -255,7 +255,8 @@ describe('novu stand-in with the real @novu/api SDK', () => {
   });
 
   it('rate-limits with a token bucket: rps×5 +10 % burst, bulk costs 100, RateLimit-* headers, 429 "API rate limit exceeded"', async (t) => {
-    const novu = await standin(t, { rateLimit: { rps: 20 } });
+    const clock = 2_000_000; // pinned: a real clock would refill a token every 50 ms
+    const novu = await standin(t, { rateLimit: { rps: 20 }, now: () => clock });
     const sdk = client(novu);
     const bulk = await sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'sub-1' }] }, undefined, NO_RETRY);
     assert.deepEqual(bulk.headers['ratelimit-limit'], ['100']);
@@ -272,21 +273,30 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 11);
   });
 
-  it('refills the rate-limit bucket once per 5 s window and reports the seconds to the refill', async (t) => {
+  it('refills a token every window/(rps×window) ms once the bucket cannot pay; forgets it 2 windows on',
+    async (t) => {
+    // Novu's token-bucket Lua script (evaluate-token-bucket-rate-limit.usecase.ts): rps 1 → 5 tokens, 1 per 1000 ms.
     let clock = 1_000_000;
     const novu = await standin(t, { rateLimit: { rps: 1 }, now: () => clock });
     const sdk = client(novu);
-    const send = (): Promise<unknown> => sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
-    for (let i = 0; i < 5; i++) await send();
-    clock += 1000;
-    const err = await failure(send());
-    assert.equal(err.statusCode, 429);
-    assert.equal(err.headers.get('retry-after'), '4');
-    assert.equal(err.headers.get('ratelimit-reset'), '4');
-    clock += 4000;
-    const res = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
-    assert.deepEqual(res.headers['ratelimit-remaining'], ['4']);
-  });
+    const send = () => sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
+    const remaining = async () => (await send()).headers['ratelimit-remaining']?.[0];
+    for (const left of ['4', '3', '2', '1', '0']) assert.equal(await remaining(), left);
+    const empty = await failure(send());
+    assert.equal(empty.statusCode, 429);
+    assert.deepEqual([empty.headers.get('retry-after'), empty.headers.get('ratelimit-reset')], ['1', '1']);
+    clock += 500;
+    const blocked = await failure(send());
+    assert.equal(blocked.headers.get('ratelimit-remaining'), '0', 'blocked until the reset without asking the bucket');
+    clock += 500;
+    assert.equal(await remaining(), '0', 'one token came back after 1000 ms');
+    clock += 3000;
+    assert.equal(await remaining(), '2', 'three more after 3 s, taken when the bucket could not pay');
+    clock += 5000;
+    assert.equal(await remaining(), '1', 'no refill while the bucket can pay');
+    clock += 11_000;
+    assert.equal(await remaining(), '4', 'a new bucket 2 windows after the last refill');
+    });
 
   it('replays a cached error with its original status by default, or as 503 as Novu\'s interceptor source does, and forgets keys after the TTL', async (t) => {
     const original = await standin(t, { idempotency: { ttlMs: 100 } });

@@ -5,7 +5,9 @@
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { startDaemonProcess } from './daemon-process.js';
-import { LOCAL_PG_URL, LOCAL_REDIS_URL, databaseUrlFor, ensureLocalPostgres, ensureLocalRedis } from './local-services.js';
+import {
+  LOCAL_PG_URL, LOCAL_REDIS_URL, databaseUrlFor, ensureLocalPostgres, ensureLocalRedis, ensureLogicalDecoding,
+} from './local-services.js';
 import { DEFAULT_NOVU_API_KEY, startNovuStandin } from './novu/index.js';
 import { startRealtimeStandin } from './realtime/server.js';
 
@@ -16,10 +18,18 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 const time = () => new Date().toISOString().slice(11, 23);
 
 // The server the demo database lives on, and Redis: local by default; started if installed and not running (the
-// demo says so), never restarted or reconfigured.
+// demo says so). The Realtime stand-in decodes the WAL: on a fresh machine the demo installs wal2json and sets
+// wal_level = logical with a restart of the local cluster, saying so first (DEVSTACK_NO_SERVER_CHANGES=1 refuses and
+// prints the commands instead); nothing else about the server is changed.
 const serverUrl = process.env['DEMO_POSTGRES_URL'] ?? LOCAL_PG_URL;
 const redisUrl = process.env['DEMO_REDIS_URL'] ?? LOCAL_REDIS_URL;
 await Promise.all([ensureLocalPostgres(serverUrl, (l) => out(`demo: ${l}`)), ensureLocalRedis(redisUrl, (l) => out(`demo: ${l}`))]);
+try {
+  await ensureLogicalDecoding(serverUrl, (l) => out(`demo: ${l}`));
+} catch (err) {
+  out(`demo: ${(err as Error).message}`);
+  process.exit(1);
+}
 const dbName = process.env['DEMO_DATABASE'] ?? 'notifyd_demo';
 const admin = new pg.Client({ connectionString: serverUrl });
 await admin.connect();

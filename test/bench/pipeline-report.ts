@@ -62,6 +62,8 @@ export interface RunResult {
   cpu_ms_per_row: Record<string, number>;
   /** postgres_changes frames the Realtime stand-in sent to the daemon per row (INSERT + notifyd's own UPDATEs) */
   realtime_events_per_row: number;
+  novu_requests_per_row: number;
+  novu_tokens_per_row: number;
   /**
    * What our database's active backends were doing, % of samples (every 100 ms during the load): "on CPU", or the
    * wait event, e.g. "Lock:object" (the cluster-wide lock every NOTIFY-ing commit takes), "IO:WALSync" (commit fsync)
@@ -178,12 +180,15 @@ export function printReport(runs: RunResult[], opts: { rampMs: number; maxBacklo
     const f = (p: Percentiles) => `${p.p50}/${p.p99}`;
     console.log(`  ${pad(r.rate === 'max' ? 'max' : `${r.rate}/s`, 7)}: ${f(s.commit_to_enqueue_ms)} | ${f(s.queue_wait_ms)} | ${f(s.active_to_novu_ms)} | ${f(s.novu_to_finished_ms)}` +
       `  (${s.sampled} rows; job records by origin→result: ${Object.entries(s.origins).map(([k, v]) => `${k} ${v}`).join(', ')}; ${s.retried} retried; Novu ignored ${r.novu_ignored} repeated triggers; ${r.realtime_events_per_row} Realtime events per row)`);
+    console.log(`           per row: ${r.realtime_events_per_row} Realtime messages, ${r.novu_requests_per_row} Novu ` +
+      `requests, ${r.novu_tokens_per_row} Novu tokens`);
   }
   console.log('');
   console.log('CPU during the load, % of one core:');
   for (const r of runs) console.log(`  ${pad(r.rate === 'max' ? 'max' : `${r.rate}/s`, 7)}: ${cpuLine(r.cpu)}`);
-  console.log('CPU ms per delivered row (load window; the capture trigger of the Realtime stand-in runs inside the writer\'s PostgreSQL');
-  console.log('connection: bench = inserts, notifyd-pool = claim/markSent; realtime-standin = the stand-in consuming its change table):');
+  console.log('CPU ms per delivered row (load window; PostgreSQL backends by application: bench = inserts,');
+  console.log('notifyd-pool = claim/markSent; realtime-standin-wal = the stand-in\'s WAL sender decoding,');
+  console.log('realtime-standin = what it renders in PostgreSQL):');
   for (const r of runs) {
     console.log(`  ${pad(r.rate === 'max' ? 'max' : `${r.rate}/s`, 7)}: ${Object.entries(r.cpu_ms_per_row).filter(([, v]) => v >= 0.01).map(([k, v]) => `${k} ${v}`).join(', ')}` +
       ` | bench event loop delay p99 ${r.bench_loop_delay_ms.p99} ms, max ${r.bench_loop_delay_ms.max} ms`);

@@ -287,6 +287,16 @@ function sampleWaits(stack: Stack, everyMs: number): { stop: () => Promise<Recor
   };
 }
 
+/** What Novu would bill per row in this phase (the stand-in's counters were reset at its start). */
+function novuUsagePerRow(stack: Stack, rows: number): { novu_requests_per_row: number; novu_tokens_per_row: number } {
+  const envs = Object.values(stack.novu.counters().environments);
+  const per = (n: number) => Math.round((n / Math.max(1, rows)) * 100) / 100;
+  return {
+    novu_requests_per_row: per(envs.reduce((a, e) => a + e.requests, 0)),
+    novu_tokens_per_row: per(envs.reduce((a, e) => a + e.tokens, 0)),
+  };
+}
+
 async function runPhase(stack: Stack, queue: Queue<NotificationJobData>, index: number, rate: Rate, daemonPid: number, redisPid: number | undefined): Promise<RunResult> {
   const tag = `bench-${index}-${rate}`;
   stack.novu.reset();
@@ -383,6 +393,7 @@ async function runPhase(stack: Stack, queue: Queue<NotificationJobData>, index: 
     cpu,
     cpu_ms_per_row: cpuPerRow,
     realtime_events_per_row: Math.round(((stack.realtime.stats().eventsSent - eventsBefore) / Math.max(1, load.rows)) * 100) / 100,
+    ...novuUsagePerRow(stack, load.rows),
     novu_ignored: stack.novu.ignored().length,
     pg_waits_pct: pgWaits,
     bench_loop_delay_ms: { p99: r1(loop.percentile(99) / 1e6), max: r1(loop.max / 1e6) },

@@ -44,6 +44,8 @@ export interface RequestContext {
   path: string;
   requestSeq: number;
   idempotencyKey: string | undefined;
+  /** The environment of the request's API key. */
+  environment: string;
 }
 
 type TriggerResult = { acknowledged: true; status: string; transactionId?: string; error?: string[] };
@@ -131,8 +133,8 @@ export class EventsApi {
     return { status: 201, body: { data: r } };
   }
 
-  cancel(transactionId: string): Reply {
-    return { status: 200, body: { data: this.#c.ledger.cancel(transactionId) } };
+  cancel(transactionId: string, ctx: RequestContext): Reply {
+    return { status: 200, body: { data: this.#c.ledger.cancel(ctx.environment, transactionId) } };
   }
 
   #kb(): string {
@@ -155,7 +157,7 @@ export class EventsApi {
     }
     const transactionId = typeof e['transactionId'] === 'string' && e['transactionId'] !== '' ? e['transactionId'] : randomUUID();
     const now = this.#c.now();
-    if (this.#c.ledger.has(transactionId)) {
+    if (this.#c.ledger.has(ctx.environment, transactionId)) {
       this.#c.records.addIgnored({ workflow: name, transactionId, reason: 'duplicate-transaction', requestSeq: ctx.requestSeq, at: now });
     } else {
       const to = kind === 'broadcast' ? [] : Array.isArray(e['to']) ? [...(e['to'] as unknown[])] : [e['to']];
@@ -164,7 +166,7 @@ export class EventsApi {
         payload: isObj(e['payload']) ? e['payload'] : {},
         tenant: e['tenant'], tenantId,
         actor: e['actor'], overrides: e['overrides'], context: e['context'],
-        transactionId, idempotencyKey: ctx.idempotencyKey, requestSeq: ctx.requestSeq,
+        transactionId, idempotencyKey: ctx.idempotencyKey, environment: ctx.environment, requestSeq: ctx.requestSeq,
         acceptedAt: now, at: now,
       };
       this.#c.ledger.accept(delivery, workflow.delayMs ?? 0);

@@ -1,6 +1,8 @@
 // Novu's Idempotency-Key semantics (POST only): the first request with a key is marked in progress;
 // its response (success or error) is cached for the TTL and replayed with `Idempotency-Replay: true`;
 // the same key while in progress gives 409 + Retry-After: 1; with a different body, 422; > 255 chars, 400.
+// Keys are scoped per organization (the interceptor's cache key is `${NODE_ENV}-${organizationId}-${key}`), so
+// two environments of one organization share them.
 import { createHash } from 'node:crypto';
 import { errorReply, type Reply } from './http.js';
 import type { IdempotencyOptions } from './types.js';
@@ -26,6 +28,8 @@ export class IdempotencyCache {
   readonly #ttlMs: number;
   readonly #inProgressTtlMs: number;
   readonly #errorReplay: 'original' | 'service-unavailable';
+  /** Injected 5xx faults are cached and replayed too (they happen inside the interceptor). */
+  readonly replayServerErrors: boolean;
   readonly #now: () => number;
   #entries = new Map<string, Entry>();
 
@@ -33,6 +37,7 @@ export class IdempotencyCache {
     this.#ttlMs = options.ttlMs ?? DAY_MS;
     this.#inProgressTtlMs = options.inProgressTtlMs ?? FIVE_MIN_MS;
     this.#errorReplay = options.errorReplay ?? 'original';
+    this.replayServerErrors = options.replayServerErrors === true;
     this.#now = now;
   }
 
@@ -41,7 +46,8 @@ export class IdempotencyCache {
     return createHash('blake2s256').update(JSON.stringify(body ?? {})).digest('hex');
   }
 
-  gate(key: string, body: unknown, path: string): IdempotencyGate {
+  /** `scope` is the organization of the request's API key. */
+  gate(scope: string, key: string, body: unknown, path: string): IdempotencyGate {
     if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
       return {
         kind: 'answer', replay: false,
@@ -50,15 +56,16 @@ export class IdempotencyCache {
     }
     const now = this.#now();
     const bodyHash = IdempotencyCache.hashBody(body);
-    const existing = this.#entries.get(key);
+    const cacheKey = `${scope}\u0000${key}`;
+    const existing = this.#entries.get(cacheKey);
     if (existing === undefined || existing.expiresAt <= now) {
       const entry: Entry = { bodyHash, state: 'in-progress', expiresAt: now + this.#inProgressTtlMs };
-      this.#entries.set(key, entry);
+      this.#entries.set(cacheKey, entry);
       return {
         kind: 'proceed',
         finish: (reply) => {
           // A reset() in between replaced the map; do not resurrect the key.
-          if (this.#entries.get(key) !== entry) return;
+          if (this.#entries.get(cacheKey) !== entry) return;
           entry.state = 'done';
           entry.reply = { status: reply.status, body: reply.body };
           entry.expiresAt = this.#now() + this.#ttlMs;

@@ -1,15 +1,23 @@
 // One request through the Novu stand-in, in Novu's order: body parsing, faults, routing (404), API-key
-// auth (401), the rate limiter (429), the Idempotency-Key interceptor, the events handler; then the
-// after-processing faults and the response latency. Every step is recorded on the request's record.
+// auth (401), the rate limiter (429; app.module.ts registers it before the idempotency interceptor, so a 429 is
+// never cached), the Idempotency-Key interceptor, the events handler; then the after-processing faults and the
+// response latency. Every step is recorded on the request's record, and usage (usage.ts) per environment.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventsApi } from './events.js';
 import type { Faults, FaultPlan } from './faults.js';
 import { errorBody, errorReply, flatHeaders, INTERNAL_ERROR_MESSAGE, readBody, reasonPhrase, sleep, writeReply, type Reply } from './http.js';
 import type { IdempotencyCache } from './idempotency.js';
-import { THROTTLED_MESSAGE, type RateLimiter } from './rate-limit.js';
+import { COSTS, THROTTLED_MESSAGE, type RateLimiter } from './rate-limit.js';
 import type { Records } from './records.js';
 import type { RecordedRequest } from './types.js';
+import type { Usage } from './usage.js';
+
+/** The environment an API key belongs to, and its organization (the idempotency scope). */
+export interface KeyOwner {
+  environment: string;
+  organization: string;
+}
 
 export interface PipelineDeps {
   records: Records;
@@ -17,7 +25,8 @@ export interface PipelineDeps {
   events: EventsApi;
   idempotency: IdempotencyCache | undefined;
   limiter: RateLimiter | undefined;
-  isKnownKey: (key: string) => boolean;
+  usage: Usage;
+  ownerOf: (key: string) => KeyOwner | undefined;
   bodyLimitBytes: number;
   closing: AbortSignal;
 }
@@ -66,6 +75,13 @@ export function authFailure(header: string | undefined, isKnownKey: (k: string) 
   return `Invalid authentication scheme: "${scheme}"`;
 }
 
+/** The key of an `ApiKey <key>` header (auth has accepted it). */
+function apiKeyOf(header: string | undefined): string {
+  const h = header ?? '';
+  const space = h.indexOf(' ');
+  return space < 0 ? '' : h.slice(space + 1).trim();
+}
+
 function faultReply(status: number, path: string): Reply {
   if (status === 500) return errorReply(500, path, INTERNAL_ERROR_MESSAGE, { withError: false, errorId: randomUUID() });
   return errorReply(status, path, reasonPhrase(status), { withError: false });
@@ -109,7 +125,10 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
     rec.respondedAt = Date.now();
   };
 
-  const pre = plan.pre;
+  // A 5xx fault stands for a handler failure: with replayServerErrors it happens inside the idempotency interceptor.
+  const inside = plan.pre?.kind === 'fail' && deps.idempotency?.replayServerErrors === true && method === 'POST'
+    && idempotencyKey !== undefined ? plan.pre : undefined;
+  const pre = inside === undefined ? plan.pre : undefined;
   if (pre !== undefined) {
     if (pre.kind === 'reset') return finish('reset');
     if (pre.kind === 'unavailable') return finish({ status: 503 });
@@ -117,8 +136,11 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
     const retryAfter = String(pre.retryAfterS);
     const rl: Record<string, string> = { 'retry-after': retryAfter };
     if (deps.limiter !== undefined) {
-      Object.assign(rl, { 'ratelimit-limit': String(deps.limiter.limit), 'ratelimit-remaining': '0', 'ratelimit-reset': retryAfter,
-        'ratelimit-policy': deps.limiter.policy('trigger', 'single') });
+      Object.assign(rl, {
+        'ratelimit-limit': String(deps.limiter.limit('trigger')), 'ratelimit-remaining': '0',
+        'ratelimit-reset': retryAfter,
+        'ratelimit-policy': deps.limiter.policy('trigger', 'single'),
+      });
     }
     return finish(errorReply(429, path, THROTTLED_MESSAGE, { withError: false }, rl));
   }
@@ -128,26 +150,36 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
   const r = route(method, pathname);
   if (r === undefined) return finish(errorReply(404, path, `Cannot ${method} ${pathname}`));
 
-  const authError = authFailure(headers['authorization'], deps.isKnownKey);
+  const authError = authFailure(headers['authorization'], (k) => deps.ownerOf(k) !== undefined);
   if (authError !== undefined) return finish(errorReply(401, path, authError, { withError: authError !== 'Unauthorized' }));
+  const owner = deps.ownerOf(apiKeyOf(headers['authorization']))!;
 
+  const costName = r.op === 'bulk' || r.op === 'broadcast' ? 'bulk' : 'single';
   if (deps.limiter !== undefined) {
-    const d = deps.limiter.take('trigger', r.op === 'bulk' || r.op === 'broadcast' ? 'bulk' : 'single');
+    const d = deps.limiter.take(owner.environment, 'trigger', costName);
     Object.assign(extra, d.headers);
+    deps.usage.record(owner.environment, r.op, parsed.body, d.success ? d.cost : 0, !d.success);
     if (!d.success) return finish(errorReply(429, path, THROTTLED_MESSAGE, { withError: false }));
+  } else {
+    deps.usage.record(owner.environment, r.op, parsed.body, COSTS[costName], false);
   }
 
   let complete: ((reply: Reply) => void) | undefined;
   if (method === 'POST' && deps.idempotency !== undefined && idempotencyKey !== undefined) {
-    const gate = deps.idempotency.gate(idempotencyKey, parsed.body, path);
+    const gate = deps.idempotency.gate(owner.organization, idempotencyKey, parsed.body, path);
     if (gate.kind === 'answer') return finish(gate.reply, gate.replay);
     complete = gate.finish;
     extra['idempotency-key'] = idempotencyKey;
   }
 
   if (plan.processingDelayMs > 0) await sleep(plan.processingDelayMs, deps.closing);
-  const ctx = { path, requestSeq: rec.seq, idempotencyKey };
-  const reply = r.op === 'cancel' ? deps.events.cancel(r.transactionId) : deps.events[r.op](parsed.body, ctx);
+  if (inside !== undefined) {
+    const failed = faultReply(inside.status, path);
+    complete?.(failed);
+    return finish(failed);
+  }
+  const ctx = { path, requestSeq: rec.seq, idempotencyKey, environment: owner.environment };
+  const reply = r.op === 'cancel' ? deps.events.cancel(r.transactionId, ctx) : deps.events[r.op](parsed.body, ctx);
   complete?.(reply);
   return finish(afterProcessing(plan, reply, path));
 }

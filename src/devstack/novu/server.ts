@@ -12,16 +12,30 @@
 // DELETE events/trigger/:transactionId (200, {data: true|false}). Success bodies are `{data: ...}`;
 // errors are Novu's `{statusCode, timestamp, path, message, error?}`; JSON is always application/json.
 // Options, records and switches are described in types.ts; Novu facts in shared/research/novu.md.
+//
+// Plans: `profile` free | pro | team | enterprise | unlimited (default: no limiter), token buckets per environment
+// and category as Novu's source runs them (rate-limit.ts). Environments (`environments`) have their own keys,
+// buckets and transactionIds; idempotency keys are per organization.
+//
+// Counters endpoint, for a benchmark in another process: GET /_standin/counters →
+//   {"service":"novu","at":ISO,"profile","rateLimit":{"rps","windowS","burst","serviceLevel"}|null,
+//    "environments":{"<env>":{"requests","tokens","events","throttled","byRoute":{"trigger"|"bulk"|…:n}}},
+//    "tenants":{"<tenant identifier>":{"requests","tokens","events","throttled"}}}
+// Tokens are counted as production would charge them even when unlimited. No keys, payloads or recipients in it.
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Catalog, EventsApi } from './events.js';
 import { Faults } from './faults.js';
 import { IdempotencyCache } from './idempotency.js';
-import { handleRequest, internalError } from './pipeline.js';
+import { handleRequest, internalError, type KeyOwner } from './pipeline.js';
 import { RateLimiter } from './rate-limit.js';
 import { Records } from './records.js';
 import { TransactionLedger } from './transactions.js';
-import type { NovuStandin, NovuStandinOptions, WorkflowSpec } from './types.js';
+import type { NovuCounters, NovuStandin, NovuStandinOptions, WorkflowSpec } from './types.js';
+import { Usage } from './usage.js';
+
+export const COUNTERS_PATH = '/_standin/counters';
+const DEFAULT_OWNER: KeyOwner = { environment: 'default', organization: 'default' };
 
 export const DEFAULT_NOVU_API_KEY = 'novu-standin-secret-key';
 export const NOVU_MAX_PAYLOAD_BYTES = 524_288;
@@ -46,32 +60,53 @@ export async function startNovuStandin(options: NovuStandinOptions = {}): Promis
   const host = options.host ?? '127.0.0.1';
   const closeTimeoutMs = options.closeTimeoutMs ?? 2000;
   const keys = options.apiKeys === 'any' ? 'any' : new Set(options.apiKeys ?? [DEFAULT_NOVU_API_KEY]);
+  const owners = new Map<string, KeyOwner>();
+  for (const env of options.environments ?? []) {
+    for (const k of env.apiKeys) owners.set(k, { environment: env.id, organization: env.organization ?? 'default' });
+  }
+  const ownerOf = (k: string): KeyOwner | undefined =>
+    owners.get(k) ?? (keys === 'any' || keys.has(k) ? DEFAULT_OWNER : undefined);
   const workflows = new Catalog<WorkflowSpec>(
     options.workflows === undefined || options.workflows === 'any' ? 'any' : options.workflows.map((w) => [specOf(w).id, specOf(w)]),
   );
   const tenants = new Catalog<true>(options.tenants === undefined || options.tenants === 'any' ? 'any' : options.tenants.map((t) => [t, true]));
   const records = new Records();
-  const ledger = new TransactionLedger(records, now);
+  const ledger = new TransactionLedger(records, now, options.transactionIdRaceMs ?? 0);
+  const usage = new Usage();
+  const profile = options.profile ?? 'unlimited';
   const faults = new Faults();
   const idempotency = options.idempotency === false
     ? undefined
     : new IdempotencyCache(typeof options.idempotency === 'object' ? options.idempotency : {}, now);
-  const limiter = options.rateLimit ? new RateLimiter(options.rateLimit, now) : undefined;
+  const limited = options.rateLimit !== false && (options.rateLimit !== undefined || profile !== 'unlimited');
+  const limiter = limited ? new RateLimiter({ ...(options.rateLimit || {}), profile }, now) : undefined;
   const events = new EventsApi({
     workflows, tenants, ledger, records, now,
     maxPayloadBytes: options.maxPayloadBytes ?? NOVU_MAX_PAYLOAD_BYTES,
     maxRecipients: options.maxRecipients ?? 100,
   });
   const closing = new AbortController();
+  const counters = (): NovuCounters => ({
+    service: 'novu', at: new Date().toISOString(), profile,
+    rateLimit: limiter === undefined ? null : {
+      rps: limiter.limit('trigger') / limiter.windowS, windowS: limiter.windowS, burst: limiter.burst('trigger'),
+      serviceLevel: limiter.serviceLevel,
+    },
+    ...usage.snapshot(),
+  });
   const deps = {
-    records, faults, events, idempotency, limiter,
-    isKnownKey: (k: string) => keys === 'any' || keys.has(k),
+    records, faults, events, idempotency, limiter, usage, ownerOf,
     bodyLimitBytes: options.bodyLimitBytes ?? BODY_LIMIT_BYTES,
     closing: closing.signal,
   };
 
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url ?? '').split('?')[0] === COUNTERS_PATH) {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(counters()));
+      return;
+    }
     handleRequest(deps, req, res).catch(() => internalError({ path: req.url ?? '/' }, res));
   });
   server.on('connection', (s) => {
@@ -123,8 +158,10 @@ export async function startNovuStandin(options: NovuStandinOptions = {}): Promis
       ledger.clear();
       idempotency?.clear();
       limiter?.clear();
+      usage.clear();
       faults.clear();
     },
+    counters,
     close,
   };
 }

@@ -1,6 +1,8 @@
-// The transactionId ledger of the Novu stand-in: a used transactionId is never delivered again (Novu's
-// worker drops it silently), a delayed workflow holds its delivery until the delay ends, and cancel
-// prevents a held delivery (answering true) but cannot recall a delivered one (false).
+// The transactionId ledger of the Novu stand-in, per environment: a used transactionId is not delivered again
+// (Novu's worker drops it silently), a delayed workflow holds its delivery until the delay ends, and cancel
+// prevents a held delivery (answering true) but cannot recall a delivered one (false). Novu's check is not atomic
+// (trigger-event.usecase.ts looks for a job with the id before the first trigger's jobs exist): with a race window,
+// a repeat checked within it of the first is delivered again.
 import type { Records } from './records.js';
 import type { Delivery } from './types.js';
 
@@ -12,41 +14,51 @@ interface Held {
 export class TransactionLedger {
   readonly #records: Records;
   readonly #now: () => number;
-  #seen = new Set<string>();
+  readonly #raceMs: number;
+  /** environment + transactionId → when the first trigger's jobs exist (a repeat checked later is caught). */
+  #seen = new Map<string, number>();
   #held = new Map<string, Held>();
   #cancelled: Delivery[] = [];
 
-  constructor(records: Records, now: () => number) {
+  constructor(records: Records, now: () => number, raceMs = 0) {
     this.#records = records;
     this.#now = now;
+    this.#raceMs = raceMs;
   }
 
-  /** True if this transactionId was used before (delivered, held or cancelled). */
-  has(transactionId: string): boolean {
-    return this.#seen.has(transactionId);
+  static key(environment: string, transactionId: string): string {
+    return `${environment}\u0000${transactionId}`;
+  }
+
+  /** True if the environment used this transactionId before (delivered, held or cancelled), as seen now. */
+  has(environment: string, transactionId: string): boolean {
+    const existsAt = this.#seen.get(TransactionLedger.key(environment, transactionId));
+    return existsAt !== undefined && existsAt <= this.#now();
   }
 
   /** Takes a new transaction: delivered now, or held for delayMs. */
   accept(delivery: Delivery, delayMs: number): void {
-    this.#seen.add(delivery.transactionId);
+    const key = TransactionLedger.key(delivery.environment, delivery.transactionId);
+    if (!this.#seen.has(key)) this.#seen.set(key, this.#now() + this.#raceMs);
     if (delayMs <= 0) {
       this.#records.addDelivery(delivery);
       return;
     }
     const timer = setTimeout(() => {
-      this.#held.delete(delivery.transactionId);
+      this.#held.delete(key);
       this.#records.addDelivery({ ...delivery, at: this.#now() });
     }, delayMs);
     timer.unref();
-    this.#held.set(delivery.transactionId, { delivery, timer });
+    this.#held.set(key, { delivery, timer });
   }
 
-  /** Cancels a held delivery; false if there was nothing left to cancel. */
-  cancel(transactionId: string): boolean {
-    const h = this.#held.get(transactionId);
+  /** Cancels a held delivery of the environment; false if there was nothing left to cancel. */
+  cancel(environment: string, transactionId: string): boolean {
+    const key = TransactionLedger.key(environment, transactionId);
+    const h = this.#held.get(key);
     if (h === undefined) return false;
     clearTimeout(h.timer);
-    this.#held.delete(transactionId);
+    this.#held.delete(key);
     this.#cancelled.push(h.delivery);
     return true;
   }

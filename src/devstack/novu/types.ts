@@ -16,36 +16,65 @@ export interface IdempotencyOptions {
   /** How long a key stays "in progress" if its request never finishes (Novu: 5 min). */
   inProgressTtlMs?: number;
   /**
-   * How a cached *error* is replayed. 'original' (default) sends the cached status and body, as Novu's
-   * docs describe. 'service-unavailable' mimics what Novu's interceptor source actually does: the cached
-   * error is a plain JSON object, is not recognised as an HttpException, and the client gets a 503.
+   * How a cached *error* is replayed. 'original' (default): its status and body, as Novu's interceptor rebuilds
+   * the cached HttpException (idempotency.interceptor.ts buildError). 'service-unavailable': a 503, what the
+   * interceptor answers when the cached entry cannot be read back (its catch-all ServiceUnavailableException).
    */
   errorReplay?: 'original' | 'service-unavailable';
+  /**
+   * Server errors are cached too and replayed to every retry with the same key for the TTL, as Novu's interceptor
+   * does with whatever its handler threw: the injected 5xx faults (failNext, failFraction) then happen inside the
+   * interceptor. Default false: those faults happen in front of it, and a retry runs the request again.
+   */
+  replayServerErrors?: boolean;
+}
+
+/** A Novu environment: its own API keys, rate-limit buckets and transactionIds, in an organization. */
+export interface EnvironmentSpec {
+  id: string;
+  /** Idempotency keys are scoped per organization (Novu's cache key), shared by its environments. Default 'default'. */
+  organization?: string;
+  apiKeys: readonly string[];
 }
 
 export interface RateLimitOptions {
-  /** Requests per second; the bucket refills rps × window tokens once per window. */
-  rps: number;
+  /** Requests per second of the trigger category (every /v1/events route); default: the profile's. */
+  rps?: number;
+  /** Per-category requests per second over the profile's (configuration and global have no route here). */
+  categories?: Partial<Record<'trigger' | 'configuration' | 'global', number>>;
   /** Extra capacity above rps × window, in percent (Novu: 10). */
   burstPct?: number;
   /** Refill window in seconds (Novu: 5). */
   windowS?: number;
-  /** Shown in RateLimit-Policy (Novu: free | business | enterprise | unlimited). */
+  /** Shown in RateLimit-Policy (Novu: free | pro | business | enterprise | unlimited); default: the profile's. */
   serviceLevel?: string;
 }
 
 export interface NovuStandinOptions {
   port?: number;
   host?: string;
-  /** Accepted secret keys, or 'any' for any non-empty key. Default: [DEFAULT_NOVU_API_KEY]. */
+  /** Accepted secret keys (environment "default"), or 'any' for any non-empty key. Default: [DEFAULT_NOVU_API_KEY]. */
   apiKeys?: readonly string[] | 'any';
+  /** More environments, each with its keys; keys listed here are accepted too. */
+  environments?: readonly EnvironmentSpec[];
+  /**
+   * Novu plan whose API rate limits apply (rate-limit.ts): free, pro, team, enterprise, or unlimited (default:
+   * no limiter, as self-hosted Novu with its feature flag off). `rateLimit` sets numbers on its own over it.
+   */
+  profile?: 'free' | 'pro' | 'team' | 'enterprise' | 'unlimited';
+  /**
+   * Novu checks a repeated transactionId in its worker, against the jobs that exist by then, so the check is not
+   * atomic: a repeat whose check comes within this many ms of the first trigger is delivered again. Default 0
+   * (every repeat is caught).
+   */
+  transactionIdRaceMs?: number;
   /** Known workflows, or 'any' (every name is a plain delivering workflow). Default: 'any'. */
   workflows?: readonly (string | WorkflowSpec)[] | 'any';
   /** Known tenant identifiers, or 'any'. Default: 'any'. */
   tenants?: readonly string[] | 'any';
   /** Idempotency-Key handling; true (default) uses Novu's TTLs. */
   idempotency?: boolean | IdempotencyOptions;
-  /** Token-bucket rate limit; off by default (as in self-hosted Novu). */
+  /** Token-bucket rate limit numbers (over `profile`'s); off by default (as in self-hosted Novu). */
   rateLimit?: RateLimitOptions | false;
   /** Per-event payload limit in bytes (Novu: 524288). */
   maxPayloadBytes?: number;
@@ -99,6 +128,8 @@ export interface Delivery {
   context: unknown;
   transactionId: string;
   idempotencyKey: string | undefined;
+  /** The environment whose API key sent it. */
+  environment: string;
   /** seq of the request that caused it. */
   requestSeq: number;
   /** When it was accepted. */
@@ -177,6 +208,29 @@ export interface NovuStandin {
    * configured keys, workflows and tenants.
    */
   reset(): void;
+  /** What production bills and limits, per environment and per `tenant` field (also GET /_standin/counters). */
+  counters(): NovuCounters;
   /** Stops the server; idempotent and bounded by closeTimeoutMs. */
   close(): Promise<void>;
+}
+
+export interface UsageCounters {
+  /** Requests (per environment: authenticated /v1 requests; per tenant: requests carrying an event of it). */
+  requests: number;
+  /** Rate-limit tokens spent: 1 a single trigger or cancel, 100 a bulk or broadcast (split over a bulk's events). */
+  tokens: number;
+  /** Trigger events (a bulk's each count). */
+  events: number;
+  /** Requests refused with 429 by the token bucket. */
+  throttled: number;
+}
+
+export interface NovuCounters {
+  service: 'novu';
+  at: string;
+  profile: string;
+  /** Trigger-category requests per second, window, burst, service level; null when unlimited. */
+  rateLimit: { rps: number; windowS: number; burst: number; serviceLevel: string } | null;
+  environments: Record<string, UsageCounters & { byRoute: Record<string, number> }>;
+  tenants: Record<string, UsageCounters>;
 }

@@ -2,8 +2,12 @@
 // table's `columns` (pg_attribute ⋈ pg_type by attnum, typname names, as apply_rls lists them), filter checks at
 // subscribe time (the server's subscription_check_filters), and typed filter evaluation for a batch of changes.
 import type pg from 'pg';
+import { prepared } from './decode.js';
 import { SQL_OPERATOR, type ParsedFilter } from './filters.js';
-import { quoteIdent } from './sql.js';
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
 
 export interface TableRef {
   schema: string;
@@ -16,6 +20,8 @@ export interface ColumnInfo {
   typname: string;
   /** format_type without typmod, for casting filter values. */
   castType: string;
+  /** pg_attribute.atttypid. */
+  typeoid: number;
 }
 
 export interface TableInfo {
@@ -23,6 +29,8 @@ export interface TableInfo {
   /** `[{"name": "id", "type": "int8"}, …]` as jsonb renders it. */
   columnsJson: string;
   hasPrimaryKey: boolean;
+  /** Row level security is on: a DELETE's old_record keeps only the primary key (apply_rls). */
+  rlsEnabled: boolean;
 }
 
 export function tableKey(t: TableRef): string {
@@ -49,7 +57,36 @@ function pgCode(err: unknown): string | undefined {
 }
 
 export class Catalog {
+  /** Table infos by table, with the pg_class row version (xmin) they were read at. */
+  private readonly cache = new Map<string, { version: string; info: TableInfo }>();
+
   constructor(private readonly pool: pg.Pool, private readonly publication: string) {}
+
+  /**
+   * Table infos, from the cache when `versions` (each table's pg_class xmin, read with the changes) says the table
+   * is unchanged since; ALTER TABLE (columns, RLS, a rewrite) writes a new pg_class row, so it shows at once.
+   */
+  async tableInfosAt(tables: readonly TableRef[], versions: ReadonlyMap<string, string | null>):
+    Promise<Map<string, TableInfo>> {
+    const out = new Map<string, TableInfo>();
+    const stale: TableRef[] = [];
+    for (const t of tables) {
+      const hit = this.cache.get(tableKey(t));
+      const version = versions.get(tableKey(t));
+      if (hit !== undefined && version !== undefined && version !== null && hit.version === version) {
+        out.set(tableKey(t), hit.info);
+      } else {
+        stale.push(t);
+      }
+    }
+    if (stale.length > 0) for (const [k, v] of await this.tableInfos(stale)) out.set(k, v);
+    return out;
+  }
+
+  /** The cached info of a table, whatever its age (the fast path checks it against each document). */
+  cached(key: string): TableInfo | undefined {
+    return this.cache.get(key)?.info;
+  }
 
   /** Publication tables matching a binding's schema/table (`*` = any; LIKE semantics, as on the server). */
   async publicationTables(schema: string, table: string): Promise<TableRef[]> {
@@ -65,24 +102,31 @@ export class Catalog {
 
   /** Current column lists of several tables in one query (read per batch, so ALTER TABLE shows at once). */
   async tableInfos(tables: readonly TableRef[]): Promise<Map<string, TableInfo>> {
-    const { rows } = await this.pool.query<{ schema: string; table: string; name: string; typname: string; cast_type: string; pk: boolean }>(
+    const { rows } = await this.pool.query<{
+      schema: string; table: string; name: string; typname: string; cast_type: string; pk: boolean; rls: boolean;
+      relver: string; typeoid: number;
+    }>(prepared(
       `select t.schema, t.table, a.attname as name, ty.typname, format_type(a.atttypid, null) as cast_type,
-              exists (select 1 from pg_index i where i.indrelid = a.attrelid and i.indisprimary) as pk
+              a.atttypid::int as typeoid,
+              exists (select 1 from pg_index i where i.indrelid = k.oid and i.indisprimary) as pk,
+              k.relrowsecurity as rls, k.xmin::text as relver
          from unnest($1::text[], $2::text[]) as t(schema, "table")
-         join pg_attribute a on a.attrelid = to_regclass(format('%I.%I', t.schema, t.table))
+         join pg_class k on k.oid = to_regclass(format('%I.%I', t.schema, t.table))
+         join pg_attribute a on a.attrelid = k.oid
          join pg_type ty on ty.oid = a.atttypid
         where a.attnum > 0 and not a.attisdropped
         order by t.schema, t.table, a.attnum`,
-      [tables.map((t) => t.schema), tables.map((t) => t.table)]);
+      [tables.map((t) => t.schema), tables.map((t) => t.table)]));
     const out = new Map<string, TableInfo>();
     for (const row of rows) {
       const key = tableKey(row);
       let info = out.get(key);
       if (info === undefined) {
-        info = { columns: [], columnsJson: '', hasPrimaryKey: row.pk };
+        info = { columns: [], columnsJson: '', hasPrimaryKey: row.pk, rlsEnabled: row.rls };
         out.set(key, info);
+        this.cache.set(key, { version: row.relver, info });
       }
-      info.columns.push({ name: row.name, typname: row.typname, castType: row.cast_type });
+      info.columns.push({ name: row.name, typname: row.typname, castType: row.cast_type, typeoid: row.typeoid });
     }
     for (const info of out.values()) {
       info.columnsJson = `[${info.columns.map((c) => `{"name": ${JSON.stringify(c.name)}, "type": ${JSON.stringify(c.typname)}}`).join(', ')}]`;
@@ -133,7 +177,7 @@ export class Catalog {
         from unnest($1::jsonb[]) with ordinality as c(rec, ord)
         left join lateral jsonb_populate_record(null::${quoteIdent(table.schema)}.${quoteIdent(table.table)}, c.rec) as r on true
        order by c.ord`;
-    const { rows: result } = await this.pool.query<{ m: boolean[] }>(sql, params);
+    const { rows: result } = await this.pool.query<{ m: boolean[] }>(prepared(sql, params));
     return result.map((r) => r.m);
   }
 }

@@ -1,9 +1,12 @@
 // Realtime stand-in: one joined channel (`realtime:<name>` on one socket) — the join reply echoing the
 // `postgres_changes` bindings with ids, the asynchronous PostgreSQL subscription that ends in the `system`
-// message ("Subscribed to PostgreSQL" or an error, as realtime_channel.ex pushes it), leave and close.
+// message ("Subscribed to PostgreSQL" or an error, as realtime_channel.ex pushes it), broadcasts (broadcast.ts),
+// leave and close.
+import { messageFromJson, type BroadcastMember, type BroadcastMessage } from './broadcast.js';
 import type { PgSubscription } from './fanout.js';
 import { bindingId, paramsToLog, parseSubscriptionParams, type SubscriptionParams } from './filters.js';
 import type { PhxMessage } from './serializer.js';
+import type { Tenant } from './tenants.js';
 import type { ChannelInfo, Hub } from './types.js';
 
 /** What a channel needs from its socket session. */
@@ -11,9 +14,13 @@ export interface ChannelHost {
   readonly id: number;
   readonly vsn: string;
   readonly open: boolean;
+  /** The project the socket connected to. */
+  readonly tenant: Tenant;
   send(msg: PhxMessage): void;
   /** Sends a postgres_changes frame, honouring the silence and delay switches. */
-  sendChange(topic: string, payloadJson: string): void;
+  sendChange(topic: string, subTopic: string, payloadJson: string): void;
+  /** Sends a broadcast in the socket's serializer (binary user broadcast for 2.0.0). */
+  sendBroadcast(topic: string, m: BroadcastMessage): void;
   /** A timer cancelled when the socket closes. */
   later(ms: number, fn: () => void): void;
 }
@@ -31,7 +38,7 @@ export function unableToSubscribe(p: SubscriptionParams): string {
   return `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [${paramsToLog(p)}]`;
 }
 
-export class Channel {
+export class Channel implements BroadcastMember {
   readonly subTopic: string;
   /** The join reply's `postgres_changes`: each binding as sent, plus its numeric id. */
   readonly postgresChanges: Record<string, unknown>[];
@@ -39,15 +46,27 @@ export class Channel {
   private subs: PgSubscription[] = [];
   private closed = false;
   private subscribedToPg = false;
+  private readonly selfBroadcast: boolean;
+  private readonly ackBroadcast: boolean;
 
   constructor(private readonly hub: Hub, private readonly host: ChannelHost, readonly topic: string, readonly joinRef: string, payload: unknown) {
     this.subTopic = topic.slice('realtime:'.length);
-    const config = (payload as { config?: { postgres_changes?: unknown } } | null)?.config;
+    type Config = { postgres_changes?: unknown; broadcast?: { self?: unknown; ack?: unknown } };
+    const config = (payload as { config?: Config } | null)?.config;
+    this.selfBroadcast = config?.broadcast?.self === true;
+    this.ackBroadcast = config?.broadcast?.ack === true;
     const list = Array.isArray(config?.postgres_changes) ? (config.postgres_changes as unknown[]) : [];
     this.bindings = list.filter((b): b is Record<string, unknown> => b !== null && typeof b === 'object' && !Array.isArray(b));
     this.postgresChanges = this.bindings.map((b) => ({ id: bindingId(b), ...sortedParams(b) }));
     hub.stats.channels += 1;
     hub.stats.channelsJoined += 1;
+    host.tenant.channelsOpen += 1;
+    host.tenant.channel(this.subTopic).joins += 1;
+    host.tenant.broadcasts.add(this);
+  }
+
+  get tenant(): Tenant {
+    return this.host.tenant;
   }
 
   get alive(): boolean {
@@ -64,12 +83,13 @@ export class Channel {
   }
 
   pushChange(json: string): void {
-    if (this.alive) this.host.sendChange(this.topic, json);
+    if (this.alive) this.host.sendChange(this.topic, this.subTopic, json);
   }
 
   pushSystem(status: 'ok' | 'error', message: string, extension = 'postgres_changes'): void {
     if (!this.alive) return;
     this.hub.stats.systemMessagesSent += 1;
+    this.tenant.counters.systemMessages += 1;
     this.host.send({
       joinRef: this.joinRef, ref: null, topic: this.topic, event: 'system',
       payload: { channel: this.subTopic, extension, message, status },
@@ -86,9 +106,43 @@ export class Channel {
       case 'access_token':
         // Accepted without a reply, as the server does for a valid token.
         return;
-      default:
-        // broadcast / presence are not part of this stand-in; the server sends no reply for ack-less broadcasts.
+      case 'broadcast': {
+        const m = messageFromJson(msg.payload);
+        if (m !== undefined) this.broadcastPush(msg.ref, m);
         return;
+      }
+      default:
+        // presence is not part of this stand-in.
+        return;
+    }
+  }
+
+  /** A broadcast this channel's client sent: counted, fanned out, acknowledged if the join asked for acks. */
+  broadcastPush(ref: string | null, m: BroadcastMessage): void {
+    if (!this.alive) return;
+    const { tenant } = this;
+    tenant.eventRate.add(1);
+    tenant.counters.broadcasts += 1;
+    tenant.broadcasts.publish(this, m, this.selfBroadcast);
+    if (this.ackBroadcast) {
+      const payload = { status: 'ok', response: {} };
+      this.host.send({ joinRef: this.joinRef, ref, topic: this.topic, event: 'phx_reply', payload });
+    }
+  }
+
+  /** A broadcast for this channel: sent, counted, and over the messages/s limit the channel is shut down. */
+  receiveBroadcast(m: BroadcastMessage): void {
+    if (!this.alive) return;
+    const { tenant } = this;
+    tenant.eventRate.add(1);
+    this.host.sendBroadcast(this.topic, m);
+    tenant.counters.messages += 1;
+    tenant.channel(this.subTopic).messages += 1;
+    if (tenant.eventRate.triggered) {
+      // realtime_channel.ex :update_rate_counter → shutdown_response: a system error, then phx_close.
+      tenant.counters.channelsShutDown += 1;
+      this.pushSystem('error', 'Too many messages per second', 'system');
+      this.close(true);
     }
   }
 
@@ -101,6 +155,9 @@ export class Channel {
     this.closed = true;
     this.dropSubscriptions();
     this.hub.stats.channels -= 1;
+    this.tenant.channelsOpen -= 1;
+    this.tenant.channel(this.subTopic).closes += 1;
+    this.tenant.broadcasts.remove(this);
   }
 
   /** The "failed later" zombie: the PostgreSQL side goes away and only a system error says so. */
@@ -163,7 +220,6 @@ export class Channel {
             }
           }
         }
-        for (const t of tables) await this.hub.feed.ensureTrigger(t.schema, t.table);
         subs.push({ id: this.postgresChanges[i]!['id'] as number, action: p.action, tables, filter: p.filter, target: this });
       }
     } catch (err) {

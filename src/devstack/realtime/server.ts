@@ -1,7 +1,8 @@
 // Realtime stand-in: a protocol-faithful Supabase Realtime server for `postgres_changes`, fed by a real
-// PostgreSQL, for tests and `npm run devstack`. Facts it follows: shared/research/supabase-realtime.md.
+// PostgreSQL through logical decoding (wal2json, as the real server; feed.ts says how and why), for tests and
+// `npm run devstack`. Facts it follows: shared/research/supabase-realtime.md and the server's source.
 //
-//   const rt = await startRealtimeStandin({ databaseUrl, port: 0, apiKeys: ['service-key'] });
+//   const rt = await startRealtimeStandin({ databaseUrl, port: 0, apiKeys: ['service-key'], profile: 'pro' });
 //   const supabase = createClient(rt.url, 'service-key', { realtime: { heartbeatIntervalMs: 500 } });
 //
 // API (all switches apply at once, to new and existing sockets):
@@ -18,22 +19,43 @@
 //                                                opts.existing also fails channels already subscribed
 //   rt.restart({ downtimeMs? }): Promise<void>   closes every socket and the listener, listens again on the port
 //   rt.stats(): RealtimeStandinStats             counters (sockets, channels, events, heartbeats, …)
+//   rt.counters(): RealtimeCounters              what production bills and limits, per project and channel
 //   rt.channels(): ChannelInfo[]                 the joined channels now
 //   rt.close(): Promise<void>                    idempotent, bounded (5 s)
-// On start it installs schema `realtime_standin` (a change table and a capture trigger on each publication
-// table; why triggers and how that differs from the server: sql.ts). Needs PostgreSQL ≥ 14 and a role that may
-// create schemas and triggers. Limits: one stand-in per database (two would split the change rows between
-// them); no broadcast/presence, no RLS/JWT checks (any access_token is accepted), no `select` column lists,
-// no legacy (config-less) joins, the publication's publish= actions are not consulted.
+//
+// Limits (limits.ts): `profile` free | pro | team | unlimited (default), each limit also on its own (`limits`);
+// over one the server's behaviour: upgrade refused with 429 {"error":"Too many connected users"} (or "Too many
+// joins per second"), join errors "ConnectionRateLimitReached: Too many connected users",
+// "ClientJoinRateLimitReached: Too many joins per second" (then close 1001), "ChannelRateLimitReached: Too many
+// channels"; postgres_changes skipped while the project's messages/s average is over its limit; a channel receiving
+// a broadcast while the channel-message average is over it: system "Too many messages per second" + phx_close.
+//
+// Counters endpoint, for a benchmark in another process: GET /_standin/counters →
+//   {"service":"realtime","at":ISO,"profile","limits":{…},
+//    "feed":{"changesConsumed","changesDropped","changesSkipped","backlog","restarts"},
+//    "projects":{"<project>":{"connections","connectionsRefused","disconnects","joins","joinsRefused":{code:n},
+//                 "messages","broadcasts","channelsShutDown","dbEvents","changesSkipped","systemMessages",
+//                 "socketsOpen","users","channelsOpen",
+//                 "limits","rates":{…},"channels":{"<sub-topic>":{"messages","joins","closes"}}}}}
+// No keys, payloads or recipients appear in it.
+//
+// On start it checks that PostgreSQL can do logical decoding with wal2json and fails with the exact fix if not
+// (wal-setup.ts), removes an older stand-in's capture trigger, and creates its temporary slot. Needs PostgreSQL ≥ 14,
+// a role with REPLICATION (or superuser), one replication slot and one WAL sender per stand-in. Several stand-ins
+// may serve one database (each has its own slot). Broadcast on public channels only (broadcast.ts). Not offered:
+// presence, private channels, RLS/JWT checks (any access_token is accepted), `select` column lists, legacy
+// (config-less) joins.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { WebSocketServer } from 'ws';
 import { Catalog } from './catalog.js';
+import { WalDecoder } from './decode.js';
 import { FanOut } from './fanout.js';
 import { ChangeFeed } from './feed.js';
 import { parseVsn } from './serializer.js';
 import { DEFAULT_REFUSAL, Session } from './session.js';
+import { Tenants, type TenantSnapshot } from './tenants.js';
 import {
   emptyStats, resolveOptions, type ChannelInfo, type FailPostgresOptions, type Hub, type RealtimeStandinOptions,
   type RealtimeStandinStats, type RefuseJoinsOptions, type SilenceOptions, type Switches,
@@ -43,6 +65,20 @@ export type {
   ChannelInfo, FailPostgresOptions, RealtimeStandinOptions, RealtimeStandinStats, RefuseJoinsOptions, SilenceOptions,
   StandinLogger,
 } from './types.js';
+export type { RealtimeLimits, RealtimeProfile } from './limits.js';
+export { REALTIME_PROFILES, parseRealtimeProfile } from './limits.js';
+export { RealtimeStandinSetupError } from './wal-setup.js';
+export type { ChannelCounters, TenantSnapshot } from './tenants.js';
+
+/** What `rt.counters()` and GET /_standin/counters return. */
+export interface RealtimeCounters {
+  service: 'realtime';
+  at: string;
+  profile: string;
+  limits: Record<string, number | null>;
+  feed: { changesConsumed: number; changesDropped: number; changesSkipped: number; backlog: number; restarts: number };
+  projects: Record<string, TenantSnapshot>;
+}
 
 export interface RealtimeStandin {
   readonly url: string;
@@ -55,11 +91,18 @@ export interface RealtimeStandin {
   failPostgresSubscription(on: boolean | FailPostgresOptions): void;
   restart(opts?: { downtimeMs?: number }): Promise<void>;
   stats(): RealtimeStandinStats;
+  counters(): RealtimeCounters;
   channels(): ChannelInfo[];
   close(): Promise<void>;
 }
 
 const WS_PATHS = new Set(['/realtime/v1/websocket', '/socket/websocket']);
+export const COUNTERS_PATH = '/_standin/counters';
+
+/** JSON has no Infinity: an unlimited limit is null. */
+function finite(o: object): Record<string, number | null> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number.isFinite(v) ? (v as number) : null]));
+}
 const CLOSE_BOUND_MS = 5000;
 
 function looksLikeJwt(token: string): boolean {
@@ -81,17 +124,33 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 export async function startRealtimeStandin(options: RealtimeStandinOptions): Promise<RealtimeStandin> {
   const opts = resolveOptions(options);
   const log = opts.log;
-  // Two connections (plus the LISTEN one): test files start many stand-ins against one PostgreSQL.
-  const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 2, idleTimeoutMillis: 5000, application_name: 'realtime-standin' });
+  // Two connections (plus the WAL session): test files start many stand-ins against one PostgreSQL. UTC, as a
+  // Supabase database runs: to_jsonb(timestamptz) renders in the session's time zone.
+  const pool = new pg.Pool({
+    connectionString: opts.databaseUrl, max: 2, idleTimeoutMillis: 5000, application_name: 'realtime-standin',
+    // Generic plans: the rendering and filter statements are prepared and run once per batch.
+    options: '-c TimeZone=UTC -c plan_cache_mode=force_generic_plan',
+  });
   pool.on('error', (err) => log.warn({ err: err.message }, 'realtime stand-in: idle database connection failed'));
   const stats = emptyStats();
   const switches: Switches = {
     refuse: null, silence: { heartbeats: false, events: false, joins: false }, eventDelayMs: 0, failPostgres: null,
   };
   const catalog = new Catalog(pool, opts.publication);
-  const fanout = new FanOut(catalog, stats, log);
-  const feed = new ChangeFeed(pool, opts, (batch) => fanout.deliver(batch));
-  const hub: Hub = { opts, switches, stats, fanout, catalog, feed };
+  const decoder = new WalDecoder(pool, opts.maxRecordBytes);
+  const fanout = new FanOut(catalog, decoder, stats, log);
+  const feed = new ChangeFeed(pool, opts, stats, (batch) => fanout.deliver(batch));
+  const tenants = new Tenants(opts.projects, opts.limits, opts.rateWindow);
+  const hub: Hub = { opts, switches, stats, fanout, catalog, feed, tenants };
+  const counters = (): RealtimeCounters => ({
+    service: 'realtime', at: new Date().toISOString(), profile: opts.profile,
+    limits: { ...finite(opts.limits), rateTickMs: opts.rateWindow.tickMs, rateBuckets: opts.rateWindow.buckets },
+    feed: {
+      changesConsumed: stats.changesConsumed, changesDropped: stats.changesDropped,
+      changesSkipped: stats.changesSkipped, backlog: feed.backlog, restarts: stats.feedRestarts,
+    },
+    projects: tenants.snapshot(),
+  });
   const sessions = new Set<Session>();
   const refusals = new Map<NodeJS.Timeout, Duplex>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 5_000_000, perMessageDeflate: false });
@@ -123,7 +182,8 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
       refuse(socket, 401, 'API key is missing');
       return;
     }
-    if (opts.apiKeys !== undefined && !opts.apiKeys.includes(key)) {
+    const restricted = opts.apiKeys !== undefined || opts.projects !== undefined;
+    if (restricted && !(opts.apiKeys?.includes(key) === true || tenants.knows(key))) {
       // The server verifies the key as a JWT: a foreign signature and a non-JWT are both 401.
       refuse(socket, 401, looksLikeJwt(key) ? 'Failed to validate JWT signature' : 'The token provided is not a valid JWT');
       return;
@@ -133,12 +193,20 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
       refuse(socket, 400, `Unsupported serializer version: ${url.searchParams.get('vsn') ?? ''}`);
       return;
     }
+    // TenantRateLimiters.check_tenant: concurrent users, then the joins rate, before the socket exists.
+    const tenant = tenants.forKey(key);
+    if (tenant.users.size >= opts.limits.maxConcurrentUsers || tenant.joinRate.triggered) {
+      tenant.counters.connectionsRefused += 1;
+      refuse(socket, 429, tenant.joinRate.triggered && tenant.users.size < opts.limits.maxConcurrentUsers
+        ? 'Too many joins per second' : 'Too many connected users');
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (closing !== undefined) {
         ws.terminate();
         return;
       }
-      const session = new Session(hub, ws, nextSocketId++, vsn, (s) => sessions.delete(s));
+      const session = new Session(hub, ws, nextSocketId++, vsn, tenant, (s) => sessions.delete(s));
       sessions.add(session);
       log.debug({ socket: session.id, vsn }, 'realtime stand-in: socket open');
     });
@@ -147,9 +215,9 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
   async function listen(): Promise<void> {
     const s = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://standin').pathname;
-      const ok = path === '/health';
-      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { status: 'ok' } : { error: 'Not Found' }));
+      const body = path === '/health' ? { status: 'ok' } : path === COUNTERS_PATH ? counters() : undefined;
+      res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body ?? { error: 'Not Found' }));
     });
     s.on('upgrade', onUpgrade);
     s.on('clientError', (_err, socket) => socket.destroy());
@@ -234,12 +302,14 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
       if (closing === undefined) await listen();
     },
     stats: () => ({ ...stats }),
+    counters,
     channels: () => [...sessions].flatMap((s) => [...s.channels.values()].map((c) => c.info())),
     close() {
       closing ??= (async () => {
         await bounded((async () => {
           await stopListening();
           await feed.close();
+          tenants.stop();
           await pool.end().catch(() => undefined);
         })(), CLOSE_BOUND_MS);
         wss.close();

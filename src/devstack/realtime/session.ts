@@ -1,10 +1,18 @@
 // Realtime stand-in: one WebSocket connection, as Phoenix's socket handles it — heartbeats on topic
-// `phoenix`, phx_join (duplicate joins close the old channel, unknown topics get "unmatched topic", join errors
-// and the per-socket channel limit), routing of other messages to joined channels, and the idle timeout.
+// `phoenix`, phx_join (duplicate joins close the old channel, unknown topics get "unmatched topic", join errors),
+// the project's limits at join in realtime_channel.ex's order (concurrent users, joins/s, channels per socket),
+// routing of other messages to joined channels, and the idle timeout.
 import type { WebSocket } from 'ws';
+import {
+  decodeUserBroadcastPush, encodeUserBroadcast, jsonBroadcastPayload, type BroadcastMessage,
+} from './broadcast.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { decode, encode, RawJson, type PhxMessage, type Vsn } from './serializer.js';
+import type { Tenant } from './tenants.js';
 import type { Hub } from './types.js';
+
+/** Phoenix closes a socket told to "disconnect" with 1001 (going away). */
+const GOING_AWAY = 1001;
 
 export const DEFAULT_REFUSAL = 'Realtime was unable to connect to the project database';
 
@@ -19,10 +27,13 @@ export class Session implements ChannelHost {
     private readonly ws: WebSocket,
     readonly id: number,
     readonly vsn: Vsn,
+    readonly tenant: Tenant,
     private readonly onGone: (s: Session) => void,
   ) {
     hub.stats.sockets += 1;
     hub.stats.socketsOpened += 1;
+    tenant.socketsOpen += 1;
+    tenant.counters.connections += 1;
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('close', () => this.onClosed());
     ws.on('error', (err) => hub.opts.log.debug({ err: err.message, socket: id }, 'realtime stand-in: socket error'));
@@ -37,7 +48,7 @@ export class Session implements ChannelHost {
     if (this.open) this.ws.send(encode(this.vsn, msg));
   }
 
-  sendChange(topic: string, payloadJson: string): void {
+  sendChange(topic: string, subTopic: string, payloadJson: string): void {
     const { switches, stats } = this.hub;
     if (switches.silence.events) {
       stats.eventsDropped += 1;
@@ -48,9 +59,20 @@ export class Session implements ChannelHost {
       if (!this.open) return;
       this.ws.send(frame);
       stats.eventsSent += 1;
+      this.tenant.counters.messages += 1;
+      this.tenant.channel(subTopic).messages += 1;
     };
     if (switches.eventDelayMs > 0) this.later(switches.eventDelayMs, write);
     else write();
+  }
+
+  sendBroadcast(topic: string, m: BroadcastMessage): void {
+    if (!this.open) return;
+    if (this.vsn === '2.0.0') {
+      this.ws.send(encodeUserBroadcast(topic, m), { binary: true });
+    } else {
+      this.send({ joinRef: null, ref: null, topic, event: 'broadcast', payload: new RawJson(jsonBroadcastPayload(m)) });
+    }
   }
 
   later(ms: number, fn: () => void): void {
@@ -87,8 +109,18 @@ export class Session implements ChannelHost {
   private onFrame(data: unknown, isBinary: boolean): void {
     if (this.closed) return;
     this.armIdle();
-    if (isBinary) return; // binary frames carry broadcast only
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const bytes = Buffer.isBuffer(data) ? data
+      : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : Buffer.from(data as ArrayBuffer);
+    if (isBinary) {
+      // Binary frames carry broadcast only (vsn 2.0.0's user broadcast push).
+      const push = this.vsn === '2.0.0' ? decodeUserBroadcastPush(bytes) : undefined;
+      const channel = push === undefined ? undefined : this.channels.get(push.topic);
+      if (push !== undefined && channel !== undefined && (push.joinRef === null || push.joinRef === channel.joinRef)) {
+        channel.broadcastPush(push.ref, push.message);
+      }
+      return;
+    }
+    const text = bytes.toString('utf8');
     const msg = decode(this.vsn, text);
     if (msg === undefined) {
       this.hub.opts.log.debug({ socket: this.id }, 'realtime stand-in: undecodable frame ignored');
@@ -125,8 +157,41 @@ export class Session implements ChannelHost {
   /** A join error, after the server's backoff (joinErrorDelayMs, or the refusal's own delay). */
   private refuseJoin(msg: PhxMessage, reason: string, delayMs: number): void {
     this.hub.stats.joinsRefused += 1;
+    this.tenant.refuseJoin(reason.split(':')[0] ?? reason);
     if (delayMs > 0) this.later(delayMs, () => this.replyError(msg, reason));
     else this.replyError(msg, reason);
+  }
+
+  /**
+   * ClientJoinRateLimitReached: the channel tells the socket to disconnect (close 1001) and answers the join after
+   * its backoff — so with a backoff the socket is gone before the reply, as on the server.
+   */
+  private refuseJoinAndDisconnect(msg: PhxMessage, reason: string): void {
+    const delayMs = this.hub.opts.joinErrorDelayMs;
+    this.refuseJoin(msg, reason, delayMs);
+    this.ws.close(GOING_AWAY);
+    setTimeout(() => this.terminate(), 1000).unref();
+  }
+
+  /** The project's limits, in the server's order; true when the join may go on. */
+  private withinLimits(msg: PhxMessage): boolean {
+    const { opts } = this.hub;
+    const { tenant } = this;
+    if (!tenant.users.has(this) && tenant.users.size >= opts.limits.maxConcurrentUsers) {
+      this.refuseJoin(msg, 'ConnectionRateLimitReached: Too many connected users', opts.joinErrorDelayMs);
+      return false;
+    }
+    if (tenant.joinRate.triggered) {
+      this.refuseJoinAndDisconnect(msg, 'ClientJoinRateLimitReached: Too many joins per second');
+      return false;
+    }
+    tenant.joinRate.add(1);
+    tenant.counters.joins += 1;
+    if (this.channels.size >= opts.limits.maxChannelsPerClient) {
+      this.refuseJoin(msg, 'ChannelRateLimitReached: Too many channels', opts.joinErrorDelayMs);
+      return false;
+    }
+    return true;
   }
 
   private join(msg: PhxMessage): void {
@@ -149,17 +214,15 @@ export class Session implements ChannelHost {
       this.refuseJoin(msg, 'TopicNameRequired: You must provide a topic name', opts.joinErrorDelayMs);
       return;
     }
+    if (!this.withinLimits(msg)) return;
     if (switches.refuse !== null) {
       this.refuseJoin(msg, switches.refuse.reason, switches.refuse.delayMs);
-      return;
-    }
-    if (this.channels.size >= opts.maxChannelsPerSocket) {
-      this.refuseJoin(msg, 'ChannelRateLimitReached: Too many channels', opts.joinErrorDelayMs);
       return;
     }
     const joinRef = msg.joinRef ?? msg.ref ?? '';
     const channel = new Channel(this.hub, this, msg.topic, joinRef, msg.payload);
     this.channels.set(msg.topic, channel);
+    this.tenant.users.add(this);
     this.send({
       joinRef, ref: msg.ref, topic: msg.topic, event: 'phx_reply',
       payload: { status: 'ok', response: { postgres_changes: channel.postgresChanges } },
@@ -176,6 +239,9 @@ export class Session implements ChannelHost {
     for (const channel of this.channels.values()) channel.close(false);
     this.channels.clear();
     this.hub.stats.sockets -= 1;
+    this.tenant.socketsOpen -= 1;
+    this.tenant.counters.disconnects += 1;
+    this.tenant.users.delete(this);
     this.onGone(this);
   }
 }
