@@ -4,7 +4,7 @@
 // claim. A claim and a retry write only notify.delivery, which no Realtime subscriber sees; the final status write
 // sets writer = 'notifyd!' so its own UPDATE event is recognised and makes no work.
 import type pg from 'pg';
-import { dueOrInvalid, routeColumns, type RowRef } from './schedule-sql.js';
+import { dueOrInvalid, routeColumns, schedulable, type RowRef } from './schedule-sql.js';
 
 export type NotificationStatus = 'pending' | 'processing' | 'sent' | 'failed' | 'cancelled';
 
@@ -21,8 +21,9 @@ export interface ClaimedRow extends RowRef {
   retry_error: string | null;
   /** ms since the first attempt of this arming began (database clock): how long delivery has been failing */
   failing_for_ms: number;
-  /** ms since the row became due (its last write by the application, or scheduled_for when later), at the claim */
-  due_age_ms: number;
+  /** ms since the row became due (its last write by the application, or scheduled_for when later), at the claim;
+   * null when scheduled_for is unschedulable (PostgreSQL cannot subtract an infinite timestamp) */
+  due_age_ms: number | null;
 }
 
 /** Longest reason stored in last_error. */
@@ -91,8 +92,9 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
             case when pg_column_size(n.payload) <= $5 then n.payload end as payload,
             pg_column_size(n.payload) as payload_stored_bytes,
             w.lease_owner as claim_owner, w.attempts, w.last_error as retry_error, w.failing_for_ms,
-            (extract(epoch from clock_timestamp() - greatest(n.updated_at, coalesce(n.scheduled_for, '-infinity'))) * 1000)::float8
-              as due_age_ms
+            case when n.scheduled_for is not null and not (${schedulable('n.scheduled_for')}) then null
+                 else (extract(epoch from clock_timestamp() - greatest(n.updated_at, coalesce(n.scheduled_for, n.updated_at))) * 1000)::float8
+            end as due_age_ms
        from won w join notify.ent_notification n on n.id = w.notification_id`,
     [reqs.map((r) => r.id), reqs.map((r) => r.enterpriseId), reqs.map((r) => r.owner), reqs.map((r) => r.leaseMs),
       MAX_CLAIM_PAYLOAD_BYTES]);

@@ -95,7 +95,7 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   deps.afterTrigger?.();
   const result = await record(task, deps, owner, outcome, row.failing_for_ms);
   const calls = [outcome.call, ...(result.calls ?? [])];
-  if (result.kind !== 'sent' || !Number.isFinite(row.due_age_ms)) return { ...result, calls };
+  if (result.kind !== 'sent' || row.due_age_ms === null || !Number.isFinite(row.due_age_ms)) return { ...result, calls };
   return { ...result, calls, latencyMs: Math.max(0, row.due_age_ms) + (performance.now() - claimedAt) };
 }
 
