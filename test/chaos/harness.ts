@@ -6,11 +6,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { startDaemonProcess, type DaemonProcess } from '../../src/devstack/daemon-process.js';
+import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
+import { startDaemonOnFreePort } from '../support/daemon-on-port.js';
 import { startStack } from '../support/stack.js';
 import type { NovuStandin } from '../../src/devstack/novu/types.js';
 import type { RealtimeStandin } from '../../src/devstack/realtime/server.js';
-import { freePort, within } from './infra.js';
+import { within } from './infra.js';
 import { ENTERPRISES } from './load.js';
 
 export { deliveredAtLeast, ENTERPRISES, startLoad, type Load } from './load.js';
@@ -168,12 +169,9 @@ export interface Daemon extends DaemonProcess {
 /** Starts `node dist/supervisor.js` with the rig's env (plus extra), on a free health port; killed at cleanup. */
 export async function startDaemon(ctx: ScenarioContext, rig: Rig, extra: Record<string, string> = {}): Promise<Daemon> {
   if (ctx.signal.aborted) throw new Error('scenario over: not starting a daemon');
-  const port = await freePort();
   // CHAOS_DAEMON_LOG_LEVEL (e.g. info) and CHAOS_DUMP_DIR (where each daemon's log lines are written) for diagnosis
   const level = process.env['CHAOS_DAEMON_LOG_LEVEL'];
-  const proc = startDaemonProcess({
-    ...rig.env, ...extra, DAEMON_HEALTH_PORT: String(port), DAEMON_HEALTH_HOST: '127.0.0.1', ...(level ? { DAEMON_LOG_LEVEL: level } : {}),
-  });
+  const { proc, port } = await startDaemonOnFreePort({ ...rig.env, ...extra, ...(level ? { DAEMON_LOG_LEVEL: level } : {}) });
   const dumpDir = process.env['CHAOS_DUMP_DIR'];
   if (dumpDir) {
     ctx.defer(() => writeFile(join(dumpDir, `${ctx.name}-${proc.child.pid ?? 'x'}.log`), `${proc.lines.join('\n')}\n${proc.stderr.join('')}`).catch(() => undefined));

@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { startDaemonProcess, type DaemonProcess } from '../../src/devstack/daemon-process.js';
+import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
 import { QUEUE_NAME, jobIdFor } from '../../src/queue/jobs.js';
-import { freePort } from '../chaos/infra.js';
+import { startDaemonOnFreePort } from '../support/daemon-on-port.js';
 import { insertRow } from '../support/rows.js';
 import { TEST_REDIS_URL } from '../support/services.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -30,9 +30,9 @@ for (const skew of ['+5s', '-5s']) {
     before(async () => {
       assert.ok(existsSync(LIBFAKETIME), `this test needs libfaketime (${LIBFAKETIME}): apt-get install libfaketime`);
       stack = await startStack({ enterprises: ['acme'], startDaemon: false, env: { CRON_MISFIRE_GRACE_MS: '1500', CRON_SYNC_INTERVAL_MS: '500', DAEMON_LOG_LEVEL: 'warn' } });
-      const port = await freePort();
-      health = `http://127.0.0.1:${port}/health`;
-      daemon = startDaemonProcess({ ...stack.env, DAEMON_HEALTH_PORT: String(port), LD_PRELOAD: LIBFAKETIME, FAKETIME: skew });
+      const started = await startDaemonOnFreePort({ ...stack.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: skew });
+      daemon = started.proc;
+      health = `http://127.0.0.1:${started.port}/health`;
       await waitFor(async () => {
         const r = await fetch(health).then((res) => res.json() as Promise<{ enterprise_status: Record<string, string> }>).catch(() => undefined);
         return r?.enterprise_status['acme'] === 'subscribed';

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { variables } from '../../src/config/schema.js';
-import { startDaemonProcess } from '../../src/devstack/daemon-process.js';
+import { startDaemonOnFreePort } from '../support/daemon-on-port.js';
 import { TEST_PG_URL } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 
@@ -20,10 +20,10 @@ async function freePort(): Promise<number> {
 
 describe('daemon start-up', () => {
   it('stays live but not ready while Redis is unreachable, and exits 0 on SIGTERM', async () => {
-    const [healthPort, deadRedis] = [await freePort(), await freePort()];
-    const daemon = startDaemonProcess({
+    const deadRedis = await freePort();
+    const { proc: daemon, port: healthPort } = await startDaemonOnFreePort({
       SUPABASE_URL: 'http://127.0.0.1:9', SUPABASE_SERVICE_ROLE_KEY: 'k', DATABASE_URL: TEST_PG_URL,
-      REDIS_URL: `redis://127.0.0.1:${deadRedis}`, DELIVERY_MODE: 'observe', DAEMON_HEALTH_PORT: String(healthPort), DAEMON_HEALTH_HOST: '127.0.0.1',
+      REDIS_URL: `redis://127.0.0.1:${deadRedis}`, DELIVERY_MODE: 'observe',
     });
     try {
       const line = await daemon.waitForLine((l) => l.includes('"event":"infrastructure_unavailable"'), 20_000);
