@@ -25,8 +25,8 @@ export function failureClass(reason: string): FailureClass {
   return 'other';
 }
 
-/** seconds; from 5 ms (one local round trip) to 2 min (a queue backlog) */
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** seconds; from 5 ms (one local round trip) to 10 min (an outage's backlog) */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 function make<T>(name: string, create: (registers: Registry[]) => T): () => T {
@@ -121,6 +121,10 @@ export const Metrics = {
   })),
   actorRestarts: make('notifyd_actor_restarts_total', (registers) => new Counter({
     name: 'notifyd_actor_restarts_total', registers, labelNames: ['kind'] as const, help: 'Actor and host thread restarts, by kind',
+  })),
+  refreshErrors: make('notifyd_metrics_refresh_errors_total', (registers) => new Counter({
+    name: 'notifyd_metrics_refresh_errors_total', registers,
+    help: 'Scrapes whose queue-depth or oldest-row figures could not be read (Redis or PostgreSQL down): those gauges kept their last values',
   })),
   info: make('notifyd_info', (registers) => new Gauge({
     name: 'notifyd_info', registers, labelNames: ['version', 'role'] as const, help: 'Always 1: the running version and role',

@@ -1,5 +1,7 @@
 // GET /metrics, assembled in the main thread on each scrape: every host thread's registry (asked over the runtime's
-// own channel) summed with prom-client's AggregatorRegistry, plus what only the main thread knows — process metrics,
+// own channel; each thread's series carry a `thread` label with its host's name, so a restarted thread resets only
+// its own series, which Prometheus reads as a counter reset of that series alone) merged with prom-client's
+// AggregatorRegistry, plus what only the main thread knows — process metrics,
 // subscriptions and actor restarts from the status registry, queue depth by state (BullMQ), the age of the oldest due
 // pending row (PostgreSQL), the running version and role, and the overall health.
 import { AggregatorRegistry, Registry, collectDefaultMetrics, register, type MetricObjectWithValues, type MetricValue } from 'prom-client';
@@ -38,8 +40,17 @@ export class MetricsCollector {
 
   constructor(sources: CollectorSources) {
     this.sources = sources;
-    if (register.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register });
+    if (register.getSingleMetric('process_cpu_user_seconds_total') === undefined) {
+      collectDefaultMetrics({ register });
+      // gauges named like counters (promtool's lint refuses them); nodejs_active_{handles,requests,resources}{type}
+      // carry the same counts
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        register.removeSingleMetric(name);
+      }
+    }
     Metrics.info().set({ version: sources.version, role: sources.role }, 1);
+    for (const kind of ['enterprise', 'host', 'processing', 'scheduler', 'cron']) Metrics.actorRestarts().inc({ kind }, 0);
+    Metrics.refreshErrors().inc(0);
   }
 
   /** Prometheus text: the main thread's registry and every thread's, summed by series. */
@@ -76,7 +87,8 @@ export class MetricsCollector {
   private refreshSlow(): Promise<void> {
     if (Date.now() - this.slowAt < SLOW_EVERY_MS) return Promise.resolve();
     this.slow ??= (async () => {
-      await Promise.all([this.queueDepths(), this.oldestDue()]).catch(() => undefined);
+      // a failure keeps the last values, and says so in notifyd_metrics_refresh_errors_total
+      await Promise.all([this.queueDepths(), this.oldestDue()]).catch(() => Metrics.refreshErrors().inc());
       this.slowAt = Date.now();
     })().finally(() => { this.slow = undefined; });
     return this.slow;

@@ -27,6 +27,9 @@ const wd = workerData as HostWorkerData;
 // The thread's root logger carries host and thread; `component` is set once per child (runtime, or the actor's
 // kind), never twice, so a line has exactly one.
 const threadLog = createLogger({ level: wd.logLevel, base: { host: wd.hostId, thread: threadId } });
+// Every metric of this thread carries its host's name: series of different threads never merge, so one thread's
+// restart resets only its own counters.
+register.setDefaultLabels({ thread: wd.hostId });
 setRootLogger(threadLog);
 const log = threadLog.child({ component: 'runtime' });
 

@@ -11,6 +11,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { parseMetrics, valueOf } from '../support/prom.js';
 import { insertMany, insertRow, rowById } from '../support/rows.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';
@@ -300,8 +301,7 @@ describe('docker/observability with promtool', () => {
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       return res.text();
     };
-    const value = (body: string, series: RegExp): number =>
-      body.split('\n').filter((l) => series.test(l)).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const value = (body: string, name: string, labels: Record<string, string> = {}): number => valueOf(parseMetrics(body), name, labels) ?? 0;
 
     before(async () => {
       stack = await startStack({ enterprises: ['acme', 'globex'], env: { ADMIN_USER: ADMIN.user, ADMIN_PASSWORD: ADMIN.password } });
@@ -320,12 +320,12 @@ describe('docker/observability with promtool', () => {
       // the counters are incremented after the row is written: wait until the scrape shows all of it
       text = await waitFor(async () => {
         const body = await scrape();
-        const ok = value(body, /^notifyd_deliveries_total\{outcome="sent",/) >= good.length
-          && value(body, /^notifyd_deliveries_total\{outcome="failed",/) >= 1
-          && value(body, /^notifyd_deliveries_total\{outcome="retried",/) >= 1
-          && value(body, /^notifyd_novu_rate_limited_total /) >= 1
-          && value(body, /^notifyd_delivery_failures_total\{reason="invalid_workflow"\}/) >= 1
-          && value(body, /^notifyd_delivery_latency_seconds_count\{/) >= good.length;
+        const ok = value(body, 'notifyd_deliveries_total', { outcome: 'sent' }) >= good.length
+          && value(body, 'notifyd_deliveries_total', { outcome: 'failed' }) >= 1
+          && value(body, 'notifyd_deliveries_total', { outcome: 'retried' }) >= 1
+          && value(body, 'notifyd_novu_rate_limited_total') >= 1
+          && value(body, 'notifyd_delivery_failures_total', { reason: 'invalid_workflow' }) >= 1
+          && value(body, 'notifyd_delivery_latency_seconds_count') >= good.length;
         return ok ? body : undefined;
       }, { what: 'a scrape counting every delivery, the failure, the retry and the 429', timeoutMs: 60_000, intervalMs: 250 });
     });
