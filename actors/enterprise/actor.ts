@@ -200,6 +200,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
           else log.info(fields, `subscription ${state}`);
         },
+        beforeJoin: () => res?.joins.take(1, ctx.signal) ?? Promise.resolve(),
         // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
         onLive: () => { dropped = false; return serial(() => runCatchUp()); },
         onChange: (change) => {

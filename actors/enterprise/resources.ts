@@ -4,6 +4,7 @@
 import type { Config } from '../../src/config/load.js';
 import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
+import { RedisTokenBucket } from '../../src/ownership/budget.js';
 import { faultsFromEnv } from '../../src/faults.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import { RealtimeSocketPool } from './socket-pool.js';
@@ -14,6 +15,16 @@ export interface SharedResources {
   readonly sockets: RealtimeSocketPool;
   /** the database's clock: live events' due times are measured on it */
   readonly clock: DbClock;
+  /** the project's channel-join budget, shared by every host (80 % of REALTIME_MAX_JOINS_PER_SECOND) */
+  readonly joins: RedisTokenBucket;
+}
+
+/**
+ * Joins are paced at 80 % of the plan's rate with a burst of half a second's worth: the server averages joins over
+ * 5 s buckets (60 s in all), so even a full burst followed by steady pacing stays under the limit in any bucket.
+ */
+export function joinBudget(maxPerSecond: number): { perSecond: number; capacity: number } {
+  return { perSecond: Math.max(0.1, maxPerSecond * 0.8), capacity: Math.max(1, Math.floor(maxPerSecond * 0.5)) };
 }
 
 let shared: Promise<SharedResources> | undefined;
@@ -40,7 +51,8 @@ async function open(config: Config): Promise<SharedResources> {
     heartbeatIntervalMs: config.subscription.heartbeatIntervalMs,
     joinTimeoutMs: config.subscription.joinTimeoutMs,
   });
-  return { db, producer, sockets, clock };
+  const joins = new RedisTokenBucket(producer.redis, config.queuePrefix, 'realtime-joins', joinBudget(config.subscription.maxJoinsPerSecond));
+  return { db, producer, sockets, clock, joins };
 }
 
 /** Takes a reference; a failed open (e.g. Redis down) rejects and is retried by the next caller. */

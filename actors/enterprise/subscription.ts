@@ -3,7 +3,7 @@
 // "Subscribed to PostgreSQL" has arrived AND the catch-up (onLive) has run: a bare SUBSCRIBED can be a silent zombie.
 //
 // States and transitions
-//   connecting   ──SUBSCRIBED──────────────────────────► joined
+//   connecting   ──(waits for the join budget, then joins) SUBSCRIBED──► joined
 //   joined       ──system postgres_changes ok──────────► catching_up ──onLive() ok──► subscribed (attempts := 0)
 //   connecting / joined ──no progress within joinTimeout─► reconnecting            (zombie or lost join)
 //   any live     ──CHANNEL_ERROR | TIMED_OUT | CLOSED | system error | health check fails──► reconnecting
@@ -33,6 +33,8 @@ export interface SubscriptionHooks {
   /** After every (re)subscribe: catch up on what Realtime could not deliver. Throwing forces a reconnect. */
   onLive(): Promise<void>;
   onChange(change: ChangePayload): void;
+  /** Resolves when a channel join may be sent (the plan's joins/s budget); a rejection joins anyway. */
+  beforeJoin?(): Promise<void>;
   /** Called on every health check while subscribed (e.g. to advance the watermark). */
   onHealthy?(subscribedSince: number): void;
   onFailed(error: string): void;
@@ -73,14 +75,21 @@ export class EnterpriseSubscription {
     this.hooks.onState(state, { attempt: this.attempts, ...(error === undefined ? {} : { error }), ...(this.lease ? { socket: this.lease.socket } : {}) });
   }
 
+  /** Waits for the project's join budget (paced under the plan's joins/s), then joins. */
   private connect(): void {
     if (this.state === 'stopped' || this.state === 'failed') return;
     const gen = ++this.generation;
+    this.set('connecting');
+    const gate = this.hooks.beforeJoin?.() ?? Promise.resolve();
+    void gate.then(() => { if (gen === this.generation) this.join(gen); }, () => { if (gen === this.generation) this.join(gen); });
+  }
+
+  private join(gen: number): void {
+    if (this.state !== 'connecting') return;
     this.lease = this.sockets.acquire();
     const topic = `notifyd-${this.settings.enterpriseId}`;
     const channel = this.lease.client.channel(topic);
     this.channel = channel;
-    this.set('connecting');
     const current = () => gen === this.generation;
     clearTimeout(this.joinTimer);
     this.joinTimer = setTimeout(() => {

@@ -39,6 +39,7 @@ export interface Config {
     readonly joinTimeoutMs: number;
     readonly channelsPerSocket: number;
     readonly catchupOverlapMs: number;
+    readonly maxJoinsPerSecond: number;
   };
   readonly priorities: { readonly realtime: Priority; readonly scheduled: Priority; readonly cron: Priority };
   readonly workerConcurrency: number;
@@ -162,7 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
     DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
     SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
-    REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
+    REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; REALTIME_MAX_JOINS_PER_SECOND: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
     CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
     LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number; NOVU_MAX_RETRY_AFTER_MS: number;
     DAEMON_THREAD_HEAP_MB: number; ADMIN_USER?: string; ADMIN_PASSWORD?: string; ADMIN_READONLY: boolean;
@@ -189,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
       joinTimeoutMs: v.SUBSCRIPTION_JOIN_TIMEOUT,
       channelsPerSocket: v.REALTIME_CHANNELS_PER_SOCKET,
       catchupOverlapMs: v.CATCHUP_OVERLAP_MS,
+      maxJoinsPerSecond: v.REALTIME_MAX_JOINS_PER_SECOND,
     },
     priorities: { realtime: v.REALTIME_QUEUE_PRIORITY, scheduled: v.SCHEDULED_QUEUE_PRIORITY, cron: v.CRON_QUEUE_PRIORITY },
     workerConcurrency: v.WORKER_CONCURRENCY,

@@ -51,6 +51,7 @@ export const variables = {
   SUBSCRIPTION_HEARTBEAT_INTERVAL: { schema: intIn(100, 300_000), default: '25000', doc: 'ms between Realtime heartbeats; a missed reply tears the socket down' },
   SUBSCRIPTION_JOIN_TIMEOUT: { schema: intIn(100, 300_000), default: '10000', doc: 'ms a join may take, up to the "Subscribed to PostgreSQL" message, before it is retried' },
   REALTIME_CHANNELS_PER_SOCKET: { schema: intIn(1, 100), default: '100', doc: 'enterprise channels per Realtime socket (Realtime allows 100)' },
+  REALTIME_MAX_JOINS_PER_SECOND: { schema: intIn(1, 100_000), default: '100', doc: "the Supabase plan's channel joins per second (Free 100, Pro 500, Team 2,500); joins are paced at 80 % of it, shared by every host through Redis" },
   CATCHUP_OVERLAP_MS: { schema: intIn(0, 86_400_000), default: '60000', doc: 'how far before the watermark a catch-up looks again (dedup absorbs the overlap)' },
   REALTIME_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '10', doc: 'larger = more urgent' },
   SCHEDULED_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '5', doc: 'larger = more urgent' },

@@ -14,6 +14,8 @@ import { TEST_REDIS_URL } from './services.js';
 import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/index.js';
 import type { NovuStandin } from '../../src/devstack/novu/types.js';
 import { startRealtimeStandin, type RealtimeStandin } from '../../src/devstack/realtime/server.js';
+import type { RealtimeProfile } from '../../src/devstack/realtime/limits.js';
+import type { NovuStandinOptions } from '../../src/devstack/novu/types.js';
 
 export const SERVICE_ROLE_KEY = 'stack-service-role-key';
 
@@ -30,6 +32,11 @@ export interface StackOptions {
   /** keys the stand-ins accept (and the daemon is given); defaults are fixed test keys */
   serviceRoleKey?: string;
   novuSecretKey?: string;
+  /** the Realtime stand-in's plan profile (and capacity), for tests of plan limits */
+  realtimeProfile?: RealtimeProfile;
+  realtimeCapacity?: number;
+  /** the Novu stand-in's plan profile */
+  novuProfile?: NovuStandinOptions['profile'];
 }
 
 export interface Stack {
@@ -67,8 +74,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
   const serviceRoleKey = opts.serviceRoleKey ?? SERVICE_ROLE_KEY;
   const novuSecretKey = opts.novuSecretKey ?? DEFAULT_NOVU_API_KEY;
-  const realtime = await startRealtimeStandin({ databaseUrl: db.url, apiKeys: [serviceRoleKey] });
-  const novu = await startNovuStandin({ tenants: [...opts.enterprises, ...(opts.tenants ?? [])], workflows: 'any', apiKeys: [novuSecretKey] });
+  const realtime = await startRealtimeStandin({
+    databaseUrl: db.url, apiKeys: [serviceRoleKey],
+    ...(opts.realtimeProfile === undefined ? {} : { profile: opts.realtimeProfile }),
+    ...(opts.realtimeCapacity === undefined ? {} : { capacity: opts.realtimeCapacity }),
+  });
+  const novu = await startNovuStandin({
+    tenants: [...opts.enterprises, ...(opts.tenants ?? []), ...(opts.enterpriseRows ?? []).map((r) => r.id)], workflows: 'any', apiKeys: [novuSecretKey],
+    ...(opts.novuProfile === undefined ? {} : { profile: opts.novuProfile }),
+  });
   const prefix = uniquePrefix('ntf-stack');
   const env: Record<string, string> = {
     SUPABASE_URL: realtime.url,

@@ -1,0 +1,81 @@
+// A token bucket in Redis, shared by every process of a deployment: for budgets that belong to an external service
+// rather than to a host — Supabase Realtime's channel joins per second (per project), Novu's triggers (per
+// environment). Refilled continuously on Redis's clock; a request for n tokens is granted whole or told how long to
+// wait. One Lua call per request.
+//
+// Key: <prefix>:budget:<name>  HASH { tokens, at }  (expires when idle for a minute: a fresh bucket starts full)
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+
+const TAKE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local capacity = tonumber(ARGV[1])
+local perMs = tonumber(ARGV[2]) / 1000
+local want = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * perMs)
+local wait = 0
+if tokens >= want then
+  tokens = tokens - want
+else
+  wait = math.ceil((want - tokens) / perMs)
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return { wait, math.floor(tokens) }`;
+
+type BudgetRedis = Redis & { notifydBudgetTake(key: string, capacity: number, perSecond: number, want: number): Promise<[number, number]> };
+
+export interface BucketSettings {
+  /** tokens added per second */
+  perSecond: number;
+  /** most tokens held (the burst) @defaultValue perSecond */
+  capacity?: number;
+}
+
+export class RedisTokenBucket {
+  private readonly redis: BudgetRedis;
+  private readonly key: string;
+  private settings: Required<BucketSettings>;
+
+  constructor(redis: Redis, prefix: string, name: string, settings: BucketSettings) {
+    const r = redis as BudgetRedis;
+    if (typeof r.notifydBudgetTake !== 'function') redis.defineCommand('notifydBudgetTake', { numberOfKeys: 1, lua: TAKE });
+    this.redis = r;
+    this.key = `${prefix}:budget:${name}`;
+    this.settings = { perSecond: settings.perSecond, capacity: settings.capacity ?? settings.perSecond };
+  }
+
+  /** Changes the rate (a budget learnt from a server's headers). */
+  configure(settings: BucketSettings): void {
+    this.settings = { perSecond: settings.perSecond, capacity: settings.capacity ?? settings.perSecond };
+  }
+
+  /** Takes n tokens if there are: 0, or the ms to wait before asking again. */
+  async tryTake(n = 1): Promise<number> {
+    const [wait] = await this.redis.notifydBudgetTake(this.key, this.settings.capacity, this.settings.perSecond, n);
+    return Number(wait);
+  }
+
+  /**
+   * Takes n tokens, waiting as long as the budget needs (aborted by the signal). When Redis cannot be asked, it
+   * paces locally at the same rate instead of failing: a budget must never stop the daemon.
+   */
+  async take(n = 1, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      let wait: number;
+      try {
+        wait = await this.tryTake(n);
+      } catch {
+        wait = Math.ceil((n / this.settings.perSecond) * 1000);
+        await sleep(wait, undefined, signal ? { signal } : undefined);
+        return;
+      }
+      if (wait <= 0) return;
+      await sleep(Math.min(wait, 5000), undefined, signal ? { signal } : undefined);
+    }
+  }
+}
