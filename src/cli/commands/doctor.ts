@@ -7,9 +7,7 @@ import type { VariableName } from '../../config/schema.js';
 import { partialConfig } from '../connect.js';
 import type { Cli } from '../context.js';
 import { table } from '../output.js';
-import {
-  novuCheck, PG_CHECKS, postgresChecks, realtimeCheck, REDIS_CHECKS, redisChecks, type Check,
-} from './doctor-checks.js';
+import type { Check } from './doctor-checks.js';
 
 const MARK: Readonly<Record<Check['status'], string>> = { pass: 'ok', fail: 'FAIL', warn: 'warn', skip: 'skip' };
 
@@ -17,6 +15,9 @@ export function registerDoctor(program: Command, cli: Cli): void {
   program.command('doctor')
     .description('check configuration, PostgreSQL and the schema, Redis, the Novu key and a Realtime join')
     .action(cli.action('doctor', async (ctx) => {
+      // the checks pull in @novu/api and supabase-js: loaded only when doctor runs
+      const { novuCheck, PG_CHECKS, postgresChecks, realtimeCheck, REDIS_CHECKS, redisChecks } =
+        await import('./doctor-checks.js');
       let full: Config | undefined;
       let problems: string[] = [];
       try {

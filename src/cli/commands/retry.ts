@@ -3,7 +3,6 @@
 // armed_version and notifyd delivers it again with a new delivery key and fresh attempts (migration 0004).
 import type { Command } from 'commander';
 import { rearmByIds, rearmMatching, type NotRearmed, type Rearmed, type Since } from '../../db/failed.js';
-import { deliveryKey } from '../../delivery/novu-client.js';
 import { enterpriseId, notificationId, positiveInt, text } from '../args.js';
 import type { Cli } from '../context.js';
 import { EXIT, section, table } from '../output.js';
@@ -16,6 +15,8 @@ interface RetryOptions {
   limit: number;
   dryRun?: boolean;
 }
+
+let deliveryKey: (enterpriseId: string, notificationId: string, armedVersion: string) => string;
 
 const WHY: Readonly<Record<NotRearmed['why'], string>> = {
   not_found: 'no such notification',
@@ -37,6 +38,8 @@ Examples:
   notifyd retry 1841 1842
   notifyd retry --enterprise acme --reason "novu 422" --since 2h --dry-run`)
     .action(cli.action('retry', async (ctx, ids: string[] | undefined, opts: RetryOptions, cmd: Command) => {
+      // loaded here: @novu/api takes half a second to import, which no other command should pay
+      deliveryKey = (await import('../../delivery/novu-client.js')).deliveryKey;
       const byIds = ids !== undefined && ids.length > 0;
       const filtered = opts.enterprise !== undefined || opts.reason !== undefined || opts.since !== undefined;
       const usage = (msg: string) => {
