@@ -20,7 +20,7 @@ describe('notifyd cron next', () => {
   before(async () => { db = await createTestDatabase(); });
   after(async () => { await db.drop(); });
 
-  it('gives an expression\'s fires across the spring-forward night in UTC and local time (02:30 → 03:30 CEST)', async () => {
+  it('gives an expression\'s fires across the spring-forward night, UTC and local (02:30 → 03:30 CEST)', async () => {
     const run = await runCli(['cron', 'next', '30 2 * * *', '--tz', 'Europe/Berlin', '--from', '2026-03-27T12:00:00Z',
       '--count', '3', '--json'], {});
     assertExit(run, 0);
@@ -54,7 +54,8 @@ describe('notifyd cron next', () => {
       { DATABASE_URL: db.url });
     assertExit(run, 0);
     const doc = run.json<CronDoc>();
-    assert.deepEqual(doc.rule, { id, enterprise_id: 'acme', name: 'weekday digest', enabled: true, invalid_reason: null });
+    assert.deepEqual(doc.rule,
+      { id, enterprise_id: 'acme', name: 'weekday digest', enabled: true, invalid_reason: null });
     assert.equal(doc.cron, '0 9 * * 1-5');
     assert.equal(doc.timezone, 'America/New_York');
     // Friday in EST, then Monday after the 8 March change in EDT: 09:00 local both times

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../support/wait.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/notifyd.js', import.meta.url));
 
@@ -17,9 +18,12 @@ export interface CliRun {
 /** Values that must never appear in any output (keys, passwords, payload and recipient markers). */
 export const NEVER_SHOWN: string[] = [];
 
-export function runCli(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 90_000): Promise<CliRun> {
+export function runCli(
+  args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 90_000,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as
+      Record<string, string>;
     const child = spawn(process.execPath, [CLI, ...args], { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -27,13 +31,15 @@ export function runCli(args: readonly string[], env: Record<string, string | und
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`notifyd ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      const shown = `stdout: ${stdout}\nstderr: ${stderr}`;
+      reject(new Error(`notifyd ${args.join(' ')} did not exit within ${timeoutMs} ms\n${shown}`));
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       for (const secret of [...NEVER_SHOWN, ...secretsOf(clean)]) {
-        assert.ok(!stdout.includes(secret) && !stderr.includes(secret), `notifyd ${args.join(' ')} printed a secret`);
+        const leaked = stdout.includes(secret) || stderr.includes(secret);
+        assert.ok(!leaked, `notifyd ${args.join(' ')} printed a secret`);
       }
       resolve({
         code, stdout, stderr,
@@ -41,7 +47,8 @@ export function runCli(args: readonly string[], env: Record<string, string | und
           try {
             return JSON.parse(stdout) as T;
           } catch {
-            throw new assert.AssertionError({ message: `stdout is not one JSON document:\n${stdout}\nstderr: ${stderr}` });
+            const message = `stdout is not one JSON document:\n${stdout}\nstderr: ${stderr}`;
+            throw new assert.AssertionError({ message });
           }
         },
       });
@@ -66,4 +73,13 @@ function secretsOf(env: Record<string, string>): string[] {
 /** Asserts the exit code, showing both streams when it differs. */
 export function assertExit(run: CliRun, code: number): void {
   assert.equal(run.code, code, `exit code ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+}
+
+/** How long a test waits for the daemon to act (a loaded 2-core machine runs other suites' daemons too). */
+export const LONG = 60_000;
+
+/** Waits (up to LONG) for the daemon to bring about `probe`. */
+export function until<T>(probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  what: string): Promise<T> {
+  return waitFor(probe, { what, timeoutMs: LONG });
 }

@@ -47,17 +47,22 @@ describe('notifyd CLI: usage, configuration, exit codes', () => {
     }
     const version = await runCli(['--version'], {});
     assertExit(version, 0);
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const file = new URL('../../../package.json', import.meta.url);
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
     assert.equal(version.stdout.trim(), pkg.version);
   });
 
   it('exits 78 naming the variable when what a command uses is missing or invalid', async () => {
     const cases: { args: string[]; env: Record<string, string>; says: RegExp }[] = [
       { args: ['failed', 'list'], env: {}, says: /^ {2}DATABASE_URL: required but not set$/m },
-      { args: ['pause', '--enterprise', 'acme'], env: { DATABASE_URL: 'mysql://db/x' }, says: /^ {2}DATABASE_URL: must be a URL/m },
-      { args: ['status'], env: { DATABASE_URL: db.url, REDIS_URL: 'http://127.0.0.1:6379' }, says: /^ {2}REDIS_URL: must be a URL/m },
-      { args: ['status', '--json'], env: { DATABASE_URL: db.url, QUEUE_PREFIX: 'no spaces allowed' }, says: /^ {2}QUEUE_PREFIX: /m },
-      { args: ['migrate'], env: { DATABASE_URL_FILE: '/nonexistent/notifyd-db-url' }, says: /^ {2}DATABASE_URL_FILE: cannot read/m },
+      { args: ['pause', '--enterprise', 'acme'], env: { DATABASE_URL: 'mysql://db/x' },
+        says: /^ {2}DATABASE_URL: must be a URL/m },
+      { args: ['status'], env: { DATABASE_URL: db.url, REDIS_URL: 'http://127.0.0.1:6379' },
+        says: /^ {2}REDIS_URL: must be a URL/m },
+      { args: ['status', '--json'], env: { DATABASE_URL: db.url, QUEUE_PREFIX: 'no spaces allowed' },
+        says: /^ {2}QUEUE_PREFIX: /m },
+      { args: ['migrate'], env: { DATABASE_URL_FILE: '/nonexistent/notifyd-db-url' },
+        says: /^ {2}DATABASE_URL_FILE: cannot read/m },
       { args: ['cron', 'next', '1'], env: {}, says: /DATABASE_URL: required but not set/ },
     ];
     for (const c of cases) {

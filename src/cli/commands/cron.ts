@@ -89,7 +89,8 @@ Examples:
           ['enabled', rule.enabled ? 'yes' : 'no (it does not fire)'],
           ...(rule.invalid_reason === null ? [] : [['invalid', rule.invalid_reason] as [string, string]]),
         ]));
-        const title = `Next ${fires.length === 1 ? 'fire' : `${fires.length} fires`} of "${v.rule.cron}" in ${timezone}`;
+        const what = fires.length === 1 ? 'fire' : `${fires.length} fires`;
+        const title = `Next ${what} of "${v.rule.cron}" in ${timezone}`;
         const rows = fires.map((f, i) => [i + 1, f.utc, f.local, f.zone]);
         return `${head}${section(title, table(['#', 'UTC', `local (${timezone})`, 'zone'], rows))}`;
       });
