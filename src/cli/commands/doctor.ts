@@ -55,9 +55,11 @@ export function registerDoctor(program: Command, cli: Cli): void {
       if (!ok) ctx.out.fail();
       const doc = { ok, checks };
       ctx.out.result(doc, () => {
-        const rows = checks.map((c) => [MARK[c.status], c.id, c.detail, c.status === 'pass' ? null : c.fix ?? null]);
+        const fixes = checks.some((c) => c.fix !== undefined && c.status !== 'pass');
+        const rows = checks.map((c) => [MARK[c.status], c.id, c.detail,
+          ...(fixes ? [c.status === 'pass' ? null : c.fix ?? null] : [])]);
         const failed = checks.filter((c) => c.status === 'fail').map((c) => c.id);
-        return `${table(['', 'check', 'result', 'fix'], rows, { wrapAt: 60 })}\n`
+        return `${table(['', 'check', 'result', ...(fixes ? ['fix'] : [])], rows, { wrapAt: 60 })}\n`
           + (ok ? 'All checks passed.' : `${failed.length} failed: ${failed.join(', ')}`);
       });
     }));
