@@ -36,10 +36,11 @@ export interface OldestDue {
 }
 
 /**
- * The oldest due pending row of an enterprise that is neither paused nor disabled in notify.enterprise (their rows
- * wait on purpose), as the notifyd_oldest_due_pending_seconds gauge measures it.
+ * The oldest due pending row of an enterprise that is neither paused nor disabled in notify.enterprise nor in
+ * `excludeIds` (observed ones): rows that wait on purpose do not count, as for the notifyd_oldest_due_pending_seconds
+ * gauge.
  */
-export async function oldestDuePending(db: pg.Pool): Promise<OldestDue | null> {
+export async function oldestDuePending(db: pg.Pool, excludeIds: readonly string[] = []): Promise<OldestDue | null> {
   const res = await db.query<OldestDue>(
     `select n.id::text, n.enterprise_id, ${DUE_SINCE} as due_since,
             greatest(0, extract(epoch from clock_timestamp() - ${DUE_SINCE}))::float8 as age_s
@@ -47,8 +48,9 @@ export async function oldestDuePending(db: pg.Pool): Promise<OldestDue | null> {
       where n.status = 'pending' and ${IS_DUE}
         and not exists (select 1 from notify.enterprise_pause p where p.enterprise_id = n.enterprise_id)
         and not exists (select 1 from notify.enterprise e where e.id = n.enterprise_id and not e.enabled)
+        and not (n.enterprise_id = any($1::text[]))
       order by ${DUE_SINCE}, n.id
-      limit 1`);
+      limit 1`, [excludeIds]);
   return res.rows[0] ?? null;
 }
 

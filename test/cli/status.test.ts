@@ -1,7 +1,7 @@
 // `notifyd status` against a running daemon: its host from the host registry, each served enterprise with its
 // owner, mode and state from the served registry, an enterprise with pending rows nobody serves, queue depths from
-// BullMQ, the oldest due pending row, and the last hour's failures grouped by reason; Redis down → exit 1 with the
-// PostgreSQL parts still shown.
+// BullMQ, the oldest due pending row (an observed enterprise's rows wait on purpose and do not count), and the last
+// hour's failures grouped by reason; Redis down → exit 1 with the PostgreSQL parts still shown.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jobIdFor } from '../../src/queue/jobs.js';
@@ -28,12 +28,14 @@ describe('notifyd status', () => {
   const statusOf = async (id: string) => (await rowById(stack.pool, id))['status'];
   let unservedRow: string;
   let delayedRow: string;
+  let observedRow: string;
   before(async () => {
     NEVER_SHOWN.push('status-payload-marker', 'status-recipient-marker');
-    stack = await startStack({ enterprises: ['acme', 'globex'], env: { DAEMON_HOST_ID: HOST } });
+    stack = await startStack({
+      enterprises: ['acme', 'globex', 'hooli'], env: { DAEMON_HOST_ID: HOST, ENT_hooli_MODE: 'observe' },
+    });
     const report = () => stack.daemon?.report().enterprise_status ?? {};
-    await waitFor(() => report()['acme'] === 'subscribed' && report()['globex'] === 'subscribed',
-      { what: 'acme and globex subscribed', timeoutMs: LONG });
+    await until(() => ['acme', 'globex', 'hooli'].every((e) => report()[e] === 'subscribed'), 'all three subscribed');
     const sent = [await insertRow(stack.pool, { enterprise_id: 'acme', payload: { m: 'status-payload-marker' } }),
       await insertRow(stack.pool, { enterprise_id: 'globex', recipients: ['status-recipient-marker'] })];
     const failed = [
@@ -47,6 +49,8 @@ describe('notifyd status', () => {
     const inAnHour = new Date(Date.now() + 3_600_000);
     delayedRow = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: inAnHour });
     await until(async () => (await stack.jobState(jobIdFor(delayedRow, '1'))) === 'delayed', 'the delayed job');
+    // hooli is observed: its row waits (older than initech's) and is not late
+    observedRow = await insertRow(stack.pool, { enterprise_id: 'hooli' });
     // initech is in no DAEMON_ENTERPRISE_IDS: its row waits, due, with nobody to serve it
     unservedRow = await insertRow(stack.pool, { enterprise_id: 'initech' });
   });
@@ -58,13 +62,13 @@ describe('notifyd status', () => {
       assertExit(run, 0);
       const d = run.json<StatusDoc>();
       // the host renews its entry every 2 s: its first one may predate its enterprises
-      const ready = d.hosts.length === 1 && d.hosts[0]?.enterprises === 2;
-      return ready && d.enterprises.filter((e) => e.state === 'subscribed').length === 2 ? d : undefined;
+      const ready = d.hosts.length === 1 && d.hosts[0]?.enterprises === 3;
+      return ready && d.enterprises.filter((e) => e.state === 'subscribed').length === 3 ? d : undefined;
     }, { what: 'status showing the host and both enterprises subscribed', timeoutMs: LONG });
 
     assert.equal(doc.hosts[0]?.id, HOST);
     assert.equal(doc.hosts[0]?.role, 'all');
-    assert.equal(doc.hosts[0]?.enterprises, 2);
+    assert.equal(doc.hosts[0]?.enterprises, 3);
     assert.equal(doc.hosts[0]?.health_url, stack.daemon?.health.url);
     const acme = doc.enterprises.find((e) => e.id === 'acme');
     const globex = doc.enterprises.find((e) => e.id === 'globex');
@@ -72,6 +76,9 @@ describe('notifyd status', () => {
     assert.deepEqual([globex?.host, globex?.mode, globex?.state], [HOST, 'deliver', 'subscribed']);
     // acme's scheduled row is pending but not due
     assert.deepEqual([acme?.pending, acme?.due], [1, 0]);
+    const hooli = doc.enterprises.find((e) => e.id === 'hooli');
+    assert.deepEqual([hooli?.host, hooli?.mode, hooli?.state, hooli?.pending, hooli?.due],
+      [HOST, 'observe', 'subscribed', 1, 1]);
     const initech = doc.enterprises.find((e) => e.id === 'initech');
     assert.deepEqual([initech?.host, initech?.mode, initech?.state, initech?.pending, initech?.due],
       [null, null, 'unserved', 1, 1]);
@@ -87,7 +94,7 @@ describe('notifyd status', () => {
     assert.equal(doc.failures_last_hour.count, 2);
     assert.deepEqual(doc.failures_last_hour.top_reasons, [{ reason: DUPLICATE, count: 2, example: DUPLICATE }]);
     assert.deepEqual(doc.problems, []);
-    assert.notEqual(delayedRow, unservedRow);
+    assert.ok(BigInt(observedRow) < BigInt(unservedRow), 'the observed row is the older one');
   });
 
   it('prints the same as tables', async () => {
@@ -111,7 +118,8 @@ describe('notifyd status', () => {
     const doc = run.json<StatusDoc>();
     assert.deepEqual(doc.problems.map((p) => p.part).sort(), ['enterprises', 'hosts', 'queues']);
     assert.match(doc.problems[0]?.error ?? '', /ECONNREFUSED/);
-    assert.equal(doc.oldest_due?.id, unservedRow);
+    // without the served registry no enterprise is known to observe: hooli's older row counts
+    assert.equal(doc.oldest_due?.id, observedRow);
     assert.equal(doc.failures_last_hour.count, 2);
     assert.match(run.stderr, /^notifyd status: could not read hosts: .*ECONNREFUSED/m);
   });

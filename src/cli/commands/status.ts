@@ -50,10 +50,14 @@ export function registerStatus(program: Command, cli: Cli): void {
       };
       const db = conn.db();
       const redis = conn.redis();
+      const servedRead = attempt('enterprises', () => new ServedRegistry(redis, config.queuePrefix).details(),
+        [] as ServedDetail[], true);
+      // observed enterprises' rows wait on purpose: the oldest due row is looked for among the others
+      const oldestRead = servedRead.then((s) => attempt('oldest due row',
+        () => oldestDuePending(db, s.filter((e) => e.mode === 'observe').map((e) => e.id)), null));
       const [hosts, served, queues, paused, disabled, pending, oldest, failures, topReasons] = await Promise.all([
         attempt('hosts', () => new HostRegistry(redis, config.queuePrefix).list(), [] as HostInfo[], true),
-        attempt('enterprises', () => new ServedRegistry(redis, config.queuePrefix).details(), [] as ServedDetail[],
-          true),
+        servedRead,
         attempt('queues', async () => {
           const out: Record<string, Record<string, number>> = {};
           for (const name of [QUEUE_NAME, CRON_QUEUE_NAME]) {
@@ -65,9 +69,9 @@ export function registerStatus(program: Command, cli: Cli): void {
         attempt('paused', () => pausedEnterprises(db), []),
         attempt('disabled', () => disabledEnterprises(db), [] as string[]),
         attempt('pending', () => pendingByEnterprise(db), []),
-        attempt('oldest due row', () => oldestDuePending(db), null),
+        oldestRead,
         attempt('failures', () => failedCount(db, HOUR_MS), null as number | null),
-        attempt('failures', () => summarizeFailed(db, { since: { agoMs: HOUR_MS } }, TOP_REASONS), []),
+        attempt('failure reasons', () => summarizeFailed(db, { since: { agoMs: HOUR_MS } }, TOP_REASONS), []),
       ]);
 
       const pausedIds = new Set(paused.map((p) => p.enterprise_id));
