@@ -3,9 +3,10 @@
 // and nothing secret reaches the output even when a connection fails.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { assertExit, runCli } from './helpers.js';
+import { assertExit, CLI, runCli } from './helpers.js';
 
 describe('notifyd CLI: usage, configuration, exit codes', () => {
   let db: TestDatabase;
@@ -50,6 +51,14 @@ describe('notifyd CLI: usage, configuration, exit codes', () => {
     const file = new URL('../../../package.json', import.meta.url);
     const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
     assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  it('is the package\'s bin (npx notifyd): the built file, run by node through its shebang', async () => {
+    const root = new URL('../../../', import.meta.url);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { bin?: Record<string, string> };
+    assert.equal(pkg.bin?.['notifyd'], 'dist/src/cli/notifyd.js');
+    assert.equal(fileURLToPath(new URL(pkg.bin?.['notifyd'] ?? '', root)), CLI);
+    assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   });
 
   it('exits 78 naming the variable when what a command uses is missing or invalid', async () => {
