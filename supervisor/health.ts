@@ -1,5 +1,7 @@
 // Assembles GET /health from the runtime's real statuses (the StatusRegistry): the CONTRACT shape — status,
-// uptime, components, enterprise_status — plus the per-actor array. Nothing here is cached or invented.
+// uptime, components, enterprise_status — plus this host's role and id and the per-actor array. A role reports only
+// the components it runs (a worker has no subscriptions, an intake host no queue consumer). Nothing here is cached
+// or invented.
 import { worstHealth, type StatusRegistry } from '../src/runtime/status-registry.js';
 import type { ActorStatus } from '../src/runtime/types.js';
 
@@ -9,13 +11,16 @@ export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy' | 'not_runnin
 export interface HealthReport {
   status: OverallStatus;
   uptime: number;
+  role: 'all' | 'daemon' | 'worker';
+  host: string;
   components: {
-    subscriptions: { total: number; active: number; failed: number };
-    cronManager: ComponentStatus;
-    scheduledManager: ComponentStatus;
-    queue: ComponentStatus;
+    subscriptions?: { total: number; active: number; failed: number };
+    cronManager?: ComponentStatus;
+    scheduledManager?: ComponentStatus;
+    queue?: ComponentStatus;
   };
-  enterprise_status: Record<string, string>;
+  /** intake roles only */
+  enterprise_status?: Record<string, string>;
   actors: ActorStatus[];
 }
 
@@ -24,6 +29,8 @@ export interface HealthInputs {
   startedAt: number;
   /** 'starting' until the tree is up, 'running', then 'stopping' from the first signal on */
   phase: () => 'starting' | 'running' | 'stopping';
+  role?: 'all' | 'daemon' | 'worker';
+  hostId?: string;
   /** served enterprises whose subscription is switched off (ENT_<id>_SUBSCRIPTION_ENABLED=false) */
   disabledEnterprises: () => readonly string[];
   /** enterprises paused (`notifyd pause`): subscribed, nothing delivered */
@@ -51,8 +58,11 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   const cron = byKind('cron')[0];
   const phase = inputs.phase();
 
+  const role = inputs.role ?? 'all';
+  const intake = role !== 'worker';
+  const consumes = role !== 'daemon';
   // Unhealthy: shutting down, or a part every notification depends on is down (processing, scheduler, a host).
-  const essentials: (ActorStatus | undefined)[] = [processing, scheduler, ...byKind('host')];
+  const essentials: (ActorStatus | undefined)[] = [...(consumes ? [processing] : []), ...(intake ? [scheduler] : []), ...byKind('host')];
   const worst = worstHealth(actors);
   let status: OverallStatus;
   if (phase === 'stopping') status = 'unhealthy';
@@ -63,17 +73,21 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   return {
     status,
     uptime: Math.floor((Date.now() - inputs.startedAt) / 1000),
+    role,
+    host: inputs.hostId ?? 'local',
     components: {
-      subscriptions: {
-        total: enterprises.length,
-        active: enterprises.filter((e) => e.status === 'subscribed').length,
-        failed: enterprises.filter((e) => e.health === 'down').length,
-      },
-      cronManager: component(cron),
-      scheduledManager: component(scheduler),
-      queue: component(processing),
+      ...(intake ? {
+        subscriptions: {
+          total: enterprises.length,
+          active: enterprises.filter((e) => e.status === 'subscribed').length,
+          failed: enterprises.filter((e) => e.health === 'down').length,
+        },
+        cronManager: component(cron),
+        scheduledManager: component(scheduler),
+      } : {}),
+      ...(consumes ? { queue: component(processing) } : {}),
     },
-    enterprise_status,
+    ...(intake ? { enterprise_status } : {}),
     actors,
   };
 }

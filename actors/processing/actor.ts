@@ -35,6 +35,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
         ...(args.poolThreads === undefined ? {} : { poolThreads: args.poolThreads }),
         lockDurationMs: config.jobLockMs,
         threadHeapMb: config.threadHeapMb,
+        threadYoungMb: config.threadYoungMb,
         log,
         pool: {
           databaseUrl: config.databaseUrl,

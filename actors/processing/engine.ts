@@ -27,8 +27,9 @@ export interface EngineSettings {
   log: Logger;
   /** BullMQ lock duration: how soon a crashed host's active jobs are picked up again (stalled check). */
   lockDurationMs?: number;
-  /** Heap limit of each pool thread (MB). */
+  /** Heap limits of each pool thread (MB). */
   threadHeapMb?: number;
+  threadYoungMb?: number;
   /** How often the served registry is re-read (ms) @defaultValue 1000 */
   servedRefreshMs?: number;
   onResult?: (job: NotificationJobData, result: ProcessResult, ms: number) => void;
@@ -96,7 +97,7 @@ export class ProcessingEngine {
 
   private async open(): Promise<void> {
     const s = this.settings;
-    const threads = s.poolThreads ?? Math.max(1, Math.min(4, cpus().length));
+    const threads = s.poolThreads ?? Math.max(1, Math.min(4, Math.floor(cpus().length / 2)));
     this.pool = new Piscina({
       filename: new URL('./pool-task.js', import.meta.url).href,
       workerData: { settings: s.pool },
@@ -104,7 +105,10 @@ export class ProcessingEngine {
       maxThreads: threads,
       concurrentTasksPerWorker: Math.max(1, Math.ceil(s.concurrency / threads)),
       idleTimeout: 60_000,
-      ...(s.threadHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: s.threadHeapMb } }),
+      resourceLimits: {
+        ...(s.threadHeapMb === undefined ? {} : { maxOldGenerationSizeMb: s.threadHeapMb }),
+        ...(s.threadYoungMb === undefined ? {} : { maxYoungGenerationSizeMb: s.threadYoungMb }),
+      },
     });
     this.pool.on('error', (err: unknown) => {
       this.stats.poolErrors += 1;

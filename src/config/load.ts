@@ -25,6 +25,7 @@ export interface Config {
   readonly novuSecretKey: string | undefined;
   readonly novuApiUrl: string;
   readonly deliveryMode: 'novu' | 'observe';
+  readonly role: 'all' | 'daemon' | 'worker';
   /** undefined = serve every enabled row of notify.enterprise */
   readonly enterpriseIds: readonly string[] | undefined;
   readonly health: { readonly port: number; readonly host: string };
@@ -55,6 +56,9 @@ export interface Config {
   readonly jobLockMs: number;
   readonly novuMaxRetryAfterMs: number;
   readonly threadHeapMb: number;
+  readonly threadYoungMb: number;
+  /** undefined = derived from the cores */
+  readonly poolThreads: number | undefined;
   /** basic auth for the board, /metrics and the detailed /health; undefined = board off, those open */
   readonly admin: { readonly user: string; readonly password: string; readonly readonly: boolean } | undefined;
   readonly metricsEnterpriseLimit: number;
@@ -159,14 +163,14 @@ export function loadConfig(env: Env = process.env): Config {
 
   const v = values as {
     SUPABASE_URL: string; SUPABASE_SERVICE_ROLE_KEY: string; DATABASE_URL: string; REDIS_URL: string;
-    NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'observe';
+    NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'observe'; DAEMON_ROLE: 'all' | 'daemon' | 'worker';
     DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
     DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
     SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
     REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; REALTIME_MAX_JOINS_PER_SECOND: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
     CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
     LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number; NOVU_MAX_RETRY_AFTER_MS: number;
-    DAEMON_THREAD_HEAP_MB: number; ADMIN_USER?: string; ADMIN_PASSWORD?: string; ADMIN_READONLY: boolean;
+    DAEMON_THREAD_HEAP_MB: number; DAEMON_THREAD_YOUNG_MB: number; DAEMON_POOL_THREADS?: number; ADMIN_USER?: string; ADMIN_PASSWORD?: string; ADMIN_READONLY: boolean;
     METRICS_ENTERPRISE_LIMIT: number; DAEMON_HOST_ID?: string;
   };
   return deepFreeze<Config>({
@@ -177,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     novuSecretKey: v.NOVU_SECRET_KEY,
     novuApiUrl: v.NOVU_API_URL.replace(/\/+$/, ''),
     deliveryMode: v.DELIVERY_MODE,
+    role: v.DAEMON_ROLE,
     enterpriseIds,
     health: { port: v.DAEMON_HEALTH_PORT, host: v.DAEMON_HEALTH_HOST },
     logLevel: v.DAEMON_LOG_LEVEL,
@@ -206,6 +211,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobLockMs: v.JOB_LOCK_MS,
     novuMaxRetryAfterMs: v.NOVU_MAX_RETRY_AFTER_MS,
     threadHeapMb: v.DAEMON_THREAD_HEAP_MB,
+    threadYoungMb: v.DAEMON_THREAD_YOUNG_MB,
+    poolThreads: v.DAEMON_POOL_THREADS,
     admin: v.ADMIN_USER !== undefined && v.ADMIN_PASSWORD !== undefined
       ? { user: v.ADMIN_USER, password: v.ADMIN_PASSWORD, readonly: v.ADMIN_READONLY } : undefined,
     metricsEnterpriseLimit: v.METRICS_ENTERPRISE_LIMIT,

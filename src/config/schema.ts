@@ -38,6 +38,7 @@ export const variables = {
       .pipe(z.enum(['novu', 'observe'], { message: 'must be novu or observe' })),
     default: 'novu', doc: 'novu delivers; observe subscribes, catches up and reports what would be delivered, changing no row',
   },
+  DAEMON_ROLE: { schema: z.string().trim().pipe(z.enum(['all', 'daemon', 'worker'], { message: 'must be all, daemon or worker' })), default: 'all', doc: 'all: everything in one process; daemon: intake only (subscriptions, sweep, cron); worker: processing only (the BullMQ worker and the Piscina pool)' },
   DAEMON_ENTERPRISE_IDS: { schema: z.string(), doc: 'comma-separated enterprise ids; unset = enabled rows of notify.enterprise' },
   DAEMON_HOST_ID: { schema: z.string().trim().regex(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'must be 1-128 characters of A-Z a-z 0-9 _ . : -' }), doc: 'this process\'s id in the host registry and logs; unset = hostname-pid' },
   DAEMON_HEALTH_PORT: { schema: intIn(0, 65535), default: '3001', doc: 'HTTP port for /health, /livez, /readyz' },
@@ -72,6 +73,8 @@ export const variables = {
   ADMIN_PASSWORD: { schema: secret, secret: true, doc: 'basic-auth password (ADMIN_PASSWORD_FILE for a Docker secret); never logged' },
   ADMIN_READONLY: { schema: bool, default: 'false', doc: 'Bull Board without retry and remove' },
   METRICS_ENTERPRISE_LIMIT: { schema: intIn(0, 10_000), default: '100', doc: 'most enterprises given their own series (notifyd_enterprise_subscribed); the rest are counted in notifyd_enterprise_series_omitted' },
+  DAEMON_POOL_THREADS: { schema: intIn(1, 64), doc: 'Piscina threads that run deliveries (validation, the Novu call); unset = 1 per 2 cores, at least 1, at most 4' },
+  DAEMON_THREAD_YOUNG_MB: { schema: intIn(1, 1024), default: '8', doc: "young-generation size of every worker thread (MB): V8's default takes tens of MB per thread at scale" },
   DAEMON_THREAD_HEAP_MB: { schema: intIn(32, 16_384), default: '256', doc: 'old-generation heap limit of each worker thread (MB); a thread over it is restarted alone' },
 } as const satisfies Record<string, VariableSpec>;
 

@@ -34,8 +34,13 @@ return now`;
 const SNAPSHOT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, key in ipairs({ KEYS[1], KEYS[2] }) do
+  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now)
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    redis.call('HDEL', KEYS[3], unpack(gone))
+  end
+end
 return { redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('ZRANGE', KEYS[2], 0, -1) }`;
 
 /** Served entries with their details; an info entry without a live ZSET entry is dropped (the host is gone). */
@@ -75,7 +80,7 @@ export interface ServedDetail extends Partial<ServedInfo> {
 
 type ServedRedis = Redis & {
   notifydServedPublish(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number>;
-  notifydServedSnapshot(k1: string, k2: string): Promise<[string[], string[]]>;
+  notifydServedSnapshot(k1: string, k2: string, k3: string): Promise<[string[], string[]]>;
   notifydServedDetails(k1: string, k2: string, k3: string): Promise<[number, string[]]>;
 };
 
@@ -83,7 +88,7 @@ function withCommands(redis: Redis): ServedRedis {
   const r = redis as ServedRedis;
   if (typeof r.notifydServedPublish !== 'function') {
     redis.defineCommand('notifydServedPublish', { numberOfKeys: 3, lua: PUBLISH });
-    redis.defineCommand('notifydServedSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
+    redis.defineCommand('notifydServedSnapshot', { numberOfKeys: 3, lua: SNAPSHOT });
     redis.defineCommand('notifydServedDetails', { numberOfKeys: 3, lua: DETAILS });
   }
   return r;
@@ -128,9 +133,9 @@ export class ServedRegistry {
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** The live entries, expired ones dropped. */
+  /** The live entries; expired ones (and their info) are dropped on the way. */
   async snapshot(): Promise<Map<string, ServeMode>> {
-    const [deliver, observe] = await this.redis.notifydServedSnapshot(this.keys[0], this.keys[1]);
+    const [deliver, observe] = await this.redis.notifydServedSnapshot(this.keys[0], this.keys[1], this.keys[2]);
     const out = new Map<string, ServeMode>();
     for (const id of observe) out.set(id, 'observe');
     for (const id of deliver) out.set(id, 'deliver');

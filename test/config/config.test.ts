@@ -32,7 +32,8 @@ describe('configuration', () => {
     assert.equal(c.deliveryMode, 'novu');
     assert.equal(c.health.port, 3001);
     assert.equal(c.logLevel, 'info');
-    assert.deepEqual(c.subscription, { reconnectDelayMs: 1000, maxRetries: 10, healthCheckIntervalMs: 30000, heartbeatIntervalMs: 25000, joinTimeoutMs: 10000, channelsPerSocket: 100, catchupOverlapMs: 60000 });
+    assert.deepEqual(c.subscription, { reconnectDelayMs: 1000, maxRetries: 10, healthCheckIntervalMs: 30000, heartbeatIntervalMs: 25000, joinTimeoutMs: 10000, channelsPerSocket: 100, catchupOverlapMs: 60000, maxJoinsPerSecond: 100 });
+    assert.equal(c.role, 'all');
     assert.deepEqual(c.priorities, { realtime: 10, scheduled: 5, cron: 1 });
     assert.equal(c.workerConcurrency, 5);
     assert.equal(c.enterpriseIds, undefined);

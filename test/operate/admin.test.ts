@@ -16,7 +16,7 @@ describe('daemon: admin credentials set', () => {
   before(async () => {
     stack = await startStack({ enterprises: ['acme'], env: { ADMIN_USER: 'ops', ADMIN_PASSWORD: 'correct horse battery', DAEMON_LOG_LEVEL: 'info' } });
     url = stack.daemon?.health.url as string;
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
 
@@ -34,7 +34,7 @@ describe('daemon: admin credentials set', () => {
     assert.equal(summary['actors'], undefined);
     assert.doesNotMatch(JSON.stringify(summary), /acme/);
     const full = await (await fetch(`${url}/health`, { headers: good })).json() as { enterprise_status: Record<string, string> };
-    assert.equal(full.enterprise_status['acme'], 'subscribed');
+    assert.equal(full.enterprise_status?.['acme'], 'subscribed');
     const wrong = await (await fetch(`${url}/health`, { headers: auth('ops', 'nope') })).json() as Record<string, unknown>;
     assert.equal(wrong['enterprise_status'], undefined);
   });

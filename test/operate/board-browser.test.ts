@@ -38,7 +38,7 @@ for (const readonly of [false, true]) {
         env: { ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD, ...(readonly ? { ADMIN_READONLY: 'true' } : {}) },
       });
       board = `${stack.daemon?.health.url}/admin/queues`;
-      await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+      await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
       for (let i = 0; i < 3; i += 1) await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 3_600_000) });
       redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
       queue = new Queue(QUEUE_NAME, { connection: redis, prefix: stack.prefix });

@@ -19,7 +19,7 @@ describe('daemon: an enterprise in observe mode, then switched to deliver', () =
   let switched: Daemon | undefined;
   before(async () => {
     stack = await startStack({ enterprises: ['acme', 'globex'], env: { ENT_acme_MODE: 'observe', CRON_SYNC_INTERVAL_MS: '500' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed' && stack.daemon.report().enterprise_status['globex'] === 'subscribed',
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed' && stack.daemon.report().enterprise_status?.['globex'] === 'subscribed',
       { what: 'both subscribed', timeoutMs: 20_000 });
   });
   after(async () => {
@@ -63,13 +63,13 @@ describe('daemon: pausing and resuming an enterprise', () => {
   before(async () => {
     // no sweep to speak of: what is delivered after the resume is the resume's catch-up
     stack = await startStack({ enterprises: ['acme', 'globex'], env: { SWEEP_INTERVAL_MS: '3600000' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
 
   it('holds its rows while paused, shows it in /health, and delivers them on resume', async () => {
     await stack.pool.query(`insert into notify.enterprise_pause (enterprise_id, paused_by, reason) values ('acme', 'test', 'maintenance')`);
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'paused', { what: 'acme paused in /health', timeoutMs: 10_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'paused', { what: 'acme paused in /health', timeoutMs: 10_000 });
     const held = [await insertRow(stack.pool, { enterprise_id: 'acme' }), await insertRow(stack.pool, { enterprise_id: 'acme' })];
     const globex = await insertRow(stack.pool, { enterprise_id: 'globex' });
     await waitFor(async () => (await rowById(stack.pool, globex))['status'] === 'sent', { what: 'globex delivered' });
@@ -79,7 +79,7 @@ describe('daemon: pausing and resuming an enterprise', () => {
       assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 0);
     }
     await stack.pool.query(`delete from notify.enterprise_pause where enterprise_id = 'acme'`);
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'acme subscribed again', timeoutMs: 10_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed again', timeoutMs: 10_000 });
     for (const id of held) {
       await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `row ${id} delivered on resume`, timeoutMs: 15_000 });
       assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);

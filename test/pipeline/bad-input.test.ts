@@ -110,7 +110,7 @@ describe('daemon: a tenant whose table holds values no check stopped', () => {
   after(async () => { await stack.stop(); });
 
   it('subscribes, delivers the good rows and fails the bad ones with their reasons, at start and live', async () => {
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'acme subscribed despite the bad rows', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed despite the bad rows', timeoutMs: 20_000 });
     await insertBad(`'infinity'::timestamptz, '{}'`, /invalid scheduled_for/);
     good.push(await insertRow(stack.pool, { enterprise_id: 'acme' }));
     for (const id of good) await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `good row ${id} sent`, timeoutMs: 20_000 });

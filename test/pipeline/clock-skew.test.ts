@@ -35,7 +35,7 @@ for (const skew of ['+5s', '-5s']) {
       health = `http://127.0.0.1:${started.port}/health`;
       await waitFor(async () => {
         const r = await fetch(health).then((res) => res.json() as Promise<{ enterprise_status: Record<string, string> }>).catch(() => undefined);
-        return r?.enterprise_status['acme'] === 'subscribed';
+        return r?.enterprise_status?.['acme'] === 'subscribed';
       }, { what: 'acme subscribed', timeoutMs: 30_000 });
       redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
       queue = new Queue(QUEUE_NAME, { connection: redis, prefix: stack.prefix });

@@ -19,7 +19,7 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
     let other: Daemon | undefined;
     before(async () => {
       stack = await startStack({ enterprises: ['acme', 'globex'] });
-      await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'acme subscribed', timeoutMs: 20_000 });
+      await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed', timeoutMs: 20_000 });
     });
     after(async () => {
       await other?.shutdown('test over');
@@ -44,8 +44,8 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
       await new Promise((r) => setTimeout(r, 500)); // the live path has queued the delayed jobs
 
       const without = await restartWith(way.env);
-      await waitFor(() => without.report().enterprise_status['globex'] === 'subscribed', { what: 'globex subscribed', timeoutMs: 20_000 });
-      assert.notEqual(without.report().enterprise_status['acme'], 'subscribed');
+      await waitFor(() => without.report().enterprise_status?.['globex'] === 'subscribed', { what: 'globex subscribed', timeoutMs: 20_000 });
+      assert.notEqual(without.report().enterprise_status?.['acme'], 'subscribed');
       await new Promise((r) => setTimeout(r, Math.max(0, due + 3000 - Date.now())));
       for (const id of delayed) {
         assert.equal((await rowById(stack.pool, id))['status'], 'pending', `row ${id} of an unserved enterprise`);
@@ -55,7 +55,7 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
       await waitFor(async () => (await rowById(stack.pool, globex))['status'] === 'sent', { what: 'globex served' });
 
       const back = await restartWith({});
-      await waitFor(() => back.report().enterprise_status['acme'] === 'subscribed', { what: 'acme subscribed again', timeoutMs: 20_000 });
+      await waitFor(() => back.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed again', timeoutMs: 20_000 });
       for (const id of delayed) {
         await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `row ${id} sent once served`, timeoutMs: 30_000 });
         assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);

@@ -12,7 +12,7 @@ describe('daemon: enterprises added, disabled and enabled again at run time', ()
   let stack: Stack;
   before(async () => {
     stack = await startStack({ enterprises: [], tenants: ['acme', 'globex'], enterpriseRows: [{ id: 'acme' }], env: { CRON_SYNC_INTERVAL_MS: '500' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'acme subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
 
@@ -20,7 +20,7 @@ describe('daemon: enterprises added, disabled and enabled again at run time', ()
 
   it('starts an actor for a new enterprise row', async () => {
     await stack.pool.query(`insert into notify.enterprise (id) values ('globex')`);
-    await waitFor(() => stack.daemon?.report().enterprise_status['globex'] === 'subscribed', { what: 'globex subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['globex'] === 'subscribed', { what: 'globex subscribed', timeoutMs: 20_000 });
     const id = await insertRow(stack.pool, { enterprise_id: 'globex' });
     await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: 'globex row sent' });
     assert.equal(stack.novu.deliveriesFor(`notifyd-globex-${id}-1`)[0]?.tenantId, 'globex');
@@ -36,7 +36,7 @@ describe('daemon: enterprises added, disabled and enabled again at run time', ()
 
     await stack.pool.query(`update notify.enterprise set enabled = false where id = 'acme'`);
     const disabledAt = Date.now();
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'disabled', { what: 'acme shown disabled', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'disabled', { what: 'acme shown disabled', timeoutMs: 20_000 });
     assert.equal(stack.daemon?.report().actors.some((a) => a.id === 'enterprise:acme'), false);
     const fresh = await insertRow(stack.pool, { enterprise_id: 'acme' });
     // give in-flight work a second to finish, then nothing of acme may be delivered past the delayed rows' time

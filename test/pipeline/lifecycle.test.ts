@@ -16,7 +16,7 @@ describe('daemon: the notification lifecycle', () => {
   before(async () => {
     // few attempts per arming: a row re-armed many times must not run out of them (attempts restart per arming)
     stack = await startStack({ enterprises: ['acme'], env: { DELIVERY_MAX_ATTEMPTS: '3' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
 

@@ -11,7 +11,7 @@ describe('daemon: Realtime drops and zombies', () => {
   let stack: Stack;
   const statusOf = async (ent: string) => {
     const res = await fetch(`${stack.daemon?.health.url}/health`);
-    return ((await res.json()) as { enterprise_status: Record<string, string> }).enterprise_status[ent];
+    return ((await res.json()) as { enterprise_status: Record<string, string> }).enterprise_status?.[ent];
   };
   before(async () => {
     // no sweep to speak of: what is delivered after an outage is the catch-up's doing alone

@@ -12,7 +12,7 @@ describe('daemon: cron rules through a Redis outage', () => {
   before(async () => {
     redis = await startPrivateRedis({ appendfsync: 'always' });
     stack = await startStack({ enterprises: ['acme'], env: { REDIS_URL: redis.url, CRON_SYNC_INTERVAL_MS: '300', CRON_MISFIRE_GRACE_MS: '30000' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => {
     await stack.stop();

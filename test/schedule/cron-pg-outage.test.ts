@@ -48,7 +48,7 @@ describe('cron fires across a PostgreSQL outage', () => {
       SUBSCRIPTION_RECONNECT_DELAY: '200', SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '1000', JOB_LOCK_MS: '5000',
     });
     daemon = await startDaemon(config, { log: captureLogger([], 'error'), signals: testSignals(), exit: () => undefined, poolThreads: 1 });
-    await waitFor(() => daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 30_000 });
+    await waitFor(() => daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 30_000 });
   });
   after(async () => {
     await daemon?.shutdown('test over');

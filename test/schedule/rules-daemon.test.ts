@@ -26,7 +26,7 @@ describe('daemon: scheduled notifications and cron rules', () => {
   before(async () => {
     // a generous grace: on a loaded machine a fire may run a second late, and it must still count as on time
     stack = await startStack({ enterprises: ['acme'], env: { CRON_SYNC_INTERVAL_MS: '300', CRON_MISFIRE_GRACE_MS: '10000' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
 
@@ -88,7 +88,7 @@ describe('daemon: missed cron fires across a downtime', () => {
   before(async () => {
     // a short grace, so that fires during a 5 s downtime count as missed
     stack = await startStack({ enterprises: ['acme'], env: { CRON_SYNC_INTERVAL_MS: '300', CRON_MISFIRE_GRACE_MS: '1000' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
   });
   after(async () => { await stack.stop(); });
 
@@ -101,7 +101,7 @@ describe('daemon: missed cron fires across a downtime', () => {
     await new Promise((r) => setTimeout(r, 5000));
     const up = Date.now();
     const daemon = await stack.start();
-    await waitFor(() => daemon.report().enterprise_status['acme'] === 'subscribed', { what: 'subscribed again', timeoutMs: 20_000 });
+    await waitFor(() => daemon.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed again', timeoutMs: 20_000 });
     await new Promise((r) => setTimeout(r, 1500));
     await stack.pool.query('update notify.notification_rule set enabled = false where id = any($1::bigint[])', [[catchUp, skip]]);
     // Fires while nothing ran: after the stop, and more than CRON_MISFIRE_GRACE_MS (1 s) before the restart — a fire
