@@ -45,10 +45,9 @@ export interface Daemon {
   readonly health: HealthServer;
   readonly root: Supervisor;
   readonly role: Role;
-  /** the pieces this role runs; undefined for the others */
+  /** the core thread (processing, scheduler, cron: those the role runs) and the realtime pool (intake roles) */
   readonly realtime: HostPool | undefined;
-  readonly processing: ThreadHost | undefined;
-  readonly timers: ThreadHost | undefined;
+  readonly core: ThreadHost;
   readonly enterprises: EnterpriseDirectory | undefined;
   report(): HealthReport;
   /** The ordered stop (what SIGTERM does); resolves with the exit code it chose. */
@@ -121,7 +120,8 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   }
 
   const tree = buildTree(config, { registry, log: base, poolThreads: opts.poolThreads });
-  const { root, processing, timers, realtime } = tree;
+  const { root, core, realtime } = tree;
+  const processing = config.role === 'daemon' ? undefined : core;
   const hostId = config.hostId ?? defaultHostId();
   directory = realtime === undefined ? undefined : new EnterpriseDirectory({
     config, pool: realtime, db, redis, log: base, hostId,
@@ -172,7 +172,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   }, 'notifyd running');
 
   return {
-    registry, health, root, realtime, processing, timers, enterprises: dir, role: config.role,
+    registry, health, root, realtime, core, enterprises: dir, role: config.role,
     report,
     shutdown: (reason) => coordinator.shutdown(reason),
   };

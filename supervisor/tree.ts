@@ -1,9 +1,11 @@
 // The supervision tree of one host, by role (DAEMON_ROLE), in start order under a one_for_one root (3 restarts in
 // 5 s, then everything stops in reverse order and the process exits non-zero):
-//   all     processing host → timers host (scheduler, cron) → realtime host pool (enterprise actors)
-//   worker  processing host                                       (the BullMQ worker and the Piscina pool)
-//   daemon  timers host → realtime host pool                      (intake: subscriptions, sweep, cron)
-// The scheduler and the cron actor share one thread: both are timer-driven and light, and a thread is ~40 MB.
+//   all     core host (processing, scheduler, cron) → realtime host pool (enterprise actors)
+//   worker  core host (processing)                      (the BullMQ worker, handing jobs to the Piscina pool)
+//   daemon  core host (scheduler, cron) → realtime host pool          (intake: subscriptions, sweep, cron)
+// The actors of the core host share one thread: the processing actor only relays jobs to its Piscina pool, the
+// scheduler and the cron actor are timer-driven and light, and every thread costs ~40-50 MB of RSS (its own copy
+// of BullMQ, ioredis and pg). A crash of one restarts that actor alone; a dead thread restarts all three.
 import type { Config } from '../src/config/load.js';
 import { deliverScope, intakeScope } from '../src/config/scopes.js';
 import type { Logger } from '../src/log/logger.js';
@@ -11,7 +13,7 @@ import { HostPool } from '../src/runtime/host-pool.js';
 import type { StatusRegistry } from '../src/runtime/status-registry.js';
 import { Supervisor } from '../src/runtime/supervisor.js';
 import { ThreadHost } from '../src/runtime/thread-host.js';
-import type { ChildSpec } from '../src/runtime/types.js';
+import type { ActorSpec, ChildSpec } from '../src/runtime/types.js';
 
 const moduleUrl = (path: string) => new URL(path, import.meta.url).href;
 
@@ -22,8 +24,8 @@ export const runsProcessing = (role: Role): boolean => role !== 'daemon';
 
 export interface Tree {
   readonly root: Supervisor;
-  readonly processing: ThreadHost | undefined;
-  readonly timers: ThreadHost | undefined;
+  /** the thread of the processing, scheduler and cron actors (those the role runs) */
+  readonly core: ThreadHost;
   readonly realtime: HostPool | undefined;
   /** every thread host, for /metrics */
   readonly threadHosts: readonly ThreadHost[];
@@ -39,31 +41,26 @@ export function buildTree(config: Config, args: { registry: StatusRegistry; log:
   const poolThreads = args.poolThreads ?? config.poolThreads;
   const children: ChildSpec[] = [];
 
-  let processing: ThreadHost | undefined;
+  const actors: ActorSpec[] = [];
   if (runsProcessing(config.role)) {
-    processing = new ThreadHost({
-      ...hostOptions, id: 'processing', log,
-      actors: [{
-        id: 'processing', kind: 'processing', module: moduleUrl('../actors/processing/actor.js'),
-        args: { drainMs, ...(poolThreads === undefined ? {} : { poolThreads }) }, restart: 'permanent', shutdownMs: drainMs + 1000,
-      }],
+    actors.push({
+      id: 'processing', kind: 'processing', module: moduleUrl('../actors/processing/actor.js'),
+      args: { drainMs, ...(poolThreads === undefined ? {} : { poolThreads }) }, restart: 'permanent', shutdownMs: drainMs + 1000,
     });
-    children.push(processing.childSpec({ shutdownMs: drainMs + 2000 }));
   }
-  let timers: ThreadHost | undefined;
+  if (runsIntake(config.role)) {
+    actors.push(
+      { id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: deliverScope(config), restart: 'permanent' },
+      {
+        id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: intakeScope(config), restart: 'permanent',
+        startTimeoutMs: 120_000, shutdownMs: 6000,
+      },
+    );
+  }
+  const core = new ThreadHost({ ...hostOptions, id: 'core', log, actors });
+  children.push(core.childSpec({ shutdownMs: (runsProcessing(config.role) ? drainMs : 6000) + 2000 }));
   let realtime: HostPool | undefined;
   if (runsIntake(config.role)) {
-    timers = new ThreadHost({
-      ...hostOptions, id: 'timers', log,
-      actors: [
-        { id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: deliverScope(config), restart: 'permanent' },
-        {
-          id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: intakeScope(config), restart: 'permanent',
-          startTimeoutMs: 120_000, shutdownMs: 6000,
-        },
-      ],
-    });
-    children.push(timers.childSpec({ shutdownMs: 7000 }));
     realtime = new HostPool({
       id: 'realtime', size: config.realtimeHosts, registry, log,
       host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits },
@@ -74,6 +71,5 @@ export function buildTree(config: Config, args: { registry: StatusRegistry; log:
   const root = new Supervisor({
     id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 5000, log, escalationDeadlineMs: config.shutdownTimeoutMs, children,
   });
-  const threadHosts = [processing, timers, ...(realtime?.hosts ?? [])].filter((h): h is ThreadHost => h !== undefined);
-  return { root, processing, timers, realtime, threadHosts };
+  return { root, core, realtime, threadHosts: [core, ...(realtime?.hosts ?? [])] };
 }

@@ -45,7 +45,7 @@ export const variables = {
   DAEMON_HEALTH_HOST: { schema: z.string().trim().min(1), default: '0.0.0.0', doc: 'address the health server binds' },
   DAEMON_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), default: 'info', doc: 'pino level' },
   DAEMON_SHUTDOWN_TIMEOUT_MS: { schema: intIn(1000, 600_000), default: '25000', doc: 'hard deadline for an orderly shutdown, then exit 1' },
-  DAEMON_REALTIME_HOSTS: { schema: intIn(1, 64), default: '2', doc: 'worker threads that host enterprise actors' },
+  DAEMON_REALTIME_HOSTS: { schema: intIn(1, 64), default: '1', doc: 'worker threads that host enterprise actors; one serves 1,000, and each costs ~40 MB' },
   SUBSCRIPTION_RECONNECT_DELAY: { schema: intIn(10, 600_000), default: '1000', doc: 'ms, base of the reconnect backoff' },
   SUBSCRIPTION_MAX_RETRIES: { schema: intIn(1, 1000), default: '10', doc: 'failed reconnects before the actor reports failed and is restarted' },
   SUBSCRIPTION_HEALTH_CHECK_INTERVAL: { schema: intIn(100, 3_600_000), default: '30000', doc: 'ms between subscription health checks' },

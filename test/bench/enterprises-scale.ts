@@ -3,7 +3,7 @@
 // start until every one is `subscribed` in /health. Prints the time to all subscribed, the sockets and joins the
 // stand-in counted, the highest joins/s it saw against the limit and whether any join was refused, and the
 // daemon's RSS (VmRSS once settled, and its peak VmHWM). `npm run bench:enterprises`; SCALE_ENTERPRISES,
-// SCALE_PROFILE, SCALE_REALTIME_HOSTS change it. The last line is one JSON object. Also used by
+// SCALE_PROFILE, SCALE_REALTIME_HOSTS (1), SCALE_ENV (extra daemon variables, a JSON object) change it. The last line is one JSON object. Also used by
 // test/scale/enterprises.test.ts.
 import { readFileSync } from 'node:fs';
 import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
@@ -39,7 +39,7 @@ export async function runScale(opts: { enterprises: number; profile: RealtimePro
   const joinLimit = { free: 100, pro: 500, team: 2500, unlimited: null }[opts.profile];
   const stack: Stack = await startStack({
     enterprises: [], enterpriseRows: ids.map((id) => ({ id })), startDaemon: false, realtimeProfile: opts.profile,
-    env: { DAEMON_REALTIME_HOSTS: String(opts.realtimeHosts), DAEMON_LOG_LEVEL: 'warn', SUBSCRIPTION_JOIN_TIMEOUT: '10000',
+    env: { ...(process.env['SCALE_ENV'] === undefined ? {} : JSON.parse(process.env['SCALE_ENV']) as Record<string, string>), DAEMON_REALTIME_HOSTS: String(opts.realtimeHosts), DAEMON_LOG_LEVEL: 'warn', SUBSCRIPTION_JOIN_TIMEOUT: '10000',
       ...(joinLimit === null ? {} : { REALTIME_MAX_JOINS_PER_SECOND: String(joinLimit) }) },
   });
   let daemon: DaemonProcess | undefined;
@@ -84,7 +84,7 @@ export async function runScale(opts: { enterprises: number; profile: RealtimePro
 if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(process.env['SCALE_ENTERPRISES'] ?? 1000);
   const profile = (process.env['SCALE_PROFILE'] ?? 'pro') as RealtimeProfile;
-  const hosts = Number(process.env['SCALE_REALTIME_HOSTS'] ?? 2);
+  const hosts = Number(process.env['SCALE_REALTIME_HOSTS'] ?? 1);
   const r = await runScale({ enterprises: n, profile, realtimeHosts: hosts });
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`${r.enterprises} enterprises, profile ${r.profile}, ${r.realtimeHosts} realtime host threads`);

@@ -7,7 +7,7 @@
 //
 // Env: BENCH_SECONDS (10 per rate), BENCH_RATES ("100,500,1000,max"), WORKER_CONCURRENCY (daemon, default below),
 // BENCH_ENTERPRISES (5), BENCH_MAX_BACKLOG (rows kept in flight by the "max" run), BENCH_BASELINE_JOBS (20000),
-// BENCH_BASELINE_REPEATS (3), BENCH_REALTIME_HOSTS (daemon's DAEMON_REALTIME_HOSTS, its default 2),
+// BENCH_BASELINE_REPEATS (3), BENCH_REALTIME_HOSTS (daemon's DAEMON_REALTIME_HOSTS, its default 1),
 // BENCH_DAEMON_NODE_OPTIONS (NODE_OPTIONS for the daemon, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -56,7 +56,7 @@ const ENTERPRISES = intEnv('BENCH_ENTERPRISES', 5);
 const MAX_BACKLOG = intEnv('BENCH_MAX_BACKLOG', 2000);
 const BASELINE_JOBS = intEnv('BENCH_BASELINE_JOBS', 20_000);
 const BASELINE_REPEATS = intEnv('BENCH_BASELINE_REPEATS', 3);
-const REALTIME_HOSTS = intEnv('BENCH_REALTIME_HOSTS', 2);
+const REALTIME_HOSTS = intEnv('BENCH_REALTIME_HOSTS', 1);
 /** the first second of a run is ramp-up; "sustained" delivered/s counts receipts after it */
 const RAMP_MS = SECONDS >= 4 ? 1000 : 0;
 /** per-stage latency is read back from BullMQ for at most this many rows of a run */
