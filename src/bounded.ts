@@ -10,7 +10,13 @@ export async function bounded(work: Promise<unknown> | undefined, ms: number): P
     timer.unref();
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

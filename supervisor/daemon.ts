@@ -57,7 +57,10 @@ export interface Daemon {
 /** The version in package.json (for notifyd_info and `notifyd status`). */
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string })
+        .version ?? 'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -72,10 +75,16 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   let directory: EnterpriseDirectory | undefined;
   let collector: MetricsCollector | undefined;
-  const report = () => assembleHealth({
-    registry, startedAt, phase: () => phase, role: config.role, hostId: config.hostId ?? defaultHostId(),
-    disabledEnterprises: () => directory?.disabledIds ?? [], pausedEnterprises: () => directory?.pausedIds ?? [],
-  });
+  const report = () =>
+    assembleHealth({
+      registry,
+      startedAt,
+      phase: () => phase,
+      role: config.role,
+      hostId: config.hostId ?? defaultHostId(),
+      disabledEnterprises: () => directory?.disabledIds ?? [],
+      pausedEnterprises: () => directory?.pausedIds ?? [],
+    });
   // One Redis connection for the main thread: the served registry, and the queues the board and /metrics read.
   const redis = new Redis(config.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
   redis.on('error', () => undefined);
@@ -94,12 +103,17 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     boardQueues: queues,
   });
   log.info({ event: 'health_listening', port: health.port }, 'health endpoints up');
-  log.info({
-    event: 'admin_access', auth: config.admin === undefined ? 'none' : 'basic', board: config.admin === undefined ? 'off' : BOARD_PATH,
-    board_readonly: config.admin?.readonly ?? null,
-  }, config.admin === undefined
-    ? 'admin credentials unset: Bull Board off; /metrics and /health open'
-    : 'Bull Board, /metrics and the detailed /health need the admin credentials');
+  log.info(
+    {
+      event: 'admin_access',
+      auth: config.admin === undefined ? 'none' : 'basic',
+      board: config.admin === undefined ? 'off' : BOARD_PATH,
+      board_readonly: config.admin?.readonly ?? null,
+    },
+    config.admin === undefined
+      ? 'admin credentials unset: Bull Board off; /metrics and /health open'
+      : 'Bull Board, /metrics and the detailed /health need the admin credentials',
+  );
 
   const db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-supervisor' });
   const signals = opts.signals ?? process;
@@ -123,16 +137,28 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   const { root, core, realtime } = tree;
   const processing = config.role === 'daemon' ? undefined : core;
   const hostId = config.hostId ?? defaultHostId();
-  directory = realtime === undefined ? undefined : new EnterpriseDirectory({
-    config, pool: realtime, db, redis, log: base, hostId,
-    statusOf: (id) => registry.get(`enterprise:${id}`),
-  });
+  directory =
+    realtime === undefined
+      ? undefined
+      : new EnterpriseDirectory({
+          config,
+          pool: realtime,
+          db,
+          redis,
+          log: base,
+          hostId,
+          statusOf: (id) => registry.get(`enterprise:${id}`),
+        });
   const dir = directory;
   collector = new MetricsCollector({
     threads: () => Promise.all(tree.threadHosts.map((h) => h.metrics())),
     actors: () => registry.snapshot(),
     health: () => report().status,
-    queues, db: db.pool, scope: deliverScope(config), version: version(), role: config.role,
+    queues,
+    db: db.pool,
+    scope: deliverScope(config),
+    version: version(),
+    role: config.role,
     enterpriseLimit: config.metricsEnterpriseLimit,
   });
 
@@ -143,36 +169,63 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     exit,
     log: base,
     // Readiness goes 503, the worker stops fetching new jobs, and this host stops serving (the registry entries go).
-    beforeStop: [async () => {
-      phase = 'stopping';
-      processing?.tell('processing', { type: 'pause' });
-      await dir?.stop();
-    }],
-    afterStop: [() => presence.stop(), () => health.close(), () => db.close(), async () => {
-      await Promise.all(queues.map((q) => bounded(q.close(), 1000)));
-      redis.disconnect();
-    }],
+    beforeStop: [
+      async () => {
+        phase = 'stopping';
+        processing?.tell('processing', { type: 'pause' });
+        await dir?.stop();
+      },
+    ],
+    afterStop: [
+      () => presence.stop(),
+      () => health.close(),
+      () => db.close(),
+      async () => {
+        await Promise.all(queues.map((q) => bounded(q.close(), 1000)));
+        redis.disconnect();
+      },
+    ],
   });
   coordinator.install();
 
   const presence = startPresence({
-    redis, prefix: config.queuePrefix,
+    redis,
+    prefix: config.queuePrefix,
     info: () => ({
-      hostId, role: config.role, hostname: hostname(), pid: process.pid, version: version(), startedAt: new Date(startedAt).toISOString(),
-      healthUrl: health.url, status: report().status, enterprises: dir?.servedIds.length ?? 0,
+      hostId,
+      role: config.role,
+      hostname: hostname(),
+      pid: process.pid,
+      version: version(),
+      startedAt: new Date(startedAt).toISOString(),
+      healthUrl: health.url,
+      status: report().status,
+      enterprises: dir?.servedIds.length ?? 0,
     }),
   });
   await root.start();
   await dir?.sync();
   dir?.watch(opts.enterpriseRefreshMs ?? 30_000);
   if (!coordinator.shuttingDown) phase = 'running';
-  log.info({
-    event: 'daemon_started', role: config.role, enterprises: dir?.servedIds.length ?? 0, disabled: dir?.disabledIds.length ?? 0,
-    processing_time_ms: Date.now() - startedAt,
-  }, 'notifyd running');
+  log.info(
+    {
+      event: 'daemon_started',
+      role: config.role,
+      enterprises: dir?.servedIds.length ?? 0,
+      disabled: dir?.disabledIds.length ?? 0,
+      processing_time_ms: Date.now() - startedAt,
+    },
+    'notifyd running',
+  );
 
   return {
-    registry, health, root, realtime, core, enterprises: dir, role: config.role,
+    registry,
+    health,
+    root,
+    realtime,
+    core,
+    enterprises: dir,
+    role: config.role,
     report,
     shutdown: (reason) => coordinator.shutdown(reason),
   };

@@ -53,7 +53,12 @@ export class EnterpriseDirectory {
   private readonly statusOf: (enterpriseId: string) => { status: string; since: string } | undefined;
 
   constructor(args: {
-    config: Config; pool: HostPool; db: DbPool; redis: Redis; log: Logger; hostId: string;
+    config: Config;
+    pool: HostPool;
+    db: DbPool;
+    redis: Redis;
+    log: Logger;
+    hostId: string;
     /** the enterprise actor's status (the StatusRegistry), published for operators */
     statusOf?: (enterpriseId: string) => { status: string; since: string } | undefined;
   }) {
@@ -87,12 +92,25 @@ export class EnterpriseDirectory {
   private async refreshPauses(): Promise<void> {
     const now = new Set((await pausedEnterprises(this.db.pool)).map((p) => p.enterprise_id));
     const resumed = [...this.paused].filter((id) => !now.has(id) && this.served.has(id));
-    for (const id of [...now].filter((x) => !this.paused.has(x))) this.log.info({ event: 'enterprise_paused', enterprise_id: id }, 'enterprise paused: nothing is delivered until it is resumed');
+    for (const id of [...now].filter((x) => !this.paused.has(x)))
+      this.log.info(
+        { event: 'enterprise_paused', enterprise_id: id },
+        'enterprise paused: nothing is delivered until it is resumed',
+      );
     this.paused = now;
     for (const id of resumed) {
-      this.log.info({ event: 'enterprise_resumed', enterprise_id: id }, 'enterprise resumed: catching up its pending rows');
-      void this.pool.ask(`enterprise:${id}`, { type: 'catch_up', full: true }, 60_000).catch((err: unknown) =>
-        this.log.warn({ event: 'resume_catch_up_failed', enterprise_id: id, err: describeError(err) }, 'catch-up after resume failed; the sweep covers it'));
+      this.log.info(
+        { event: 'enterprise_resumed', enterprise_id: id },
+        'enterprise resumed: catching up its pending rows',
+      );
+      void this.pool
+        .ask(`enterprise:${id}`, { type: 'catch_up', full: true }, 60_000)
+        .catch((err: unknown) =>
+          this.log.warn(
+            { event: 'resume_catch_up_failed', enterprise_id: id, err: describeError(err) },
+            'catch-up after resume failed; the sweep covers it',
+          ),
+        );
     }
   }
 
@@ -104,12 +122,17 @@ export class EnterpriseDirectory {
     } else {
       const rows = await enabledEnterprises(this.db.pool);
       const bad = rows.filter((id) => !ENTERPRISE_ID_PATTERN.test(id));
-      if (bad.length > 0) this.log.error({ event: 'enterprise_id_invalid', count: bad.length }, 'notify.enterprise has ids that are not valid; they are not served');
+      if (bad.length > 0)
+        this.log.error(
+          { event: 'enterprise_id_invalid', count: bad.length },
+          'notify.enterprise has ids that are not valid; they are not served',
+        );
       ids = rows.filter((id) => ENTERPRISE_ID_PATTERN.test(id));
     }
     // switched off by configuration or in notify.enterprise (in table mode, every row with enabled = false)
     const disabled = ids.filter((id) => !subscriptionEnabledFor(this.config, id) || off.has(id));
-    if (this.config.enterpriseIds === undefined) disabled.push(...[...off].filter((id) => ENTERPRISE_ID_PATTERN.test(id)));
+    if (this.config.enterpriseIds === undefined)
+      disabled.push(...[...off].filter((id) => ENTERPRISE_ID_PATTERN.test(id)));
     return { target: ids.filter((id) => !disabled.includes(id)), disabled };
   }
 
@@ -124,13 +147,25 @@ export class EnterpriseDirectory {
       const removed = [...this.served].filter((id) => !want.has(id));
       if (removed.length > 0) {
         // Withdrawn first: from here on no worker delivers for them, whatever is still queued.
-        await this.registry.withdraw(removed).catch((err: unknown) =>
-          this.log.warn({ event: 'served_withdraw_failed', err: describeError(err) }, 'could not withdraw from the served registry; entries expire on their own'));
+        await this.registry
+          .withdraw(removed)
+          .catch((err: unknown) =>
+            this.log.warn(
+              { event: 'served_withdraw_failed', err: describeError(err) },
+              'could not withdraw from the served registry; entries expire on their own',
+            ),
+          );
       }
       for (const id of removed) {
         this.served.delete(id);
-        await this.pool.stopActor(`enterprise:${id}`, 'removed').catch((err: unknown) =>
-          this.log.warn({ event: 'enterprise_remove_failed', enterprise_id: id, err: describeError(err) }, 'could not stop enterprise actor'));
+        await this.pool
+          .stopActor(`enterprise:${id}`, 'removed')
+          .catch((err: unknown) =>
+            this.log.warn(
+              { event: 'enterprise_remove_failed', enterprise_id: id, err: describeError(err) },
+              'could not stop enterprise actor',
+            ),
+          );
         this.log.info({ event: 'enterprise_removed', enterprise_id: id }, 'enterprise no longer served');
       }
       const results = await this.pool.spawnMany(added.map(enterpriseSpec));
@@ -138,14 +173,29 @@ export class EnterpriseDirectory {
         const id = added[i] as string;
         // A first start that failed is retried by the host with backoff: the actor still counts as served.
         if (this.pool.hostOf(`enterprise:${id}`) !== undefined) this.served.add(id);
-        if (r.status === 'rejected') this.log.error({ event: 'enterprise_spawn_failed', enterprise_id: id, err: describeError(r.reason) }, 'could not start enterprise actor');
+        if (r.status === 'rejected')
+          this.log.error(
+            { event: 'enterprise_spawn_failed', enterprise_id: id, err: describeError(r.reason) },
+            'could not start enterprise actor',
+          );
       });
       if (added.length > 0 || removed.length > 0) {
-        this.log.info({ event: 'enterprises_synced', served: this.served.size, added: added.length, removed: removed.length, disabled: this.disabled.length }, 'enterprise actors updated');
+        this.log.info(
+          {
+            event: 'enterprises_synced',
+            served: this.served.size,
+            added: added.length,
+            removed: removed.length,
+            disabled: this.disabled.length,
+          },
+          'enterprise actors updated',
+        );
       }
       await this.publish();
       await this.refreshPauses().catch(() => undefined);
-    })().finally(() => { this.syncing = undefined; });
+    })().finally(() => {
+      this.syncing = undefined;
+    });
     return this.syncing;
   }
 
@@ -153,15 +203,22 @@ export class EnterpriseDirectory {
   private async publish(): Promise<void> {
     if (this.stopped || this.served.size === 0) return;
     try {
-      await this.registry.publish([...this.served].map((id) => {
-        const s = this.statusOf(id);
-        const state = this.paused.has(id) ? 'paused' : s?.status ?? 'starting';
-        return { id, mode: modeFor(this.config, id), info: { host: this.hostId, state, since: s?.since ?? null } };
-      }), SERVED_TTL_MS);
+      await this.registry.publish(
+        [...this.served].map((id) => {
+          const s = this.statusOf(id);
+          const state = this.paused.has(id) ? 'paused' : (s?.status ?? 'starting');
+          return { id, mode: modeFor(this.config, id), info: { host: this.hostId, state, since: s?.since ?? null } };
+        }),
+        SERVED_TTL_MS,
+      );
       if (this.publishFailing) this.log.info({ event: 'served_publish_recovered' }, 'served registry renewed again');
       this.publishFailing = false;
     } catch (err) {
-      if (!this.publishFailing) this.log.warn({ event: 'served_publish_failed', err: describeError(err) }, 'could not renew the served registry; retrying');
+      if (!this.publishFailing)
+        this.log.warn(
+          { event: 'served_publish_failed', err: describeError(err) },
+          'could not renew the served registry; retrying',
+        );
       this.publishFailing = true;
     }
   }
@@ -170,7 +227,9 @@ export class EnterpriseDirectory {
   watch(intervalMs: number): void {
     if (this.stopped) return;
     this.timer = setInterval(() => {
-      void this.sync().catch((err: unknown) => this.log.warn({ event: 'enterprise_sync_failed', err: describeError(err) }, 'could not refresh enterprises'));
+      void this.sync().catch((err: unknown) =>
+        this.log.warn({ event: 'enterprise_sync_failed', err: describeError(err) }, 'could not refresh enterprises'),
+      );
     }, intervalMs);
     this.timer.unref();
     this.renewTimer = setInterval(() => {

@@ -49,9 +49,11 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   const byKind = (kind: string) => actors.filter((a) => a.kind === kind);
   const enterprises = byKind('enterprise');
   const enterprise_status: Record<string, string> = {};
-  for (const e of enterprises) enterprise_status[e.id.startsWith(ENTERPRISE_PREFIX) ? e.id.slice(ENTERPRISE_PREFIX.length) : e.id] = e.status;
+  for (const e of enterprises)
+    enterprise_status[e.id.startsWith(ENTERPRISE_PREFIX) ? e.id.slice(ENTERPRISE_PREFIX.length) : e.id] = e.status;
   for (const id of inputs.disabledEnterprises()) enterprise_status[id] ??= 'disabled';
-  for (const id of inputs.pausedEnterprises?.() ?? []) if (enterprise_status[id] !== undefined) enterprise_status[id] = 'paused';
+  for (const id of inputs.pausedEnterprises?.() ?? [])
+    if (enterprise_status[id] !== undefined) enterprise_status[id] = 'paused';
 
   const processing = byKind('processing')[0];
   const scheduler = byKind('scheduler')[0];
@@ -62,7 +64,11 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   const intake = role !== 'worker';
   const consumes = role !== 'daemon';
   // Unhealthy: shutting down, or a part every notification depends on is down (processing, scheduler, a host).
-  const essentials: (ActorStatus | undefined)[] = [...(consumes ? [processing] : []), ...(intake ? [scheduler] : []), ...byKind('host')];
+  const essentials: (ActorStatus | undefined)[] = [
+    ...(consumes ? [processing] : []),
+    ...(intake ? [scheduler] : []),
+    ...byKind('host'),
+  ];
   const worst = worstHealth(actors);
   let status: OverallStatus;
   if (phase === 'stopping') status = 'unhealthy';
@@ -76,15 +82,17 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
     role,
     host: inputs.hostId ?? 'local',
     components: {
-      ...(intake ? {
-        subscriptions: {
-          total: enterprises.length,
-          active: enterprises.filter((e) => e.status === 'subscribed').length,
-          failed: enterprises.filter((e) => e.health === 'down').length,
-        },
-        cronManager: component(cron),
-        scheduledManager: component(scheduler),
-      } : {}),
+      ...(intake
+        ? {
+            subscriptions: {
+              total: enterprises.length,
+              active: enterprises.filter((e) => e.status === 'subscribed').length,
+              failed: enterprises.filter((e) => e.health === 'down').length,
+            },
+            cronManager: component(cron),
+            scheduledManager: component(scheduler),
+          }
+        : {}),
       ...(consumes ? { queue: component(processing) } : {}),
     },
     ...(intake ? { enterprise_status } : {}),

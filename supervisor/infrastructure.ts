@@ -9,7 +9,12 @@ import type { Logger } from '../src/log/logger.js';
 
 /** Waits until Redis and PostgreSQL answer, retrying with backoff for as long as it takes (a daemon that starts
  * before its dependencies comes up when they do). Returns false when aborted by a signal. */
-export async function waitForInfrastructure(config: Config, db: DbPool, log: Logger, signal: AbortSignal): Promise<boolean> {
+export async function waitForInfrastructure(
+  config: Config,
+  db: DbPool,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
   const probe = async (): Promise<void> => {
     const problems: string[] = [];
     try {
@@ -17,13 +22,22 @@ export async function waitForInfrastructure(config: Config, db: DbPool, log: Log
     } catch (err) {
       problems.push(`PostgreSQL: ${describeError(err)}`);
     }
-    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 3000, retryStrategy: () => null });
+    const redis = new Redis(config.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      connectTimeout: 3000,
+      retryStrategy: () => null,
+    });
     redis.on('error', () => undefined);
     try {
       await redis.connect();
-      const policy = await redis.config('GET', 'maxmemory-policy').catch(() => undefined) as string[] | undefined;
+      const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => undefined)) as string[] | undefined;
       if (policy?.[1] !== undefined && policy[1] !== 'noeviction') {
-        log.warn({ event: 'redis_eviction_policy', policy: policy[1] }, 'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs');
+        log.warn(
+          { event: 'redis_eviction_policy', policy: policy[1] },
+          'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs',
+        );
       }
     } catch (err) {
       problems.push(`Redis: ${describeError(err)}`);
@@ -34,9 +48,17 @@ export async function waitForInfrastructure(config: Config, db: DbPool, log: Log
   };
   try {
     await pRetry(probe, {
-      retries: Number.POSITIVE_INFINITY, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true, signal,
+      retries: Number.POSITIVE_INFINITY,
+      factor: 2,
+      minTimeout: 500,
+      maxTimeout: 30_000,
+      randomize: true,
+      signal,
       onFailedAttempt: ({ error, attemptNumber }) => {
-        log.error({ event: 'infrastructure_unavailable', attempt: attemptNumber, problems: error.message }, 'waiting for infrastructure');
+        log.error(
+          { event: 'infrastructure_unavailable', attempt: attemptNumber, problems: error.message },
+          'waiting for infrastructure',
+        );
       },
     });
     return true;

@@ -23,7 +23,10 @@ export function startPresence(args: { redis: Redis; prefix: string; info: () => 
     stop() {
       stopping ??= (async () => {
         clearInterval(timer);
-        await bounded(registry.withdraw(args.info().hostId).catch(() => undefined), 1000);
+        await bounded(
+          registry.withdraw(args.info().hostId).catch(() => undefined),
+          1000,
+        );
       })();
       return stopping;
     },

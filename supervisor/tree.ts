@@ -31,12 +31,25 @@ export interface Tree {
   readonly threadHosts: readonly ThreadHost[];
 }
 
-export function buildTree(config: Config, args: { registry: StatusRegistry; log: Logger; poolThreads?: number | undefined }): Tree {
+export function buildTree(
+  config: Config,
+  args: { registry: StatusRegistry; log: Logger; poolThreads?: number | undefined },
+): Tree {
   const { registry, log } = args;
   const data = { config };
   // Every thread gets heap limits: a tenant's oversized data kills one thread (restarted alone), not the process.
-  const resourceLimits = { maxOldGenerationSizeMb: config.threadHeapMb, maxYoungGenerationSizeMb: config.threadYoungMb };
-  const hostOptions = { registry, data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits };
+  const resourceLimits = {
+    maxOldGenerationSizeMb: config.threadHeapMb,
+    maxYoungGenerationSizeMb: config.threadYoungMb,
+  };
+  const hostOptions = {
+    registry,
+    data,
+    logLevel: config.logLevel,
+    heartbeatMs: 1000,
+    missedHeartbeats: 10,
+    resourceLimits,
+  };
   const drainMs = Math.max(1000, Math.floor(config.shutdownTimeoutMs * 0.6));
   const poolThreads = args.poolThreads ?? config.poolThreads;
   const children: ChildSpec[] = [];
@@ -44,16 +57,31 @@ export function buildTree(config: Config, args: { registry: StatusRegistry; log:
   const actors: ActorSpec[] = [];
   if (runsProcessing(config.role)) {
     actors.push({
-      id: 'processing', kind: 'processing', module: moduleUrl('../actors/processing/actor.js'),
-      args: { drainMs, ...(poolThreads === undefined ? {} : { poolThreads }) }, restart: 'permanent', shutdownMs: drainMs + 1000,
+      id: 'processing',
+      kind: 'processing',
+      module: moduleUrl('../actors/processing/actor.js'),
+      args: { drainMs, ...(poolThreads === undefined ? {} : { poolThreads }) },
+      restart: 'permanent',
+      shutdownMs: drainMs + 1000,
     });
   }
   if (runsIntake(config.role)) {
     actors.push(
-      { id: 'scheduler', kind: 'scheduler', module: moduleUrl('../actors/scheduler/actor.js'), args: deliverScope(config), restart: 'permanent' },
       {
-        id: 'cron', kind: 'cron', module: moduleUrl('../actors/cron/actor.js'), args: intakeScope(config), restart: 'permanent',
-        startTimeoutMs: 120_000, shutdownMs: 6000,
+        id: 'scheduler',
+        kind: 'scheduler',
+        module: moduleUrl('../actors/scheduler/actor.js'),
+        args: deliverScope(config),
+        restart: 'permanent',
+      },
+      {
+        id: 'cron',
+        kind: 'cron',
+        module: moduleUrl('../actors/cron/actor.js'),
+        args: intakeScope(config),
+        restart: 'permanent',
+        startTimeoutMs: 120_000,
+        shutdownMs: 6000,
       },
     );
   }
@@ -62,14 +90,25 @@ export function buildTree(config: Config, args: { registry: StatusRegistry; log:
   let realtime: HostPool | undefined;
   if (runsIntake(config.role)) {
     realtime = new HostPool({
-      id: 'realtime', size: config.realtimeHosts, registry, log,
+      id: 'realtime',
+      size: config.realtimeHosts,
+      registry,
+      log,
       host: { data, logLevel: config.logLevel, heartbeatMs: 1000, missedHeartbeats: 10, resourceLimits },
-      intensity: 5, periodMs: 30_000, backoff: { minMs: 500, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
+      intensity: 5,
+      periodMs: 30_000,
+      backoff: { minMs: 500, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
     });
     children.push(realtime.childSpec());
   }
   const root = new Supervisor({
-    id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 5000, log, escalationDeadlineMs: config.shutdownTimeoutMs, children,
+    id: 'root',
+    strategy: 'one_for_one',
+    intensity: 3,
+    periodMs: 5000,
+    log,
+    escalationDeadlineMs: config.shutdownTimeoutMs,
+    children,
   });
   return { root, core, realtime, threadHosts: [core, ...(realtime?.hosts ?? [])] };
 }

@@ -33,12 +33,18 @@ describe('error catalogue', () => {
   });
 
   it('has every code used by the product code', () => {
-    const code = ['src', 'actors', 'supervisor'].flatMap((d) => sources(join(root, d)))
+    const code = ['src', 'actors', 'supervisor']
+      .flatMap((d) => sources(join(root, d)))
       .filter((f) => !f.endsWith(join('src', 'errors.ts')))
-      .map((f) => readFileSync(f, 'utf8')).join('\n');
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
     const unused = entries.filter(([key]) => !new RegExp(`\\bErrors\\.${key}\\b`).test(code)).map(([key]) => key);
     assert.deepEqual(unused, []);
-    assert.doesNotMatch(code, /new NotifydError\(ErrorCodes\./, 'errors are made from the catalogue (notifydError), not ad hoc');
+    assert.doesNotMatch(
+      code,
+      /new NotifydError\(ErrorCodes\./,
+      'errors are made from the catalogue (notifydError), not ad hoc',
+    );
   });
 
   it('documents every code in the README, and no other', () => {

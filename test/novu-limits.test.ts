@@ -8,7 +8,11 @@ import { Novu } from '@novu/api';
 import type { RetryConfig } from '@novu/api/lib/retries.js';
 import { NovuError } from '@novu/api/models/errors/novuerror.js';
 import {
-  DEFAULT_NOVU_API_KEY, startNovuStandin, type NovuCounters, type NovuStandin, type NovuStandinOptions,
+  DEFAULT_NOVU_API_KEY,
+  startNovuStandin,
+  type NovuCounters,
+  type NovuStandin,
+  type NovuStandinOptions,
 } from '../src/devstack/novu/index.js';
 
 const NO_RETRY = { retries: { strategy: 'none' } } as const;
@@ -36,10 +40,11 @@ async function failure(p: Promise<unknown>): Promise<NovuError> {
 const header = (res: { headers: Record<string, string[]> }, name: string) => res.headers[name]?.[0];
 
 describe('novu stand-in plan limits with the real @novu/api SDK', () => {
-  it('gives each plan Novu\'s trigger limit, 10 % burst and service level in RateLimit-*; none when unlimited',
-    async (t) => {
+  it("gives each plan Novu's trigger limit, 10 % burst and service level in RateLimit-*; none when unlimited", async (t) => {
     const plans = [
-      ['free', '300', '330', 'free'], ['pro', '1200', '1320', 'pro'], ['team', '3000', '3300', 'business'],
+      ['free', '300', '330', 'free'],
+      ['pro', '1200', '1320', 'pro'],
+      ['team', '3000', '3300', 'business'],
       ['enterprise', '30000', '33000', 'enterprise'],
     ] as const;
     for (const [profile, limit, burst, level] of plans) {
@@ -47,13 +52,15 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
       const res = await sdk(novu).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
       assert.equal(header(res, 'ratelimit-limit'), limit, profile);
       assert.equal(header(res, 'ratelimit-remaining'), String(Number(burst) - 1), profile);
-      assert.equal(header(res, 'ratelimit-policy'),
-        `${limit};w=5;burst=${burst};comment="token bucket";category="trigger";cost="single";serviceLevel="${level}"`);
+      assert.equal(
+        header(res, 'ratelimit-policy'),
+        `${limit};w=5;burst=${burst};comment="token bucket";category="trigger";cost="single";serviceLevel="${level}"`,
+      );
     }
     const open = await standin(t);
     const res = await sdk(open).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
     assert.equal(header(res, 'ratelimit-limit'), undefined, 'unlimited: no limiter, as self-hosted Novu');
-    });
+  });
 
   it('charges 100 tokens a bulk or broadcast and 1 a trigger: three bulks per Free burst, then 429', async (t) => {
     const clock = 5_000_000;
@@ -61,8 +68,10 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     const api = sdk(novu);
     const bulk = () => api.triggerBulk({ events: [{ workflowId: 'welcome', to: 'a' }] }, undefined, NO_RETRY);
     assert.equal(header(await bulk(), 'ratelimit-remaining'), '230');
-    assert.equal(header(await api.triggerBroadcast({ name: 'welcome', payload: {} }, undefined, NO_RETRY),
-      'ratelimit-remaining'), '130');
+    assert.equal(
+      header(await api.triggerBroadcast({ name: 'welcome', payload: {} }, undefined, NO_RETRY), 'ratelimit-remaining'),
+      '130',
+    );
     assert.equal(header(await bulk(), 'ratelimit-remaining'), '30');
     const refused = await failure(bulk());
     assert.equal(refused.statusCode, 429);
@@ -74,10 +83,11 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.equal(header(single, 'ratelimit-remaining'), '29', 'a single trigger is not blocked by the bulk refusal');
   });
 
-  it('makes the SDK wait the bucket\'s Retry-After and then succeed', async (t) => {
+  it("makes the SDK wait the bucket's Retry-After and then succeed", async (t) => {
     const novu = await standin(t, { rateLimit: { rps: 1 } });
     const api = sdk(novu, DEFAULT_NOVU_API_KEY, {
-      strategy: 'backoff', backoff: { initialInterval: 50, maxInterval: 3000, exponent: 1.5, maxElapsedTime: 10_000 },
+      strategy: 'backoff',
+      backoff: { initialInterval: 50, maxInterval: 3000, exponent: 1.5, maxElapsedTime: 10_000 },
       retryConnectionErrors: true,
     });
     for (let i = 0; i < 5; i++) await api.trigger({ workflowId: 'welcome', to: 'sub-1' });
@@ -95,7 +105,9 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
   it('keeps a bucket and the transactionIds per environment, and idempotency keys per organization', async (t) => {
     const clock = 7_000_000;
     const novu = await standin(t, {
-      rateLimit: { rps: 1 }, now: () => clock, apiKeys: [],
+      rateLimit: { rps: 1 },
+      now: () => clock,
+      apiKeys: [],
       environments: [
         { id: 'dev', organization: 'acme', apiKeys: ['key-dev'] },
         { id: 'prod', organization: 'acme', apiKeys: ['key-prod'] },
@@ -112,17 +124,26 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.equal(header(elsewhere, 'idempotency-replay'), undefined, 'another organization has its own keys');
     const again = await prod.trigger(body, 'prod-key', NO_RETRY);
     assert.equal(again.result.status, 'processed');
-    assert.deepEqual(novu.deliveries().map((d) => [d.environment, d.transactionId]),
-      [['dev', 'tx-1'], ['other', 'tx-1'], ['prod', 'tx-1']], 'a transactionId is only a repeat in its environment');
+    assert.deepEqual(
+      novu.deliveries().map((d) => [d.environment, d.transactionId]),
+      [
+        ['dev', 'tx-1'],
+        ['other', 'tx-1'],
+        ['prod', 'tx-1'],
+      ],
+      'a transactionId is only a repeat in its environment',
+    );
     for (let i = 0; i < 4; i++) await dev.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY);
     const refused = await failure(dev.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY));
     assert.equal(refused.statusCode, 429);
-    assert.equal((await prod.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY)).result.status,
-      'processed', 'prod has its own bucket');
+    assert.equal(
+      (await prod.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY)).result.status,
+      'processed',
+      'prod has its own bucket',
+    );
   });
 
-  it('without idempotency only the transactionId dedups, not atomically: repeats within the race window pass',
-    async (t) => {
+  it('without idempotency only the transactionId dedups, not atomically: repeats within the race window pass', async (t) => {
     let clock = 9_000_000;
     const novu = await standin(t, { idempotency: false, transactionIdRaceMs: 200, now: () => clock });
     const api = sdk(novu);
@@ -135,34 +156,49 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.equal(late.result.transactionId, 'tx-race');
     assert.equal(header(late, 'idempotency-replay'), undefined, 'the key is not looked at');
     assert.equal(novu.deliveriesFor('tx-race').length, 2, 'the repeat 150 ms later was delivered again');
-    assert.deepEqual(novu.ignored().map((i) => i.transactionId), ['tx-race'], 'the one 250 ms later was caught');
-    });
+    assert.deepEqual(
+      novu.ignored().map((i) => i.transactionId),
+      ['tx-race'],
+      'the one 250 ms later was caught',
+    );
+  });
 
   it('with replayServerErrors a server error is cached under the key and every retry gets it back', async (t) => {
     const novu = await standin(t, { idempotency: { replayServerErrors: true } });
     novu.faults.failNext(1);
     const api = sdk(novu, DEFAULT_NOVU_API_KEY, {
-      strategy: 'backoff', backoff: { initialInterval: 50, maxInterval: 100, exponent: 1.5, maxElapsedTime: 600 },
+      strategy: 'backoff',
+      backoff: { initialInterval: 50, maxInterval: 100, exponent: 1.5, maxElapsedTime: 600 },
       retryConnectionErrors: true,
     });
     const err = await failure(api.trigger({ workflowId: 'welcome', to: 'sub-1' }, 'k-500'));
     assert.equal(err.statusCode, 500);
     const reqs = novu.requests();
     assert.ok(reqs.length >= 2, 'the SDK retried');
-    assert.deepEqual(reqs.map((r) => [r.status, r.replay]), reqs.map((_, i) => [500, i > 0]));
+    assert.deepEqual(
+      reqs.map((r) => [r.status, r.replay]),
+      reqs.map((_, i) => [500, i > 0]),
+    );
     assert.equal(novu.deliveries().length, 0);
     assert.equal((await api.trigger({ workflowId: 'welcome', to: 'sub-1' }, 'k-new')).result.status, 'processed');
   });
 
-  it('counts requests, tokens, events and 429s per environment and tenant, also at GET /_standin/counters',
-    async (t) => {
+  it('counts requests, tokens, events and 429s per environment and tenant, also at GET /_standin/counters', async (t) => {
     const clock = 11_000_000;
     const novu = await standin(t, { workflows: ['welcome', { id: 'held', delayMs: 60_000 }], now: () => clock });
     const api = sdk(novu);
     await api.trigger({ workflowId: 'welcome', to: 'a', tenant: 'ent1' }, undefined, NO_RETRY);
     await api.trigger({ workflowId: 'held', to: 'b', tenant: 'ent1', transactionId: 'h-1' }, undefined, NO_RETRY);
-    await api.triggerBulk({ events: [{ workflowId: 'welcome', to: 'c', tenant: 'ent1' },
-      { workflowId: 'welcome', to: 'd', tenant: 'ent2' }] }, undefined, NO_RETRY);
+    await api.triggerBulk(
+      {
+        events: [
+          { workflowId: 'welcome', to: 'c', tenant: 'ent1' },
+          { workflowId: 'welcome', to: 'd', tenant: 'ent2' },
+        ],
+      },
+      undefined,
+      NO_RETRY,
+    );
     await api.cancel('h-1', undefined, NO_RETRY);
     const res = await fetch(`${novu.url}/_standin/counters`);
     assert.equal(res.status, 200);
@@ -170,8 +206,13 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.deepEqual(c.environments, novu.counters().environments, 'the endpoint shows what counters() returns');
     assert.equal(c.service, 'novu');
     assert.equal(c.rateLimit, null);
-    assert.deepEqual(c.environments['default'],
-      { requests: 4, tokens: 103, events: 4, throttled: 0, byRoute: { trigger: 2, bulk: 1, cancel: 1 } });
+    assert.deepEqual(c.environments['default'], {
+      requests: 4,
+      tokens: 103,
+      events: 4,
+      throttled: 0,
+      byRoute: { trigger: 2, bulk: 1, cancel: 1 },
+    });
     assert.deepEqual(c.tenants['ent1'], { requests: 3, tokens: 52, events: 3, throttled: 0 });
     assert.deepEqual(c.tenants['ent2'], { requests: 1, tokens: 50, events: 1, throttled: 0 });
     assert.ok(!JSON.stringify(c).includes(DEFAULT_NOVU_API_KEY), 'no API key in the counters');
@@ -183,5 +224,5 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     await failure(l.trigger(ent2, undefined, NO_RETRY));
     assert.deepEqual(limited.counters().tenants['ent2'], { requests: 6, tokens: 5, events: 5, throttled: 1 });
     assert.equal(limited.counters().rateLimit?.rps, 1);
-    });
+  });
 });

@@ -6,7 +6,12 @@ import { describe, it, type TestContext } from 'node:test';
 import { Novu } from '@novu/api';
 import type { RetryConfig } from '@novu/api/lib/retries.js';
 import { NovuError } from '@novu/api/models/errors/novuerror.js';
-import { DEFAULT_NOVU_API_KEY, startNovuStandin, type NovuStandin, type NovuStandinOptions } from '../src/devstack/novu/index.js';
+import {
+  DEFAULT_NOVU_API_KEY,
+  startNovuStandin,
+  type NovuStandin,
+  type NovuStandinOptions,
+} from '../src/devstack/novu/index.js';
 
 const FAST_RETRY: RetryConfig = {
   strategy: 'backoff',
@@ -21,7 +26,10 @@ async function standin(t: TestContext, options: NovuStandinOptions = {}): Promis
   return novu;
 }
 
-function client(novu: NovuStandin, extra: { secretKey?: string; retryConfig?: RetryConfig; timeoutMs?: number } = {}): Novu {
+function client(
+  novu: NovuStandin,
+  extra: { secretKey?: string; retryConfig?: RetryConfig; timeoutMs?: number } = {},
+): Novu {
   return new Novu({ secretKey: DEFAULT_NOVU_API_KEY, serverURL: novu.url, retryConfig: FAST_RETRY, ...extra });
 }
 
@@ -42,10 +50,16 @@ const statuses = (novu: NovuStandin): (number | null)[] => novu.requests().map((
 describe('novu stand-in with the real @novu/api SDK', () => {
   it('answers a trigger with {acknowledged, processed, transactionId} and records one delivery with workflow, recipients, payload and tenant', async (t) => {
     const novu = await standin(t);
-    const res = await client(novu).trigger({
-      workflowId: 'welcome', to: [{ subscriberId: 'sub-1', email: 'a@example.com' }, 'sub-2'],
-      payload: { title: 'Hi', n: 1 }, tenant: 'ent1', transactionId: 'tx-1',
-    }, 'key-1');
+    const res = await client(novu).trigger(
+      {
+        workflowId: 'welcome',
+        to: [{ subscriberId: 'sub-1', email: 'a@example.com' }, 'sub-2'],
+        payload: { title: 'Hi', n: 1 },
+        tenant: 'ent1',
+        transactionId: 'tx-1',
+      },
+      'key-1',
+    );
     assert.deepEqual(res.result, { acknowledged: true, status: 'processed', transactionId: 'tx-1' });
     assert.deepEqual(res.headers['idempotency-key'], ['key-1']);
     const [d, ...more] = novu.deliveries();
@@ -68,7 +82,8 @@ describe('novu stand-in with the real @novu/api SDK', () => {
   it('wraps every success in {data} with 201 for POST and 200 for DELETE, and always answers application/json', async (t) => {
     const novu = await standin(t);
     const post = await fetch(`${novu.url}/v1/events/trigger`, {
-      method: 'POST', body: JSON.stringify({ name: 'welcome', to: 'sub-1' }),
+      method: 'POST',
+      body: JSON.stringify({ name: 'welcome', to: 'sub-1' }),
       headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}`, 'content-type': 'application/json' },
     });
     assert.equal(post.status, 201);
@@ -76,14 +91,21 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const posted = (await post.json()) as { data: { transactionId: string } };
     assert.deepEqual(Object.keys(posted), ['data']);
     const del = await fetch(`${novu.url}/v1/events/trigger/${posted.data.transactionId}`, {
-      method: 'DELETE', headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}` },
+      method: 'DELETE',
+      headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}` },
     });
     assert.equal(del.status, 200);
     assert.deepEqual(await del.json(), { data: false });
     const missing = await fetch(`${novu.url}/v1/nowhere`, { method: 'POST' });
     assert.equal(missing.status, 404);
     assert.match(missing.headers.get('content-type') ?? '', /^application\/json/);
-    assert.deepEqual(Object.keys((await missing.json()) as object).sort(), ['error', 'message', 'path', 'statusCode', 'timestamp']);
+    assert.deepEqual(Object.keys((await missing.json()) as object).sort(), [
+      'error',
+      'message',
+      'path',
+      'statusCode',
+      'timestamp',
+    ]);
   });
 
   it('answers a bulk trigger with one result per event in request order, failures as status "error" items', async (t) => {
@@ -104,7 +126,13 @@ describe('novu stand-in with the real @novu/api SDK', () => {
       { acknowledged: true, status: 'trigger_not_active' },
       { acknowledged: true, status: 'processed', transactionId: 'b-4' },
     ]);
-    assert.deepEqual(novu.deliveries().map((d) => [d.kind, d.transactionId, d.to]), [['bulk', 'b-0', ['sub-1']], ['bulk', 'b-4', ['sub-5']]]);
+    assert.deepEqual(
+      novu.deliveries().map((d) => [d.kind, d.transactionId, d.to]),
+      [
+        ['bulk', 'b-0', ['sub-1']],
+        ['bulk', 'b-4', ['sub-5']],
+      ],
+    );
   });
 
   it('answers a broadcast as processed and records it as a broadcast delivery', async (t) => {
@@ -112,8 +140,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const res = await client(novu).triggerBroadcast({ name: 'welcome', payload: { all: true }, tenant: 'ent1' });
     assert.equal(res.result.status, 'processed');
     assert.ok(res.result.transactionId, 'a broadcast gets a generated transactionId');
-    assert.deepEqual(novu.deliveries().map((d) => [d.kind, d.workflow, d.to, d.payload, d.transactionId]),
-      [['broadcast', 'welcome', [], { all: true }, res.result.transactionId]]);
+    assert.deepEqual(
+      novu.deliveries().map((d) => [d.kind, d.workflow, d.to, d.payload, d.transactionId]),
+      [['broadcast', 'welcome', [], { all: true }, res.result.transactionId]],
+    );
   });
 
   it('cancels a delivery held by a delayed workflow (true, never delivered) but answers false for unknown or already delivered ids', async (t) => {
@@ -129,8 +159,17 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal((await sdk.cancel('sent-now')).result, false, 'an immediate delivery cannot be recalled');
     await novu.waitForDeliveries(2, 3000);
     assert.equal((await sdk.cancel('held-b')).result, false, 'delivered after its delay');
-    assert.deepEqual(novu.deliveries().map((d) => d.transactionId).sort(), ['held-b', 'sent-now']);
-    assert.deepEqual(novu.cancelled().map((d) => d.transactionId), ['held-a']);
+    assert.deepEqual(
+      novu
+        .deliveries()
+        .map((d) => d.transactionId)
+        .sort(),
+      ['held-b', 'sent-now'],
+    );
+    assert.deepEqual(
+      novu.cancelled().map((d) => d.transactionId),
+      ['held-a'],
+    );
   });
 
   it('refuses a wrong API key with 401 "API Key not found" (not retried) and names a missing or foreign scheme', async (t) => {
@@ -142,7 +181,9 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.requests().length, 1);
     const call = async (authorization?: string): Promise<unknown> => {
       const r = await fetch(`${novu.url}/v1/events/trigger`, {
-        method: 'POST', body: '{}', headers: authorization === undefined ? {} : { authorization },
+        method: 'POST',
+        body: '{}',
+        headers: authorization === undefined ? {} : { authorization },
       });
       assert.equal(r.status, 401);
       return ((await r.json()) as { message: unknown }).message;
@@ -153,7 +194,7 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 0);
   });
 
-  it('answers an unknown workflow with 422 workflow_not_found in Novu\'s error shape and delivers nothing', async (t) => {
+  it("answers an unknown workflow with 422 workflow_not_found in Novu's error shape and delivers nothing", async (t) => {
     const novu = await standin(t);
     const err = await failure(client(novu).trigger({ workflowId: 'unknown-wf', to: 'sub-1' }));
     assert.equal(err.statusCode, 422);
@@ -171,7 +212,11 @@ describe('novu stand-in with the real @novu/api SDK', () => {
 
   it('acknowledges an unknown tenant as no_tenant_found without a transactionId and delivers nothing', async (t) => {
     const novu = await standin(t);
-    const res = await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1', tenant: { identifier: 'ghost', name: 'Ghost' } });
+    const res = await client(novu).trigger({
+      workflowId: 'welcome',
+      to: 'sub-1',
+      tenant: { identifier: 'ghost', name: 'Ghost' },
+    });
     assert.deepEqual(res.result, { acknowledged: true, status: 'no_tenant_found' });
     assert.equal(novu.deliveries().length, 0);
   });
@@ -187,7 +232,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.deepEqual(second.headers['idempotency-key'], ['idem-1']);
     assert.equal(first.headers['idempotency-replay'], undefined);
     assert.equal(novu.deliveries().length, 1);
-    assert.deepEqual(novu.requests().map((r) => r.replay), [false, true]);
+    assert.deepEqual(
+      novu.requests().map((r) => r.replay),
+      [false, true],
+    );
   });
 
   it('refuses the same Idempotency-Key with a different body with 422', async (t) => {
@@ -212,7 +260,9 @@ describe('novu stand-in with the real @novu/api SDK', () => {
   it('answers a concurrent request with the same key 409 + Retry-After: 1; the SDK waits and ends with one delivery', async (t) => {
     const novu = await standin(t);
     novu.faults.latency(300, { count: 1, phase: 'processing' });
-    const sdk = client(novu, { retryConfig: { ...FAST_RETRY, backoff: { ...FAST_RETRY.backoff!, maxInterval: 2000 } } as RetryConfig });
+    const sdk = client(novu, {
+      retryConfig: { ...FAST_RETRY, backoff: { ...FAST_RETRY.backoff!, maxInterval: 2000 } } as RetryConfig,
+    });
     const body = { workflowId: 'welcome', to: 'sub-1', payload: { n: 1 } };
     const [a, b] = await Promise.all([sdk.trigger(body, 'idem-3'), sdk.trigger(body, 'idem-3')]);
     assert.deepEqual(a.result, b.result);
@@ -234,14 +284,22 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const b = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', payload: { v: 2 }, transactionId: 'dup-1' });
     assert.deepEqual(b.result, a.result);
     assert.deepEqual(b.result, { acknowledged: true, status: 'processed', transactionId: 'dup-1' });
-    assert.deepEqual(novu.deliveriesFor('dup-1').map((d) => d.payload), [{ v: 1 }]);
-    assert.deepEqual(novu.ignored().map((i) => [i.transactionId, i.reason]), [['dup-1', 'duplicate-transaction']]);
+    assert.deepEqual(
+      novu.deliveriesFor('dup-1').map((d) => d.payload),
+      [{ v: 1 }],
+    );
+    assert.deepEqual(
+      novu.ignored().map((i) => [i.transactionId, i.reason]),
+      [['dup-1', 'duplicate-transaction']],
+    );
   });
 
   it('makes the SDK wait Retry-After on a 429 before retrying', async (t) => {
     const novu = await standin(t);
     novu.faults.rateLimitBurst(1, 1);
-    const sdk = client(novu, { retryConfig: { ...FAST_RETRY, backoff: { ...FAST_RETRY.backoff!, maxInterval: 3000 } } as RetryConfig });
+    const sdk = client(novu, {
+      retryConfig: { ...FAST_RETRY, backoff: { ...FAST_RETRY.backoff!, maxInterval: 3000 } } as RetryConfig,
+    });
     const res = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1' });
     assert.equal(res.result.status, 'processed');
     const [limited, retried] = novu.requests();
@@ -261,7 +319,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const bulk = await sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'sub-1' }] }, undefined, NO_RETRY);
     assert.deepEqual(bulk.headers['ratelimit-limit'], ['100']);
     assert.deepEqual(bulk.headers['ratelimit-remaining'], ['10'], 'burst 110 minus 100 for a bulk call');
-    assert.match(bulk.headers['ratelimit-policy']?.join(',') ?? '', /^100;w=5;burst=110;comment="token bucket";category="trigger";cost="bulk"/);
+    assert.match(
+      bulk.headers['ratelimit-policy']?.join(',') ?? '',
+      /^100;w=5;burst=110;comment="token bucket";category="trigger";cost="bulk"/,
+    );
     for (let i = 0; i < 10; i++) await sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
     const err = await failure(sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY));
     assert.equal(err.statusCode, 429);
@@ -269,12 +330,15 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const retryAfter = Number(err.headers.get('retry-after'));
     assert.ok(retryAfter >= 0 && retryAfter <= 5, `Retry-After ${retryAfter}`);
     assert.equal(err.headers.get('ratelimit-remaining'), '0');
-    assert.equal((await failure(sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'x' }] }, undefined, NO_RETRY))).statusCode, 429);
+    assert.equal(
+      (await failure(sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'x' }] }, undefined, NO_RETRY)))
+        .statusCode,
+      429,
+    );
     assert.equal(novu.deliveries().length, 11);
   });
 
-  it('refills a token every window/(rps×window) ms once the bucket cannot pay; forgets it 2 windows on',
-    async (t) => {
+  it('refills a token every window/(rps×window) ms once the bucket cannot pay; forgets it 2 windows on', async (t) => {
     // Novu's token-bucket Lua script (evaluate-token-bucket-rate-limit.usecase.ts): rps 1 → 5 tokens, 1 per 1000 ms.
     let clock = 1_000_000;
     const novu = await standin(t, { rateLimit: { rps: 1 }, now: () => clock });
@@ -296,9 +360,9 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(await remaining(), '1', 'no refill while the bucket can pay');
     clock += 11_000;
     assert.equal(await remaining(), '4', 'a new bucket 2 windows after the last refill');
-    });
+  });
 
-  it('replays a cached error with its original status by default, or as 503 as Novu\'s interceptor source does, and forgets keys after the TTL', async (t) => {
+  it("replays a cached error with its original status by default, or as 503 as Novu's interceptor source does, and forgets keys after the TTL", async (t) => {
     const original = await standin(t, { idempotency: { ttlMs: 100 } });
     const sdk = client(original);
     const body = { workflowId: 'unknown-wf', to: 'sub-1' };
@@ -308,7 +372,11 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(replayed.headers.get('idempotency-replay'), 'true');
     original.addWorkflow('unknown-wf');
     await new Promise((r) => setTimeout(r, 150));
-    assert.equal((await sdk.trigger(body, 'idem-e')).result.status, 'processed', 'the key expired, so the request ran again');
+    assert.equal(
+      (await sdk.trigger(body, 'idem-e')).result.status,
+      'processed',
+      'the key expired, so the request ran again',
+    );
 
     const quirky = await standin(t, { idempotency: { errorReplay: 'service-unavailable' } });
     const q = client(quirky);
@@ -324,7 +392,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const res = await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' }, 'idem-5xx');
     assert.equal(res.result.status, 'processed');
     assert.deepEqual(statuses(novu), [500, 201]);
-    assert.deepEqual(novu.requests().map((r) => r.idempotencyKey), ['idem-5xx', 'idem-5xx']);
+    assert.deepEqual(
+      novu.requests().map((r) => r.idempotencyKey),
+      ['idem-5xx', 'idem-5xx'],
+    );
     assert.equal(novu.deliveries().length, 1);
   });
 
@@ -334,8 +405,14 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const res = await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' });
     assert.equal(res.result.status, 'processed');
     assert.deepEqual(statuses(novu), [502, 201]);
-    assert.deepEqual(novu.requests().map((r) => r.replay), [false, true]);
-    assert.deepEqual(novu.deliveries().map((d) => d.transactionId), [res.result.transactionId]);
+    assert.deepEqual(
+      novu.requests().map((r) => r.replay),
+      [false, true],
+    );
+    assert.deepEqual(
+      novu.deliveries().map((d) => d.transactionId),
+      [res.result.transactionId],
+    );
   });
 
   it('retries a 503 without a body; a failure fraction of 1 fails every request', async (t) => {
@@ -347,7 +424,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.requests()[0]?.responseHeaders['content-length'], '0');
     assert.equal(novu.deliveries().length, 1);
     novu.faults.failFraction(1, 504);
-    assert.equal((await failure(client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY))).statusCode, 504);
+    assert.equal(
+      (await failure(client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY))).statusCode,
+      504,
+    );
     novu.faults.failFraction(0);
     assert.equal((await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' })).result.status, 'processed');
   });
@@ -362,16 +442,26 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const [lost, retried] = novu.requests();
     assert.equal(lost?.outcome, 'client-gone', 'the first attempt was processed but its answer never arrived');
     assert.equal(retried?.replay, true);
-    assert.deepEqual(novu.deliveries().map((d) => d.transactionId), [res.result.transactionId]);
+    assert.deepEqual(
+      novu.deliveries().map((d) => d.transactionId),
+      [res.result.transactionId],
+    );
   });
 
   it('without idempotency, a lost response is still delivered once when the caller sets a transactionId', async (t) => {
     const novu = await standin(t, { idempotency: false });
     novu.faults.latency(700, { count: 1 });
-    const res = await client(novu, { timeoutMs: 200 }).trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'tx-lost' });
+    const res = await client(novu, { timeoutMs: 200 }).trigger({
+      workflowId: 'welcome',
+      to: 'sub-1',
+      transactionId: 'tx-lost',
+    });
     assert.equal(res.result.transactionId, 'tx-lost');
     assert.equal(novu.deliveries().length, 1);
-    assert.deepEqual(novu.ignored().map((i) => i.transactionId), ['tx-lost']);
+    assert.deepEqual(
+      novu.ignored().map((i) => i.transactionId),
+      ['tx-lost'],
+    );
   });
 
   it('retries a connection reset; a reset after processing is answered from the idempotency cache', async (t) => {
@@ -381,9 +471,19 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     const a = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1' });
     novu.faults.resetNext(1, { afterProcessing: true });
     const b = await sdk.trigger({ workflowId: 'welcome', to: 'sub-2' });
-    assert.deepEqual(novu.requests().map((r) => [r.outcome, r.replay]),
-      [['reset', false], ['responded', false], ['reset', false], ['responded', true]]);
-    assert.deepEqual(novu.deliveries().map((d) => d.transactionId), [a.result.transactionId, b.result.transactionId]);
+    assert.deepEqual(
+      novu.requests().map((r) => [r.outcome, r.replay]),
+      [
+        ['reset', false],
+        ['responded', false],
+        ['reset', false],
+        ['responded', true],
+      ],
+    );
+    assert.deepEqual(
+      novu.deliveries().map((d) => d.transactionId),
+      [a.result.transactionId, b.result.transactionId],
+    );
   });
 
   it('refuses a bulk of 0 or 101 events with 400', async (t) => {
@@ -400,16 +500,29 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 100);
   });
 
-  it('refuses an event payload over 512 KB with 413 and Novu\'s message, in a trigger and in a bulk', async (t) => {
+  it("refuses an event payload over 512 KB with 413 and Novu's message, in a trigger and in a bulk", async (t) => {
     const novu = await standin(t);
     const sdk = client(novu);
     const big = { blob: 'x'.repeat(524_288) };
     const err = await failure(sdk.trigger({ workflowId: 'welcome', to: 'sub-1', payload: big }));
     assert.equal(err.statusCode, 413);
-    assert.match(err.message, /^Payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes \(512KB\)\. Note: Attachments are excluded from this limit\.$/);
-    const bulkErr = await failure(sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'a' }, { workflowId: 'welcome', to: 'b', payload: big }] }));
+    assert.match(
+      err.message,
+      /^Payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes \(512KB\)\. Note: Attachments are excluded from this limit\.$/,
+    );
+    const bulkErr = await failure(
+      sdk.triggerBulk({
+        events: [
+          { workflowId: 'welcome', to: 'a' },
+          { workflowId: 'welcome', to: 'b', payload: big },
+        ],
+      }),
+    );
     assert.equal(bulkErr.statusCode, 413);
-    assert.match(bulkErr.message, /^Event at index 1 \(workflow: "welcome"\) has payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes/);
+    assert.match(
+      bulkErr.message,
+      /^Event at index 1 \(workflow: "welcome"\) has payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes/,
+    );
     const ok = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', payload: { blob: 'x'.repeat(500_000) } });
     assert.equal(ok.result.status, 'processed');
     assert.equal(novu.deliveries().length, 1);

@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import {
-  count, eventually, ids, insert, KEY, live, Log, setup, watch, watchEnterprise, type Status,
+  count,
+  eventually,
+  ids,
+  insert,
+  KEY,
+  live,
+  Log,
+  setup,
+  watch,
+  watchEnterprise,
+  type Status,
 } from './support/realtime-harness.js';
 import { resolveOptions } from '../src/devstack/realtime/types.js';
 import type { RealtimeCounters } from '../src/devstack/realtime/server.js';
@@ -14,15 +24,24 @@ import type { RealtimeCounters } from '../src/devstack/realtime/server.js';
 function upgradeStatus(url: string, key: string): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}/realtime/v1/websocket?apikey=${key}&vsn=2.0.0`, {
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
     });
     req.on('response', (res) => {
       let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
     });
-    req.on('upgrade', (_res, socket) => { socket.destroy(); resolve({ status: 101, body: null }); });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, body: null });
+    });
     req.on('error', reject);
     req.end();
   });
@@ -35,25 +54,38 @@ async function fetchCounters(url: string): Promise<RealtimeCounters> {
 }
 
 describe('Realtime stand-in plan limits with the real supabase-js client', { concurrency: 4 }, () => {
-  it('takes each plan\'s numbers from its profile, and each limit on its own over it', () => {
+  it("takes each plan's numbers from its profile, and each limit on its own over it", () => {
     const base = { databaseUrl: 'postgres://x/y' };
-    assert.deepEqual(resolveOptions({ ...base, profile: 'free' }).limits,
-      { maxConcurrentUsers: 200, maxEventsPerSecond: 100, maxJoinsPerSecond: 100, maxChannelsPerClient: 100 });
-    assert.deepEqual(resolveOptions({ ...base, profile: 'pro' }).limits,
-      { maxConcurrentUsers: 500, maxEventsPerSecond: 500, maxJoinsPerSecond: 500, maxChannelsPerClient: 100 });
-    assert.deepEqual(resolveOptions({ ...base, profile: 'team' }).limits,
-      { maxConcurrentUsers: 10_000, maxEventsPerSecond: 2_500, maxJoinsPerSecond: 2_500, maxChannelsPerClient: 100 });
+    assert.deepEqual(resolveOptions({ ...base, profile: 'free' }).limits, {
+      maxConcurrentUsers: 200,
+      maxEventsPerSecond: 100,
+      maxJoinsPerSecond: 100,
+      maxChannelsPerClient: 100,
+    });
+    assert.deepEqual(resolveOptions({ ...base, profile: 'pro' }).limits, {
+      maxConcurrentUsers: 500,
+      maxEventsPerSecond: 500,
+      maxJoinsPerSecond: 500,
+      maxChannelsPerClient: 100,
+    });
+    assert.deepEqual(resolveOptions({ ...base, profile: 'team' }).limits, {
+      maxConcurrentUsers: 10_000,
+      maxEventsPerSecond: 2_500,
+      maxJoinsPerSecond: 2_500,
+      maxChannelsPerClient: 100,
+    });
     const unlimited = resolveOptions(base);
     assert.equal(unlimited.profile, 'unlimited');
     assert.equal(unlimited.limits.maxJoinsPerSecond, Infinity);
     assert.equal(unlimited.limits.maxChannelsPerClient, 100, 'the server default, on every plan');
     const mixed = resolveOptions({ ...base, profile: 'free', limits: { maxJoinsPerSecond: 5, tickMs: 100 } });
-    assert.deepEqual([mixed.limits.maxJoinsPerSecond, mixed.limits.maxEventsPerSecond, mixed.rateWindow],
-      [5, 100, { tickMs: 100, buckets: 12 }]);
+    assert.deepEqual(
+      [mixed.limits.maxJoinsPerSecond, mixed.limits.maxEventsPerSecond, mixed.rateWindow],
+      [5, 100, { tickMs: 100, buckets: 12 }],
+    );
   });
 
-  it('over the joins/s average a join gets ClientJoinRateLimitReached and close 1001, upgrades 429 until it falls',
-    async (t) => {
+  it('over the joins/s average a join gets ClientJoinRateLimitReached and close 1001, upgrades 429 until it falls', async (t) => {
     const { rt, client } = await setup(t, { limits: { maxJoinsPerSecond: 1, tickMs: 2000 } });
     const closes = new Log<number>();
     const supabase = client({
@@ -77,7 +109,7 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     const p = rt.counters().projects['default']!;
     assert.ok((p.joinsRefused['ClientJoinRateLimitReached'] ?? 0) >= 1);
     assert.ok(p.connectionsRefused >= 1, 'the reconnect was refused while limited');
-    });
+  });
 
   it('a socket past the channels-per-connection limit gets "ChannelRateLimitReached: Too many channels"', async (t) => {
     const { client } = await setup(t, { profile: 'free', limits: { maxChannelsPerClient: 2 } });
@@ -90,8 +122,7 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     assert.equal(refused?.err?.message, 'ChannelRateLimitReached: Too many channels');
   });
 
-  it('past the concurrent users of a project, upgrades get 429 "Too many connected users" until one leaves',
-    async (t) => {
+  it('past the concurrent users of a project, upgrades get 429 "Too many connected users" until one leaves', async (t) => {
     const { rt, client } = await setup(t, { limits: { maxConcurrentUsers: 1 } });
     const one = client();
     const w1 = watchEnterprise(one, 'e1');
@@ -105,9 +136,9 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     await one.realtime.disconnect();
     await live(w2);
     assert.equal(rt.counters().projects['default']?.users, 1);
-    });
+  });
 
-  it('over the messages/s average the project\'s changes are skipped, silently, until the average falls', async (t) => {
+  it("over the messages/s average the project's changes are skipped, silently, until the average falls", async (t) => {
     const { db, rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 500 } });
     const w = watchEnterprise(client(), 'e1');
     await live(w);
@@ -129,13 +160,13 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     assert.equal(rt.counters().projects['default']?.dbEvents, 11, 'matching subscriptions of the delivered changes');
   });
 
-  it('broadcasts count against messages/s too; a channel receiving one over it gets a system error and phx_close',
-    async (t) => {
+  it('broadcasts count against messages/s too; a channel receiving one over it gets a system error and phx_close', async (t) => {
     const { rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 1000 } });
     type Got = { statuses: Log<Status>; got: Log<unknown>; system: Log<Record<string, unknown>> };
     const join = (vsn: string): Got & { send(n: number): Promise<unknown> } => {
       const g: Got = { statuses: new Log(), got: new Log(), system: new Log() };
-      const ch = client({ vsn }).channel('room', { config: { broadcast: { self: false } } })
+      const ch = client({ vsn })
+        .channel('room', { config: { broadcast: { self: false } } })
         .on('broadcast', { event: 'tick' }, (p) => g.got.push(p['payload']))
         .on('system', {}, (p: Record<string, unknown>) => g.system.push(p))
         .subscribe((status) => g.statuses.push({ status }));
@@ -148,20 +179,27 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     for (let n = 1; n <= 5; n++) await sender.send(n);
     await v2.got.until((g) => g.length === 5, 'five broadcasts, binary frames');
     await v1.got.until((g) => g.length === 5, 'five broadcasts, JSON frames');
-    assert.deepEqual(v1.got.items, [1, 2, 3, 4, 5].map((n) => ({ n })));
+    assert.deepEqual(
+      v1.got.items,
+      [1, 2, 3, 4, 5].map((n) => ({ n })),
+    );
     assert.equal(sender.got.items.length, 0, 'self: false');
     // 5 pushes + 10 deliveries in the first 1 s bucket: 15/s ≥ 2/s at the tick.
     await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === true, 'the limit to trigger');
     await sender.send(6);
     for (const g of [v2, v1]) {
       await g.statuses.until((s) => count(s, 'CLOSED') === 1, 'CLOSED');
-      assert.deepEqual(g.system.items.at(-1),
-        { channel: 'room', extension: 'system', message: 'Too many messages per second', status: 'error' });
+      assert.deepEqual(g.system.items.at(-1), {
+        channel: 'room',
+        extension: 'system',
+        message: 'Too many messages per second',
+        status: 'error',
+      });
       assert.deepEqual(g.got.items.at(-1), { n: 6 }, 'the message itself was delivered first');
     }
     assert.equal(count(sender.statuses.items, 'CLOSED'), 0, 'sending is counted, not checked');
     assert.equal(rt.counters().projects['default']?.channelsShutDown, 2);
-    });
+  });
 
   it('past its capacity the feed delivers at that rate, in order, and drops what overflows the backlog', async (t) => {
     const { db, rt, client } = await setup(t, { capacity: { changesPerSecond: 20, backlog: 10 } });
@@ -173,7 +211,11 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     await eventually(settled, 'every change delivered or dropped');
     const got = ids(w.changes.items);
     assert.ok(rt.stats().changesDropped > 0, 'the burst overflowed the backlog');
-    assert.deepEqual(got, [...got].sort((a, b) => a - b), 'commit order');
+    assert.deepEqual(
+      got,
+      [...got].sort((a, b) => a - b),
+      'commit order',
+    );
     const span = (w.changes.times.at(-1) ?? 0) - (w.changes.times[0] ?? 0);
     // Two changes per 100 ms: the last pair leaves ≥ (pairs − 1) × 100 ms after the first, less the first's work.
     assert.ok(span >= ((got.length - 4) / 20) * 1000, `${got.length} changes in ${span} ms at 20/s`);
@@ -190,11 +232,11 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     await insert(db, 'e1');
     await insert(db, 'e2');
     await insert(db, 'e1');
-    await wa.changes.until((c) => c.length === 2, 'alpha\'s two');
-    await wb.changes.until((c) => c.length === 1, 'beta\'s one');
+    await wa.changes.until((c) => c.length === 2, "alpha's two");
+    await wb.changes.until((c) => c.length === 1, "beta's one");
     await b.removeAllChannels();
     await b.realtime.disconnect();
-    await eventually(() => rt.counters().projects['beta']?.disconnects === 1, 'beta\'s disconnect');
+    await eventually(() => rt.counters().projects['beta']?.disconnects === 1, "beta's disconnect");
     const http = await fetchCounters(rt.url);
     const alpha = http.projects['alpha']!;
     const beta = http.projects['beta']!;

@@ -26,23 +26,29 @@ describe('Realtime stand-in rendering: JS fast path against PostgreSQL', () => {
     await s.connect();
     try {
       const { rows } = await s.query<{ p: string | null }>(
-        `select setting as p from pg_settings where name = 'output_plugin_libraries'`);
+        `select setting as p from pg_settings where name = 'output_plugin_libraries'`,
+      );
       if (rows[0]?.p !== undefined && rows[0].p !== null && !rows[0].p.includes('wal2json')) {
         await s.query(`set output_plugin_libraries = ${rows[0].p}, wal2json`);
       }
       await s.query(`select pg_create_logical_replication_slot($1, 'wal2json', true)`, [slot]);
-      await db.pool.query(`insert into notify.shapes values
+      await db.pool.query(
+        `insert into notify.shapes values
         (9007199254740993, -7, 12.50, true, E'quote" back\\\\ nl\\n tab\\t ctl\\x01 ünï ☃', 'short',
          'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '2026-01-02', '2026-01-02 03:04:05', '2026-01-02 03:04:05.678901+02',
          '{"b": [1, 2.50, {"c": null}], "a": "x", "longer": true}', '{a,"b c",NULL,"","{q}","\\"x\\""}', $1),
         (2, null, null, null, null, null, null, null, null, null, null, '{}', null)`,
-      [randomBytes(50_000).toString('hex')]);
+        [randomBytes(50_000).toString('hex')],
+      );
       await db.pool.query(`update notify.shapes set i = 8, tz = '2026-06-01 00:00:00+00' where id = 9007199254740993`);
       await db.pool.query(`update notify.shapes set t = 'again'`);
       const opts = WAL2JSON_OPTIONS.flatMap(([k, v]) => [k, v]);
       const { rows: changes } = await s.query<{ lsn: string; data: string }>(
-        `select lsn::text, data from pg_logical_slot_get_changes($1, null, null, ${opts.map((_, i) => `$${i + 2}`)
-          .join(', ')}, 'actions', 'insert,update,delete')`, [slot, ...opts]);
+        `select lsn::text, data from pg_logical_slot_get_changes($1, null, null, ${opts
+          .map((_, i) => `$${i + 2}`)
+          .join(', ')}, 'actions', 'insert,update,delete')`,
+        [slot, ...opts],
+      );
       for (const c of changes) {
         const w = peekChange(c.data, 1n);
         if (w !== undefined && w.table === 'shapes') docs.push(w);
@@ -71,7 +77,7 @@ describe('Realtime stand-in rendering: JS fast path against PostgreSQL', () => {
         assert.equal(inJs[k], inPostgres![k], `${c.op} ${k}`);
       }
     }
-    assert.equal(fast, docs.length, "every one of these shapes has a JS rendering");
+    assert.equal(fast, docs.length, 'every one of these shapes has a JS rendering');
   });
 
   it('decides typed filters in JS as PostgreSQL does, or leaves them to it', async () => {
@@ -80,9 +86,12 @@ describe('Realtime stand-in rendering: JS fast path against PostgreSQL', () => {
     const info = (await catalog.tableInfos([table])).get('notify.shapes')!;
     const columns = new Map(info.columns.map((c) => [c.name, c]));
     const filters = [
-      { column: 't', op: 'eq', value: 'again' }, { column: 't', op: 'neq', value: 'again' },
-      { column: 'id', op: 'gt', value: '9007199254740992' }, { column: 'id', op: 'in', value: '{2,9007199254740993}' },
-      { column: 'i', op: 'lte', value: '7' }, { column: 'v', op: 'in', value: '{short,long}' },
+      { column: 't', op: 'eq', value: 'again' },
+      { column: 't', op: 'neq', value: 'again' },
+      { column: 'id', op: 'gt', value: '9007199254740992' },
+      { column: 'id', op: 'in', value: '{2,9007199254740993}' },
+      { column: 'i', op: 'lte', value: '7' },
+      { column: 'v', op: 'in', value: '{short,long}' },
       { column: 'nope', op: 'eq', value: 'x' },
     ] as const;
     for (const c of docs) {

@@ -6,7 +6,11 @@ import { request } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
-import { startRealtimeStandin, type RealtimeStandin, type RealtimeStandinOptions } from '../src/devstack/realtime/server.js';
+import {
+  startRealtimeStandin,
+  type RealtimeStandin,
+  type RealtimeStandinOptions,
+} from '../src/devstack/realtime/server.js';
 
 const KEY = 'standin-service-key';
 const TABLE = { schema: 'notify', table: 'ent_notification' } as const;
@@ -24,7 +28,10 @@ interface Change {
   old: Row;
   errors: unknown;
 }
-interface Status { status: string; err?: Error }
+interface Status {
+  status: string;
+  err?: Error;
+}
 
 /** Items arriving over time, and a way to wait until they satisfy a condition. */
 class Log<T> {
@@ -113,9 +120,14 @@ interface Watched {
   system: Log<Row>;
 }
 
-function watchEnterprise(client: SupabaseClient, enterpriseId: string, filter = `enterprise_id=eq.${enterpriseId}`): Watched {
+function watchEnterprise(
+  client: SupabaseClient,
+  enterpriseId: string,
+  filter = `enterprise_id=eq.${enterpriseId}`,
+): Watched {
   const w: Watched = { changes: new Log(), statuses: new Log(), system: new Log() };
-  client.channel(`ent-${enterpriseId}`)
+  client
+    .channel(`ent-${enterpriseId}`)
     .on('postgres_changes', { event: '*', ...TABLE, filter }, (p) => w.changes.push(p as unknown as Change))
     .on('system', {}, (p: Row) => w.system.push(p))
     .subscribe((status, err) => w.statuses.push(err === undefined ? { status } : { status, err }));
@@ -123,22 +135,34 @@ function watchEnterprise(client: SupabaseClient, enterpriseId: string, filter = 
 }
 
 const count = (items: readonly Status[], status: string) => items.filter((s) => s.status === status).length;
-const pgOk = (items: readonly Row[]) => items.filter((p) => p['status'] === 'ok' && p['message'] === 'Subscribed to PostgreSQL').length;
+const pgOk = (items: readonly Row[]) =>
+  items.filter((p) => p['status'] === 'ok' && p['message'] === 'Subscribed to PostgreSQL').length;
 
 async function live(w: Watched, times = 1): Promise<void> {
   await w.statuses.until((s) => count(s, 'SUBSCRIBED') >= times, `SUBSCRIBED ×${times}`);
   await w.system.until((s) => pgOk(s) >= times, `"Subscribed to PostgreSQL" ×${times}`);
 }
 
-async function insert(db: TestDatabase, enterpriseId: string, extra: { payload?: unknown; lastError?: string } = {}): Promise<number> {
+async function insert(
+  db: TestDatabase,
+  enterpriseId: string,
+  extra: { payload?: unknown; lastError?: string } = {},
+): Promise<number> {
   const { rows } = await db.pool.query<{ id: string }>(
     `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload, last_error)
      values ($1, 'wf-welcome', $2, $3, $4) returning id`,
-    [enterpriseId, ['user-1', 'user-2'], JSON.stringify(extra.payload ?? { greeting: 'hi', n: 1 }), extra.lastError ?? null]);
+    [
+      enterpriseId,
+      ['user-1', 'user-2'],
+      JSON.stringify(extra.payload ?? { greeting: 'hi', n: 1 }),
+      extra.lastError ?? null,
+    ],
+  );
   return Number(rows[0]!.id);
 }
 
-const ids = (changes: readonly Change[]) => changes.map((c) => Number((c.eventType === 'DELETE' ? c.old : c.new)['id']));
+const ids = (changes: readonly Change[]) =>
+  changes.map((c) => Number((c.eventType === 'DELETE' ? c.old : c.new)['id']));
 
 // Eight at a time: each test holds about five PostgreSQL connections (max_connections is 100 here).
 describe('Realtime stand-in driven by the real supabase-js client', { concurrency: 8 }, () => {
@@ -152,8 +176,10 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     });
     const w = watchEnterprise(supabase, 'e1');
     await live(w);
-    assert.deepEqual(w.system.items.find((p) => p['status'] === 'ok'),
-      { channel: 'ent-e1', extension: 'postgres_changes', message: 'Subscribed to PostgreSQL', status: 'ok' });
+    assert.deepEqual(
+      w.system.items.find((p) => p['status'] === 'ok'),
+      { channel: 'ent-e1', extension: 'postgres_changes', message: 'Subscribed to PostgreSQL', status: 'ok' },
+    );
     const [info] = rt.channels();
     assert.equal(info?.vsn, '2.0.0');
     const bindingId = info?.postgresChanges[0]?.['id'];
@@ -165,7 +191,10 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     await db.pool.query('delete from notify.ent_notification where id = any($1)', [[mine, other]]);
     const sentinel = await insert(db, 'e1');
     await w.changes.until((c) => c.length >= 4, 'four changes');
-    assert.deepEqual(w.changes.items.map((c) => c.eventType), ['INSERT', 'UPDATE', 'DELETE', 'INSERT']);
+    assert.deepEqual(
+      w.changes.items.map((c) => c.eventType),
+      ['INSERT', 'UPDATE', 'DELETE', 'INSERT'],
+    );
     assert.deepEqual(ids(w.changes.items), [mine, mine, mine, sentinel]);
 
     const [ins, upd, del] = w.changes.items as [Change, Change, Change];
@@ -194,18 +223,33 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     assert.equal(frames.length, 4);
     const data = frames.map((f) => f['data'] as Row);
     for (const f of frames) assert.deepEqual(f['ids'], [bindingId]);
-    assert.deepEqual(data.map((d) => ['record' in d, 'old_record' in d]), [[true, false], [true, true], [false, true], [true, false]]);
+    assert.deepEqual(
+      data.map((d) => ['record' in d, 'old_record' in d]),
+      [
+        [true, false],
+        [true, true],
+        [false, true],
+        [true, false],
+      ],
+    );
     const { rows: attrs } = await db.pool.query<{ name: string; type: string }>(
       `select a.attname as name, t.typname as type from pg_attribute a join pg_type t on t.oid = a.atttypid
-        where a.attrelid = 'notify.ent_notification'::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum`);
+        where a.attrelid = 'notify.ent_notification'::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum`,
+    );
     assert.deepEqual(data[0]!['columns'], attrs);
     const types = Object.fromEntries(attrs.map((a) => [a.name, a.type]));
-    assert.deepEqual([types['id'], types['recipients'], types['payload'], types['created_at']], ['int8', '_text', 'jsonb', 'timestamptz']);
+    assert.deepEqual(
+      [types['id'], types['recipients'], types['payload'], types['created_at']],
+      ['int8', '_text', 'jsonb', 'timestamptz'],
+    );
     const client2 = await db.pool.connect();
     try {
       await client2.query('begin');
       await client2.query(`set local timezone = 'UTC'`);
-      const { rows } = await client2.query<{ j: Row }>('select to_jsonb(n) as j from notify.ent_notification n where id = $1', [sentinel]);
+      const { rows } = await client2.query<{ j: Row }>(
+        'select to_jsonb(n) as j from notify.ent_notification n where id = $1',
+        [sentinel],
+      );
       await client2.query('commit');
       assert.deepEqual(data[3]!['record'], rows[0]!.j, 'record = to_jsonb(row) in a UTC session');
     } finally {
@@ -260,7 +304,8 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     // Twelve rows in one transaction land in one consumed batch (change ids 1..12 must not sort as text).
     const { rows } = await db.pool.query<{ id: string }>(
       `insert into notify.ent_notification (enterprise_id, workflow_id, recipients)
-       select 'e1', 'wf-' || g, '{user-1}' from generate_series(1, 12) g returning id`);
+       select 'e1', 'wf-' || g, '{user-1}' from generate_series(1, 12) g returning id`,
+    );
     const inserted = rows.map((r) => Number(r.id));
     for (let i = 0; i < 3; i++) inserted.push(await insert(db, 'e1'));
     const tx = await db.pool.connect();
@@ -305,7 +350,10 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
   it('an unanswered heartbeat tears the socket down, and the client reconnects and rejoins', async (t) => {
     const { rt, client } = await setup(t);
     const beats = new Log<string>();
-    const w = watchEnterprise(client({ heartbeatIntervalMs: 300, heartbeatCallback: (s: string) => beats.push(s) }), 'e1');
+    const w = watchEnterprise(
+      client({ heartbeatIntervalMs: 300, heartbeatCallback: (s: string) => beats.push(s) }),
+      'e1',
+    );
     await live(w);
     await beats.until((b) => b.includes('ok'), 'an answered heartbeat');
     rt.silence({ heartbeats: true });
@@ -334,21 +382,35 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     assert.equal(rt.stats().socketsOpened, 0);
     assert.ok(rt.stats().connectionsRefused >= 1);
 
-    const upgrade = (query: string) => new Promise<{ status: number; body: unknown }>((resolve, reject) => {
-      const req = request(`${rt.url}/realtime/v1/websocket?${query}`, {
-        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    const upgrade = (query: string) =>
+      new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+        const req = request(`${rt.url}/realtime/v1/websocket?${query}`, {
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        req.on('upgrade', () => reject(new Error('upgraded with a wrong key')));
+        req.on('error', reject);
+        req.end();
       });
-      req.on('response', (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => { text += d.toString(); });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      });
-      req.on('upgrade', () => reject(new Error('upgraded with a wrong key')));
-      req.on('error', reject);
-      req.end();
+    assert.deepEqual(await upgrade('apikey=not-the-key&vsn=2.0.0'), {
+      status: 401,
+      body: { error: 'The token provided is not a valid JWT' },
     });
-    assert.deepEqual(await upgrade('apikey=not-the-key&vsn=2.0.0'), { status: 401, body: { error: 'The token provided is not a valid JWT' } });
-    assert.deepEqual(await upgrade('apikey=aaa.bbb.ccc&vsn=2.0.0'), { status: 401, body: { error: 'Failed to validate JWT signature' } });
+    assert.deepEqual(await upgrade('apikey=aaa.bbb.ccc&vsn=2.0.0'), {
+      status: 401,
+      body: { error: 'Failed to validate JWT signature' },
+    });
     assert.deepEqual(await upgrade('vsn=2.0.0'), { status: 401, body: { error: 'API key is missing' } });
   });
 
@@ -360,7 +422,10 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     const id = await insert(db, 'e1');
     await db.pool.query('delete from notify.ent_notification where id = $1', [id]);
     await w.changes.until((c) => c.length === 2, 'INSERT and DELETE');
-    assert.deepEqual(w.changes.items.map((c) => c.eventType), ['INSERT', 'DELETE']);
+    assert.deepEqual(
+      w.changes.items.map((c) => c.eventType),
+      ['INSERT', 'DELETE'],
+    );
     assert.deepEqual(ids(w.changes.items), [id, id]);
   });
 
@@ -369,9 +434,17 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     const got: Record<string, number[]> = { gt: [], lt: [], neq: [], in: [], nullNeq: [] };
     const statuses = new Log<Status>();
     const bind = (name: string, filter: string) => (ch: ReturnType<SupabaseClient['channel']>) =>
-      ch.on('postgres_changes', { event: 'INSERT', ...TABLE, filter }, (p) => got[name]!.push(Number((p.new as Row)['id'])));
+      ch.on('postgres_changes', { event: 'INSERT', ...TABLE, filter }, (p) =>
+        got[name]!.push(Number((p.new as Row)['id'])),
+      );
     let ch = client().channel('filters');
-    for (const [name, filter] of [['gt', 'id=gt.9'], ['lt', 'id=lt.3'], ['neq', 'enterprise_id=neq.e1'], ['in', 'id=in.(2,10,11)'], ['nullNeq', 'last_error=neq.boom']] as const) {
+    for (const [name, filter] of [
+      ['gt', 'id=gt.9'],
+      ['lt', 'id=lt.3'],
+      ['neq', 'enterprise_id=neq.e1'],
+      ['in', 'id=in.(2,10,11)'],
+      ['nullNeq', 'last_error=neq.boom'],
+    ] as const) {
       ch = bind(name, filter)(ch);
     }
     const system = new Log<Row>();
@@ -380,9 +453,18 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     await system.until((s) => pgOk(s) === 1, 'Subscribed to PostgreSQL');
     for (let i = 1; i <= 12; i++) await insert(db, i <= 6 ? 'e1' : 'e2', i === 12 ? { lastError: 'x' } : {});
     const sentinel = await insert(db, 'e2', { lastError: 'x' }); // matches gt, neq and nullNeq: arrives after all others
-    await eventually(() => got['gt']!.includes(sentinel) && got['neq']!.includes(sentinel) && got['nullNeq']!.includes(sentinel), 'the sentinel');
+    await eventually(
+      () => got['gt']!.includes(sentinel) && got['neq']!.includes(sentinel) && got['nullNeq']!.includes(sentinel),
+      'the sentinel',
+    );
     assert.equal(sentinel, 13);
-    assert.deepEqual(got, { gt: [10, 11, 12, 13], lt: [1, 2], neq: [7, 8, 9, 10, 11, 12, 13], in: [2, 10, 11], nullNeq: [12, 13] });
+    assert.deepEqual(got, {
+      gt: [10, 11, 12, 13],
+      lt: [1, 2],
+      neq: [7, 8, 9, 10, 11, 12, 13],
+      in: [2, 10, 11],
+      nullNeq: [12, 13],
+    });
   });
 
   it('bad filters and unpublished tables give the server system errors, yet the join succeeds', async (t) => {
@@ -390,30 +472,51 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     const supabase = client();
     const cases: Array<[string, Record<string, string>, string]> = [
       ['op', { ...TABLE, filter: 'enterprise_id=like.e%' }, 'Error parsing `filter` params: ["like", "e%"]'],
-      ['column', { ...TABLE, filter: 'nope=eq.1' },
+      [
+        'column',
+        { ...TABLE, filter: 'nope=eq.1' },
         'Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: ' +
-        '[event: *, schema: notify, table: ent_notification, filters: [{"nope", "eq", "1", false}], select: nil]. ' +
-        'Exception: ERROR P0001 (raise_exception) invalid column for filter nope'],
-      ['cast', { ...TABLE, filter: 'id=eq.abc' }, 'Exception: ERROR 22P02 (invalid_text_representation) invalid input syntax for type bigint: "abc"'],
-      ['in', { ...TABLE, filter: `id=in.(${Array.from({ length: 101 }, (_, i) => i).join(',')})` }, 'Exception: ERROR P0001 (raise_exception) too many values for `in` filter. Maximum 100'],
-      ['parens', { ...TABLE, filter: 'id=in.1,2' }, 'Error parsing `filter` params: `in` filter value must be wrapped by parentheses'],
-      ['table', { schema: 'notify', table: 'subscription_watermark' },
+          '[event: *, schema: notify, table: ent_notification, filters: [{"nope", "eq", "1", false}], select: nil]. ' +
+          'Exception: ERROR P0001 (raise_exception) invalid column for filter nope',
+      ],
+      [
+        'cast',
+        { ...TABLE, filter: 'id=eq.abc' },
+        'Exception: ERROR 22P02 (invalid_text_representation) invalid input syntax for type bigint: "abc"',
+      ],
+      [
+        'in',
+        { ...TABLE, filter: `id=in.(${Array.from({ length: 101 }, (_, i) => i).join(',')})` },
+        'Exception: ERROR P0001 (raise_exception) too many values for `in` filter. Maximum 100',
+      ],
+      [
+        'parens',
+        { ...TABLE, filter: 'id=in.1,2' },
+        'Error parsing `filter` params: `in` filter value must be wrapped by parentheses',
+      ],
+      [
+        'table',
+        { schema: 'notify', table: 'subscription_watermark' },
         'Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ' +
-        '[event: *, schema: notify, table: subscription_watermark, filters: [], select: nil]'],
+          '[event: *, schema: notify, table: subscription_watermark, filters: [], select: nil]',
+      ],
     ];
-    await Promise.all(cases.map(async ([name, binding, expected]) => {
-      const statuses = new Log<Status>();
-      const system = new Log<Row>();
-      supabase.channel(`bad-${name}`)
-        .on('postgres_changes', { event: '*', ...binding } as never, () => undefined)
-        .on('system', {}, (p: Row) => system.push(p))
-        .subscribe((status) => statuses.push({ status }));
-      await statuses.until((s) => count(s, 'SUBSCRIBED') === 1, `${name}: SUBSCRIBED`);
-      const [msg] = await system.until((s) => s.length >= 1, `${name}: a system message`);
-      assert.equal(msg?.['status'], 'error', name);
-      assert.equal(msg?.['extension'], 'postgres_changes', name);
-      assert.ok(String(msg?.['message']).endsWith(expected), `${name}: ${String(msg?.['message'])}`);
-    }));
+    await Promise.all(
+      cases.map(async ([name, binding, expected]) => {
+        const statuses = new Log<Status>();
+        const system = new Log<Row>();
+        supabase
+          .channel(`bad-${name}`)
+          .on('postgres_changes', { event: '*', ...binding } as never, () => undefined)
+          .on('system', {}, (p: Row) => system.push(p))
+          .subscribe((status) => statuses.push({ status }));
+        await statuses.until((s) => count(s, 'SUBSCRIBED') === 1, `${name}: SUBSCRIBED`);
+        const [msg] = await system.until((s) => s.length >= 1, `${name}: a system message`);
+        assert.equal(msg?.['status'], 'error', name);
+        assert.equal(msg?.['extension'], 'postgres_changes', name);
+        assert.ok(String(msg?.['message']).endsWith(expected), `${name}: ${String(msg?.['message'])}`);
+      }),
+    );
   });
 
   it('the zombie switch gives SUBSCRIBED plus a system error and then silence', async (t) => {
@@ -445,7 +548,9 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     for (const [i, log] of statuses.entries()) {
       supabase.channel(`c${i}`).subscribe((status, err) => log.push(err === undefined ? { status } : { status, err }));
     }
-    await Promise.all(statuses.slice(0, 100).map((l, i) => l.until((s) => count(s, 'SUBSCRIBED') === 1, `channel ${i}`)));
+    await Promise.all(
+      statuses.slice(0, 100).map((l, i) => l.until((s) => count(s, 'SUBSCRIBED') === 1, `channel ${i}`)),
+    );
     const [refused] = await statuses[100]!.until((s) => s.length >= 1, 'the 101st join');
     assert.equal(refused?.status, 'CHANNEL_ERROR');
     assert.equal(refused?.err?.message, 'ChannelRateLimitReached: Too many channels');
@@ -463,12 +568,27 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     const w = watchEnterprise(supabase, 'e1');
     await live(w);
     // Raw pushes through the real client's own socket and serializer.
-    supabase.realtime.push({ topic: 'realtime:ent-e1', event: 'phx_join', payload: { config: { postgres_changes: [] } }, ref: '900', join_ref: '900' } as never);
+    supabase.realtime.push({
+      topic: 'realtime:ent-e1',
+      event: 'phx_join',
+      payload: { config: { postgres_changes: [] } },
+      ref: '900',
+      join_ref: '900',
+    } as never);
     await w.statuses.until((s) => count(s, 'CLOSED') === 1, 'CLOSED for the old join');
     await eventually(() => rt.channels().some((c) => c.joinRef === '900'), 'the new join');
-    supabase.realtime.push({ topic: 'elsewhere', event: 'phx_join', payload: {}, ref: '901', join_ref: '901' } as never);
+    supabase.realtime.push({
+      topic: 'elsewhere',
+      event: 'phx_join',
+      payload: {},
+      ref: '901',
+      join_ref: '901',
+    } as never);
     await eventually(() => replies.some((r) => String(r['msg']).includes('elsewhere')), 'the unmatched reply');
-    assert.deepEqual(replies.find((r) => String(r['msg']).includes('elsewhere'))?.['data'], { status: 'error', response: { reason: 'unmatched topic' } });
+    assert.deepEqual(replies.find((r) => String(r['msg']).includes('elsewhere'))?.['data'], {
+      status: 'error',
+      response: { reason: 'unmatched topic' },
+    });
   });
 
   it('rows over 1 MiB arrive with Error 413 and only the values of at most 64 bytes', async (t) => {

@@ -57,7 +57,10 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     return c;
   };
 
-  async function fire(ruleId: string, opts: { throughMs?: number; serving?: (id: string) => 'deliver' | 'observe' | undefined } = {}): Promise<ReconcileResult> {
+  async function fire(
+    ruleId: string,
+    opts: { throughMs?: number; serving?: (id: string) => 'deliver' | 'observe' | undefined } = {},
+  ): Promise<ReconcileResult> {
     if (db === undefined || producer === undefined) throw notifydError(Errors.ACTOR_NOT_STARTED, 'cron');
     const started = performance.now();
     const result = await reconcileRule(db.pool, { ruleId, graceMs: config.cronMisfireGraceMs, ...opts });
@@ -66,10 +69,26 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       Metrics.cronFires().inc({ outcome: 'caught_up' }, result.caughtUp);
       Metrics.cronFires().inc({ outcome: 'missed' }, result.missed);
       for (const c of result.created) {
-        await producer.enqueue({ enterpriseId: c.enterpriseId, notificationId: c.notificationId, version: c.version, action: 'deliver', origin: 'cron', priority: config.priorities.cron, delayMs: 0 });
+        await producer.enqueue({
+          enterpriseId: c.enterpriseId,
+          notificationId: c.notificationId,
+          version: c.version,
+          action: 'deliver',
+          origin: 'cron',
+          priority: config.priorities.cron,
+          delayMs: 0,
+        });
       }
-      const fields = { event: 'rule_fired', rule_id: ruleId, fired: result.fired, caught_up: result.caughtUp, missed: result.missed, processing_time_ms: Math.round(performance.now() - started) };
-      if (result.missed > 0 || result.olderNotListed) log.warn({ ...fields, older_not_listed: result.olderNotListed }, 'rule had missed fires');
+      const fields = {
+        event: 'rule_fired',
+        rule_id: ruleId,
+        fired: result.fired,
+        caught_up: result.caughtUp,
+        missed: result.missed,
+        processing_time_ms: Math.round(performance.now() - started),
+      };
+      if (result.missed > 0 || result.olderNotListed)
+        log.warn({ ...fields, older_not_listed: result.olderNotListed }, 'rule had missed fires');
       else if (result.fired + result.caughtUp > 0) log.debug(fields, 'rule fired');
     }
     return result;
@@ -89,17 +108,26 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   /** A rule-fire job from a BullMQ scheduler: its prevMillis (host clock) is the fire's scheduled instant. */
   async function runFire(job: Job<RuleFireData>, token: string | undefined): Promise<string> {
     const throughMs = typeof job.opts.prevMillis === 'number' ? job.opts.prevMillis + offset() : undefined;
-    const wait = (ms: number) => job.moveToDelayed(Date.now() + ms, token).then(() => { throw new DelayedError(); });
+    const wait = (ms: number) =>
+      job.moveToDelayed(Date.now() + ms, token).then(() => {
+        throw new DelayedError();
+      });
     let r: ReconcileResult;
     try {
-      r = await fire(job.data.ruleId, { ...(throughMs === undefined ? {} : { throughMs }), serving: (id) => served?.modeOf(id) });
+      r = await fire(job.data.ruleId, {
+        ...(throughMs === undefined ? {} : { throughMs }),
+        serving: (id) => served?.modeOf(id),
+      });
     } catch (err) {
       // PostgreSQL unreachable (or any failure): try again soon, without using an attempt, for up to a day.
       const age = Date.now() - (throughMs ?? job.timestamp);
       if (age > 86_400_000) throw err;
       if (Date.now() - lastFireErrorLog > 5000) {
         lastFireErrorLog = Date.now();
-        log.warn({ event: 'rule_fire_retrying', rule_id: job.data.ruleId, err: describeError(err) }, 'rule fire could not be recorded; retrying until the database answers');
+        log.warn(
+          { event: 'rule_fire_retrying', rule_id: job.data.ruleId, err: describeError(err) },
+          'rule fire could not be recorded; retrying until the database answers',
+        );
       }
       return wait(Math.min(5000, 250 * 2 ** Math.min(5, job.attemptsStarted)));
     }
@@ -108,8 +136,16 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       return wait(Math.min(30_000, 1000 * 2 ** Math.max(0, job.attemptsStarted - 1)));
     }
     if (r.kind === 'not_served') {
-      log.info({ event: r.mode === 'observe' ? 'rule_fire_observed' : 'rule_fire_unserved', rule_id: job.data.ruleId, enterprise_id: r.enterpriseId },
-        r.mode === 'observe' ? 'observe mode: the rule would have fired' : 'rule fire dropped: its enterprise is not served');
+      log.info(
+        {
+          event: r.mode === 'observe' ? 'rule_fire_observed' : 'rule_fire_unserved',
+          rule_id: job.data.ruleId,
+          enterprise_id: r.enterpriseId,
+        },
+        r.mode === 'observe'
+          ? 'observe mode: the rule would have fired'
+          : 'rule fire dropped: its enterprise is not served',
+      );
     }
     return r.kind;
   }
@@ -118,17 +154,24 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     syncing ??= (async () => {
       if (db === undefined || queue === undefined) throw notifydError(Errors.ACTOR_NOT_STARTED, 'cron');
       return syncRules({ db: db.pool, queue, scope, log, force });
-    })().finally(() => { syncing = undefined; });
+    })().finally(() => {
+      syncing = undefined;
+    });
     return syncing;
   }
 
   function schedule(): void {
     if (stopped) return;
     timer = setTimeout(() => {
-      sync(false).then(() => ctx.setStatus('running', { error: null }), (err: unknown) => {
-        log.warn({ event: 'rule_sync_failed', err: describeError(err) }, 'could not sync cron rules; will retry');
-        ctx.setStatus('degraded', { health: 'degraded', error: `rule sync failed: ${describeError(err)}` });
-      }).finally(schedule);
+      sync(false)
+        .then(
+          () => ctx.setStatus('running', { error: null }),
+          (err: unknown) => {
+            log.warn({ event: 'rule_sync_failed', err: describeError(err) }, 'could not sync cron rules; will retry');
+            ctx.setStatus('degraded', { health: 'degraded', error: `rule sync failed: ${describeError(err)}` });
+          },
+        )
+        .finally(schedule);
     }, config.cronSyncIntervalMs);
     timer.unref();
   }
@@ -138,13 +181,24 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       zeroSeries('cron');
       ctx.setStatus('starting', { health: 'degraded' });
       db = createPool({ databaseUrl: config.databaseUrl, max: 3, applicationName: 'notifyd-cron' });
-      producer = await NotificationProducer.connect({ redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.deliveryMaxAttempts, backoffMs: config.deliveryBackoffMs });
+      producer = await NotificationProducer.connect({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        attempts: config.deliveryMaxAttempts,
+        backoffMs: config.deliveryBackoffMs,
+      });
       clock = new DbClock(db.pool);
       await clock.start();
       const settings = { repeatStrategy: hostStrategy };
-      queue = new Queue<RuleFireData>(CRON_QUEUE_NAME, { connection: connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), prefix: config.queuePrefix, settings });
+      queue = new Queue<RuleFireData>(CRON_QUEUE_NAME, {
+        connection: connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+        prefix: config.queuePrefix,
+        settings,
+      });
       queue.on('error', () => undefined);
-      served = new ServedView(new ServedRegistry(connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), config.queuePrefix));
+      served = new ServedView(
+        new ServedRegistry(connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), config.queuePrefix),
+      );
       served.start();
       // Every start: re-upsert every rule's scheduler, then account for the fires missed while nobody ran. These
       // rules are in this host's scope, so this host serves them: their enterprise's mode is this host's config.
@@ -155,10 +209,23 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
         if (r.kind === 'done') missed += r.missed;
       }
       log.info({ event: 'cron_started', rules: synced.scheduled.length, missed }, 'cron rules scheduled');
-      worker = new Worker<RuleFireData>(CRON_QUEUE_NAME, (job, token) => runFire(job, token),
-        { connection: connection(), prefix: config.queuePrefix, settings, concurrency: 4, drainDelay: 1, lockDuration: config.jobLockMs });
-      worker.on('error', (err) => log.warn({ event: 'cron_worker_error', err: describeError(err) }, 'cron worker error'));
-      worker.on('failed', (job, err) => log.warn({ event: 'rule_fire_failed', rule_id: job?.data.ruleId, err: describeError(err) }, 'rule fire failed; retrying'));
+      worker = new Worker<RuleFireData>(CRON_QUEUE_NAME, (job, token) => runFire(job, token), {
+        connection: connection(),
+        prefix: config.queuePrefix,
+        settings,
+        concurrency: 4,
+        drainDelay: 1,
+        lockDuration: config.jobLockMs,
+      });
+      worker.on('error', (err) =>
+        log.warn({ event: 'cron_worker_error', err: describeError(err) }, 'cron worker error'),
+      );
+      worker.on('failed', (job, err) =>
+        log.warn(
+          { event: 'rule_fire_failed', rule_id: job?.data.ruleId, err: describeError(err) },
+          'rule fire failed; retrying',
+        ),
+      );
       ctx.setStatus('running', { error: null });
       schedule();
     },

@@ -29,7 +29,11 @@ export interface SyncResult {
 }
 
 export async function syncRules(args: {
-  db: pg.Pool; queue: Queue<RuleFireData>; scope: EnterpriseScope; log: Logger; force: boolean;
+  db: pg.Pool;
+  queue: Queue<RuleFireData>;
+  scope: EnterpriseScope;
+  log: Logger;
+  force: boolean;
 }): Promise<SyncResult> {
   const { db, queue, log } = args;
   const rules = await listRules(db, args.scope);
@@ -47,7 +51,10 @@ export async function syncRules(args: {
       invalid += 1;
       unwanted.add(schedulerId(rule.id));
       if (await setInvalidReason(db, rule.id, v.reason)) {
-        log.warn({ event: 'rule_invalid', rule_id: rule.id, enterprise_id: rule.enterprise_id, reason: v.reason }, 'cron rule is invalid and will not fire');
+        log.warn(
+          { event: 'rule_invalid', rule_id: rule.id, enterprise_id: rule.enterprise_id, reason: v.reason },
+          'cron rule is invalid and will not fire',
+        );
       }
       continue;
     }
@@ -58,11 +65,20 @@ export async function syncRules(args: {
   for (const [id, want] of desired) {
     const have = existing.get(id);
     if (!args.force && have !== undefined && have.pattern === want.pattern && have.tz === want.tz) continue;
-    await queue.upsertJobScheduler(id, { pattern: want.pattern, tz: want.tz }, {
-      name: RULE_FIRE_JOB,
-      data: { ruleId: want.ruleId },
-      opts: { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
-    });
+    await queue.upsertJobScheduler(
+      id,
+      { pattern: want.pattern, tz: want.tz },
+      {
+        name: RULE_FIRE_JOB,
+        data: { ruleId: want.ruleId },
+        opts: {
+          removeOnComplete: { count: 1000 },
+          removeOnFail: { count: 1000 },
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 500 },
+        },
+      },
+    );
     upserted += 1;
   }
   // Remove schedulers of rules that are disabled, invalid or gone, or whose enterprise is disabled in
@@ -78,6 +94,7 @@ export async function syncRules(args: {
       if (await queue.removeJobScheduler(key)) removed += 1;
     }
   }
-  if (upserted > 0 || removed > 0) log.info({ event: 'rules_synced', scheduled: desired.size, upserted, removed, invalid }, 'cron schedulers updated');
+  if (upserted > 0 || removed > 0)
+    log.info({ event: 'rules_synced', scheduled: desired.size, upserted, removed, invalid }, 'cron schedulers updated');
   return { scheduled: [...desired.values()].map((d) => d.ruleId), upserted, removed, invalid };
 }

@@ -48,8 +48,13 @@ const MAX_RETRY_BUFFER = 10_000;
 const MAX_PENDING_CHANGES = 5_000;
 
 const HEALTH: Record<SubscriptionState, Health> = {
-  connecting: 'degraded', joined: 'degraded', catching_up: 'degraded', subscribed: 'ok',
-  reconnecting: 'degraded', failed: 'down', stopped: 'down',
+  connecting: 'degraded',
+  joined: 'degraded',
+  catching_up: 'degraded',
+  subscribed: 'ok',
+  reconnecting: 'degraded',
+  failed: 'down',
+  stopped: 'down',
 };
 
 /** Which plan limit a Realtime refusal names (the server's own words), if any. */
@@ -66,7 +71,11 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   const config = (ctx.data as EnterpriseHostData).config;
   const enterpriseId = args.enterpriseId;
   const log = ctx.log.child({ enterprise_id: enterpriseId });
-  const priorities: Priorities = { realtime: realtimePriorityFor(config, enterpriseId), scheduled: config.priorities.scheduled, cron: config.priorities.cron };
+  const priorities: Priorities = {
+    realtime: realtimePriorityFor(config, enterpriseId),
+    scheduled: config.priorities.scheduled,
+    cron: config.priorities.cron,
+  };
   let res: SharedResources | undefined;
   let sub: EnterpriseSubscription | undefined;
   let chain: Promise<void> = Promise.resolve();
@@ -83,7 +92,10 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   function overflow(what: string, count: number): void {
     dropped = true;
     Metrics.realtimeDropped().inc(count);
-    log.warn({ event: 'events_dropped', buffer: what, count }, 'too many events buffered; catching up from the database instead');
+    log.warn(
+      { event: 'events_dropped', buffer: what, count },
+      'too many events buffered; catching up from the database instead',
+    );
     sub?.reconnect(`too many events waiting (${what}); catching up from the database instead`);
   }
 
@@ -97,7 +109,11 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     if (requests.length === 0) return;
     try {
       await res?.producer.enqueueMany(requests);
-      for (const r of requests) log.debug({ event: 'job_enqueued', notification_id: r.notificationId, origin: r.origin, action: r.action }, 'enqueued');
+      for (const r of requests)
+        log.debug(
+          { event: 'job_enqueued', notification_id: r.notificationId, origin: r.origin, action: r.action },
+          'enqueued',
+        );
     } catch (err) {
       if (retryBuffer.length + requests.length > MAX_RETRY_BUFFER) {
         const count = retryBuffer.length + requests.length;
@@ -107,7 +123,16 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       }
       const first = retryBuffer.length === 0;
       retryBuffer.push(...requests);
-      if (first) log.warn({ event: 'enqueue_failed', notification_id: requests[0]?.notificationId, count: requests.length, err: describeError(err) }, 'queue unavailable; retrying');
+      if (first)
+        log.warn(
+          {
+            event: 'enqueue_failed',
+            notification_id: requests[0]?.notificationId,
+            count: requests.length,
+            err: describeError(err),
+          },
+          'queue unavailable; retrying',
+        );
       scheduleRetry();
     }
   }
@@ -119,7 +144,8 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       void serial(async () => {
         const batch = retryBuffer.splice(0);
         await enqueueAll(batch);
-        if (retryBuffer.length === 0 && batch.length > 0) log.info({ event: 'enqueue_recovered', count: batch.length }, 'queue reachable again');
+        if (retryBuffer.length === 0 && batch.length > 0)
+          log.info({ event: 'enqueue_recovered', count: batch.length }, 'queue reachable again');
       });
     }, 1000);
     retryTimer.unref();
@@ -149,7 +175,10 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             await res?.producer.removeWaiting(action.jobId);
             break;
           case 'catch_up':
-            log.warn({ event: 'catch_up_requested', reason: action.reason }, 'event could not be used as is; catching up');
+            log.warn(
+              { event: 'catch_up_requested', reason: action.reason },
+              'event could not be used as is; catching up',
+            );
             void runCatchUp();
             break;
           case 'ignore':
@@ -167,14 +196,30 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       if (r === undefined) return;
       const started = performance.now();
       const full = forceFull || !caughtUpOnce;
-      const result = await catchUp({ db: r.db.pool, producer: r.producer, enterpriseId, priorities, overlapMs: config.subscription.catchupOverlapMs, full });
+      const result = await catchUp({
+        db: r.db.pool,
+        producer: r.producer,
+        enterpriseId,
+        priorities,
+        overlapMs: config.subscription.catchupOverlapMs,
+        full,
+      });
       caughtUpOnce = true;
       Metrics.catchUpRows().inc(result.enqueued);
-      log.info({
-        event: 'catch_up_done', enqueued: result.enqueued, pages: result.pages, full, since: result.since?.toISOString() ?? null,
-        processing_time_ms: Math.round(performance.now() - started),
-      }, 'caught up');
-    })().finally(() => { catchingUp = undefined; });
+      log.info(
+        {
+          event: 'catch_up_done',
+          enqueued: result.enqueued,
+          pages: result.pages,
+          full,
+          since: result.since?.toISOString() ?? null,
+          processing_time_ms: Math.round(performance.now() - started),
+        },
+        'caught up',
+      );
+    })().finally(() => {
+      catchingUp = undefined;
+    });
     return catchingUp;
   }
 
@@ -182,48 +227,64 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     async start() {
       zeroSeries('realtime');
       res = await acquireResources(config);
-      sub = new EnterpriseSubscription({
-        enterpriseId,
-        reconnectDelayMs: config.subscription.reconnectDelayMs,
-        maxRetries: config.subscription.maxRetries,
-        healthCheckIntervalMs: config.subscription.healthCheckIntervalMs,
-        joinTimeoutMs: config.subscription.joinTimeoutMs,
-      }, {
-        onState(state, detail) {
-          if (state === 'reconnecting') {
-            Metrics.realtimeReconnects().inc();
-            const limit = rateLimitOf(detail.error);
-            if (limit !== undefined) Metrics.realtimeRateLimitCloses().inc({ limit });
-          }
-          ctx.setStatus(state, { health: HEALTH[state], ...(detail.error !== undefined ? { error: detail.error } : state === 'subscribed' ? { error: null } : {}) });
-          const fields = { event: `subscription_${state}`, attempt: detail.attempt, socket: detail.socket, reason: detail.error };
-          if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
-          else log.info(fields, `subscription ${state}`);
+      sub = new EnterpriseSubscription(
+        {
+          enterpriseId,
+          reconnectDelayMs: config.subscription.reconnectDelayMs,
+          maxRetries: config.subscription.maxRetries,
+          healthCheckIntervalMs: config.subscription.healthCheckIntervalMs,
+          joinTimeoutMs: config.subscription.joinTimeoutMs,
         },
-        beforeJoin: () => res?.joins.take(1, ctx.signal) ?? Promise.resolve(),
-        // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
-        onLive: () => { dropped = false; return serial(() => runCatchUp()); },
-        onChange: (change) => {
-          Metrics.realtimeEvents().inc({ type: change.eventType });
-          if (dropped) return; // a reconnect (and its catch-up) is coming
-          if (pendingChanges.length >= MAX_PENDING_CHANGES) {
-            const count = pendingChanges.length + 1;
-            pendingChanges.length = 0;
-            overflow('changes', count);
-            return;
-          }
-          pendingChanges.push(compactChange(change));
-          if (pendingChanges.length === 1) void serial(drainChanges);
+        {
+          onState(state, detail) {
+            if (state === 'reconnecting') {
+              Metrics.realtimeReconnects().inc();
+              const limit = rateLimitOf(detail.error);
+              if (limit !== undefined) Metrics.realtimeRateLimitCloses().inc({ limit });
+            }
+            ctx.setStatus(state, {
+              health: HEALTH[state],
+              ...(detail.error !== undefined ? { error: detail.error } : state === 'subscribed' ? { error: null } : {}),
+            });
+            const fields = {
+              event: `subscription_${state}`,
+              attempt: detail.attempt,
+              socket: detail.socket,
+              reason: detail.error,
+            };
+            if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
+            else log.info(fields, `subscription ${state}`);
+          },
+          beforeJoin: () => res?.joins.take(1, ctx.signal) ?? Promise.resolve(),
+          // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
+          onLive: () => {
+            dropped = false;
+            return serial(() => runCatchUp());
+          },
+          onChange: (change) => {
+            Metrics.realtimeEvents().inc({ type: change.eventType });
+            if (dropped) return; // a reconnect (and its catch-up) is coming
+            if (pendingChanges.length >= MAX_PENDING_CHANGES) {
+              const count = pendingChanges.length + 1;
+              pendingChanges.length = 0;
+              overflow('changes', count);
+              return;
+            }
+            pendingChanges.push(compactChange(change));
+            if (pendingChanges.length === 1) void serial(drainChanges);
+          },
+          onHealthy() {
+            if (retryBuffer.length > 0 || dropped || res === undefined) return;
+            void advanceWatermark(res.db.pool, enterpriseId, WATERMARK_LAG_MS).catch((err: unknown) =>
+              log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'),
+            );
+          },
+          onFailed(error) {
+            ctx.fail(notifydError(Errors.SUBSCRIPTION_FAILED, error));
+          },
         },
-        onHealthy() {
-          if (retryBuffer.length > 0 || dropped || res === undefined) return;
-          void advanceWatermark(res.db.pool, enterpriseId, WATERMARK_LAG_MS).catch((err: unknown) =>
-            log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'));
-        },
-        onFailed(error) {
-          ctx.fail(notifydError(Errors.SUBSCRIPTION_FAILED, error));
-        },
-      }, res.sockets);
+        res.sockets,
+      );
       sub.start();
     },
     async handle(msg) {
@@ -234,7 +295,11 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       sub?.stop();
       clearTimeout(retryTimer);
       await bounded(chain, 2000);
-      if (retryBuffer.length > 0) log.warn({ event: 'enqueue_abandoned', count: retryBuffer.length }, 'stopping with events not enqueued; the next catch-up covers them');
+      if (retryBuffer.length > 0)
+        log.warn(
+          { event: 'enqueue_abandoned', count: retryBuffer.length },
+          'stopping with events not enqueued; the next catch-up covers them',
+        );
       if (res !== undefined) {
         res = undefined;
         await releaseResources();

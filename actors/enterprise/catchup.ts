@@ -37,7 +37,12 @@ export async function catchUp(deps: CatchUpDeps): Promise<CatchUpResult> {
   let enqueued = 0;
   let pages = 0;
   for (;;) {
-    const rows = await pendingChangedSince(deps.db, { enterpriseId: deps.enterpriseId, since, ...(after ? { after } : {}), limit });
+    const rows = await pendingChangedSince(deps.db, {
+      enterpriseId: deps.enterpriseId,
+      since,
+      ...(after ? { after } : {}),
+      limit,
+    });
     pages += 1;
     await deps.producer.enqueueMany(rows.map((row) => requestForRow(row, deps.priorities, 'catchup')));
     enqueued += rows.length;

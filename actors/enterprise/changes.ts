@@ -68,13 +68,25 @@ function timeMs(value: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-function deliver(enterpriseId: string, row: Record<string, unknown>, id: string, version: string, priorities: Priorities, now: number, committedAt: number | undefined): ChangeAction {
+function deliver(
+  enterpriseId: string,
+  row: Record<string, unknown>,
+  id: string,
+  version: string,
+  priorities: Priorities,
+  now: number,
+  committedAt: number | undefined,
+): ChangeAction {
   const due = timeMs(row['scheduled_for']);
   const dueInMs = due === undefined ? null : due - now;
   return {
     kind: 'enqueue',
     request: {
-      enterpriseId, notificationId: id, version, action: 'deliver', origin: 'realtime',
+      enterpriseId,
+      notificationId: id,
+      version,
+      action: 'deliver',
+      origin: 'realtime',
       priority: priorityOf({ source: row['source'], dueInMs }, priorities),
       delayMs: delayOf(dueInMs),
       ...(committedAt === undefined ? {} : { committedAt }),
@@ -82,13 +94,19 @@ function deliver(enterpriseId: string, row: Record<string, unknown>, id: string,
   };
 }
 
-export function interpretChange(enterpriseId: string, change: ChangePayload, priorities: Priorities, now = Date.now()): ChangeAction[] {
+export function interpretChange(
+  enterpriseId: string,
+  change: ChangePayload,
+  priorities: Priorities,
+  now = Date.now(),
+): ChangeAction[] {
   const committedAt = timeMs(change.commit_timestamp);
   if (Array.isArray(change.errors) && change.errors.length > 0) {
     // e.g. "Error 413: Payload Too Large": the record lost its large fields; ids are small and kept, but be sure.
     const id = idString(change.new['id'] ?? change.old['id']);
     const version = idString(change.new['version'] ?? change.old['version']);
-    if (id === undefined || version === undefined) return [{ kind: 'catch_up', reason: `event with errors: ${change.errors.map(String).join('; ').slice(0, 200)}` }];
+    if (id === undefined || version === undefined)
+      return [{ kind: 'catch_up', reason: `event with errors: ${change.errors.map(String).join('; ').slice(0, 200)}` }];
   }
   switch (change.eventType) {
     case 'INSERT': {
@@ -96,7 +114,8 @@ export function interpretChange(enterpriseId: string, change: ChangePayload, pri
       if (row['enterprise_id'] !== enterpriseId) return [{ kind: 'ignore', reason: 'other_enterprise' }];
       const id = idString(row['id']);
       const version = idString(row['version']);
-      if (id === undefined || version === undefined) return [{ kind: 'catch_up', reason: 'insert without a usable id/version' }];
+      if (id === undefined || version === undefined)
+        return [{ kind: 'catch_up', reason: 'insert without a usable id/version' }];
       if (row['status'] !== 'pending') return [{ kind: 'ignore', reason: `inserted as ${String(row['status'])}` }];
       return [deliver(enterpriseId, row, id, version, priorities, now, committedAt)];
     }
@@ -108,15 +127,30 @@ export function interpretChange(enterpriseId: string, change: ChangePayload, pri
       const id = idString(row['id']);
       const version = idString(row['version']);
       const oldVersion = idString(old['version']);
-      if (id === undefined || version === undefined) return [{ kind: 'catch_up', reason: 'update without a usable id/version' }];
-      const stale: ChangeAction[] = oldVersion === undefined ? [] : [{ kind: 'remove', jobId: jobIdFor(id, oldVersion) }];
+      if (id === undefined || version === undefined)
+        return [{ kind: 'catch_up', reason: 'update without a usable id/version' }];
+      const stale: ChangeAction[] =
+        oldVersion === undefined ? [] : [{ kind: 'remove', jobId: jobIdFor(id, oldVersion) }];
       if (row['status'] === 'cancelled') {
         if (old['status'] === 'cancelled') return [{ kind: 'ignore', reason: 'already_cancelled' }];
         // Pending, processing or sent before: Novu may hold it (a pending row can be in flight, its lease lives in
         // notify.delivery). The cancel job asks Novu only when notifyd claimed this arming.
         const mayBeInNovu = old['status'] === 'pending' || old['status'] === 'processing' || old['status'] === 'sent';
         const cancel: ChangeAction[] = mayBeInNovu
-          ? [{ kind: 'enqueue', request: { enterpriseId, notificationId: id, version, action: 'cancel', origin: 'realtime', priority: priorities.realtime, delayMs: 0 } }]
+          ? [
+              {
+                kind: 'enqueue',
+                request: {
+                  enterpriseId,
+                  notificationId: id,
+                  version,
+                  action: 'cancel',
+                  origin: 'realtime',
+                  priority: priorities.realtime,
+                  delayMs: 0,
+                },
+              },
+            ]
           : [];
         return [...stale, ...cancel];
       }
@@ -124,13 +158,17 @@ export function interpretChange(enterpriseId: string, change: ChangePayload, pri
         const rearmed = old['status'] !== undefined && old['status'] !== 'pending';
         const rescheduled = old['scheduled_for'] !== row['scheduled_for'];
         if (!rearmed && !rescheduled) return [{ kind: 'ignore', reason: 'pending_row_edited' }];
-        return [...(rescheduled && !rearmed ? stale : []), deliver(enterpriseId, row, id, version, priorities, now, committedAt)];
+        return [
+          ...(rescheduled && !rearmed ? stale : []),
+          deliver(enterpriseId, row, id, version, priorities, now, committedAt),
+        ];
       }
       return [{ kind: 'ignore', reason: `application set status ${String(row['status'])}` }];
     }
     case 'DELETE': {
       const old = change.old;
-      if (old['enterprise_id'] !== undefined && old['enterprise_id'] !== enterpriseId) return [{ kind: 'ignore', reason: 'other_enterprise' }];
+      if (old['enterprise_id'] !== undefined && old['enterprise_id'] !== enterpriseId)
+        return [{ kind: 'ignore', reason: 'other_enterprise' }];
       const id = idString(old['id']);
       const version = idString(old['version']);
       if (id === undefined || version === undefined) return [{ kind: 'ignore', reason: 'delete without id/version' }];

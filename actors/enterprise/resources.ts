@@ -51,7 +51,12 @@ async function open(config: Config): Promise<SharedResources> {
     heartbeatIntervalMs: config.subscription.heartbeatIntervalMs,
     joinTimeoutMs: config.subscription.joinTimeoutMs,
   });
-  const joins = new RedisTokenBucket(producer.redis, config.queuePrefix, 'realtime-joins', joinBudget(config.subscription.maxJoinsPerSecond));
+  const joins = new RedisTokenBucket(
+    producer.redis,
+    config.queuePrefix,
+    'realtime-joins',
+    joinBudget(config.subscription.maxJoinsPerSecond),
+  );
   return { db, producer, sockets, clock, joins };
 }
 

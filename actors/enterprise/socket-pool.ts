@@ -76,7 +76,10 @@ export class RealtimeSocketPool {
   private retire(slot: Slot): void {
     const i = this.slots.indexOf(slot);
     if (i !== -1) this.slots.splice(i, 1);
-    void slot.client.removeAllChannels().catch(() => undefined).finally(() => slot.client.realtime.disconnect());
+    void slot.client
+      .removeAllChannels()
+      .catch(() => undefined)
+      .finally(() => slot.client.realtime.disconnect());
   }
 
   /** Idempotent and bounded. */
@@ -84,9 +87,14 @@ export class RealtimeSocketPool {
     if (this.closed) return;
     this.closed = true;
     const all = this.slots.splice(0);
-    await bounded(Promise.all(all.map(async (s) => {
-      await s.client.removeAllChannels().catch(() => undefined);
-      s.client.realtime.disconnect();
-    })), timeoutMs);
+    await bounded(
+      Promise.all(
+        all.map(async (s) => {
+          await s.client.removeAllChannels().catch(() => undefined);
+          s.client.realtime.disconnect();
+        }),
+      ),
+      timeoutMs,
+    );
   }
 }

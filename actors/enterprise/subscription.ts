@@ -16,7 +16,8 @@ import type { RealtimeChannel } from '@supabase/supabase-js';
 import type { ChangePayload } from './changes.js';
 import type { RealtimeSocketPool, SocketLease } from './socket-pool.js';
 
-export type SubscriptionState = 'connecting' | 'joined' | 'catching_up' | 'subscribed' | 'reconnecting' | 'failed' | 'stopped';
+export type SubscriptionState =
+  'connecting' | 'joined' | 'catching_up' | 'subscribed' | 'reconnecting' | 'failed' | 'stopped';
 
 export interface SubscriptionSettings {
   enterpriseId: string;
@@ -72,7 +73,11 @@ export class EnterpriseSubscription {
 
   private set(state: SubscriptionState, error?: string): void {
     this.state = state;
-    this.hooks.onState(state, { attempt: this.attempts, ...(error === undefined ? {} : { error }), ...(this.lease ? { socket: this.lease.socket } : {}) });
+    this.hooks.onState(state, {
+      attempt: this.attempts,
+      ...(error === undefined ? {} : { error }),
+      ...(this.lease ? { socket: this.lease.socket } : {}),
+    });
   }
 
   /** Waits for the project's join budget (paced under the plan's joins/s), then joins. */
@@ -81,7 +86,14 @@ export class EnterpriseSubscription {
     const gen = ++this.generation;
     this.set('connecting');
     const gate = this.hooks.beforeJoin?.() ?? Promise.resolve();
-    void gate.then(() => { if (gen === this.generation) this.join(gen); }, () => { if (gen === this.generation) this.join(gen); });
+    void gate.then(
+      () => {
+        if (gen === this.generation) this.join(gen);
+      },
+      () => {
+        if (gen === this.generation) this.join(gen);
+      },
+    );
   }
 
   private join(gen: number): void {
@@ -94,12 +106,26 @@ export class EnterpriseSubscription {
     clearTimeout(this.joinTimer);
     this.joinTimer = setTimeout(() => {
       if (!current() || (this.state !== 'connecting' && this.state !== 'joined')) return;
-      this.retry(this.state === 'joined' ? 'joined but no "Subscribed to PostgreSQL" in time (zombie channel)' : 'join not confirmed in time');
+      this.retry(
+        this.state === 'joined'
+          ? 'joined but no "Subscribed to PostgreSQL" in time (zombie channel)'
+          : 'join not confirmed in time',
+      );
     }, this.settings.joinTimeoutMs);
     this.joinTimer.unref();
     channel
-      .on('postgres_changes', { event: '*', schema: 'notify', table: 'ent_notification', filter: `enterprise_id=eq.${this.settings.enterpriseId}` },
-        (payload) => { if (current()) this.hooks.onChange(payload as unknown as ChangePayload); })
+      .on(
+        'postgres_changes',
+        {
+          event: '*',
+          schema: 'notify',
+          table: 'ent_notification',
+          filter: `enterprise_id=eq.${this.settings.enterpriseId}`,
+        },
+        (payload) => {
+          if (current()) this.hooks.onChange(payload as unknown as ChangePayload);
+        },
+      )
       .on('system', {}, (msg: { extension?: string; status?: string; message?: string }) => {
         if (!current()) return;
         if (msg.extension === 'postgres_changes' && msg.status === 'ok') {
@@ -156,7 +182,10 @@ export class EnterpriseSubscription {
     this.channel = undefined;
     this.lease = undefined;
     if (channel !== undefined && lease !== undefined) {
-      void lease.client.removeChannel(channel).catch(() => undefined).finally(() => lease.release());
+      void lease.client
+        .removeChannel(channel)
+        .catch(() => undefined)
+        .finally(() => lease.release());
     } else {
       lease?.release();
     }
@@ -166,7 +195,9 @@ export class EnterpriseSubscription {
     if (this.state === 'subscribed') {
       const lease = this.lease;
       if (this.channel?.state !== 'joined' || lease === undefined || !lease.client.realtime.isConnected()) {
-        this.retry(`health check: channel ${this.channel?.state ?? 'missing'}, socket ${lease?.client.realtime.isConnected() ? 'connected' : 'disconnected'}`);
+        this.retry(
+          `health check: channel ${this.channel?.state ?? 'missing'}, socket ${lease?.client.realtime.isConnected() ? 'connected' : 'disconnected'}`,
+        );
         return;
       }
       if (this.subscribedSince !== null) this.hooks.onHealthy?.(this.subscribedSince);

@@ -56,24 +56,40 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
         const nowDegraded = last !== null && Date.now() - last < 10_000;
         if (nowDegraded !== degraded) {
           degraded = nowDegraded;
-          ctx.setStatus(degraded ? 'degraded' : 'running', degraded ? { health: 'degraded', error: 'queue connection errors in the last 10 s' } : { error: null });
+          ctx.setStatus(
+            degraded ? 'degraded' : 'running',
+            degraded ? { health: 'degraded', error: 'queue connection errors in the last 10 s' } : { error: null },
+          );
         }
       }, 1000);
       monitor.unref();
     },
     async handle(msg) {
       if (msg.type === 'pause') await engine?.pauseFetching();
-      return engine?.stats ?? {
-        processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, observed: 0, unserved: 0, poolErrors: 0, redisErrors: 0,
-        lastRedisErrorAt: null,
-      };
+      return (
+        engine?.stats ?? {
+          processed: 0,
+          sent: 0,
+          failed: 0,
+          retried: 0,
+          rateLimited: 0,
+          observed: 0,
+          unserved: 0,
+          poolErrors: 0,
+          redisErrors: 0,
+          lastRedisErrorAt: null,
+        }
+      );
     },
     async stop(reason) {
       clearInterval(monitor);
       ctx.setStatus('stopping', { health: 'degraded' });
       const started = Date.now();
       await engine?.stop(args.drainMs);
-      log.info({ event: 'processing_stopped', reason, processing_time_ms: Date.now() - started, ...engine?.stats }, 'processing stopped');
+      log.info(
+        { event: 'processing_stopped', reason, processing_time_ms: Date.now() - started, ...engine?.stats },
+        'processing stopped',
+      );
     },
   };
 });

@@ -64,16 +64,26 @@ const ENTERPRISE = /^[A-Za-z0-9_-]{1,64}$/;
 export function invalidJobData(data: unknown): string | undefined {
   if (data === null || typeof data !== 'object') return 'not an object';
   const d = data as Record<string, unknown>;
-  if (typeof d['notificationId'] !== 'string' || !ID.test(d['notificationId'])) return 'notificationId is not a positive bigint';
+  if (typeof d['notificationId'] !== 'string' || !ID.test(d['notificationId']))
+    return 'notificationId is not a positive bigint';
   if (typeof d['version'] !== 'string' || !ID.test(d['version'])) return 'version is not a positive bigint';
-  if (typeof d['enterpriseId'] !== 'string' || !ENTERPRISE.test(d['enterpriseId'])) return 'enterpriseId is not a valid enterprise id';
+  if (typeof d['enterpriseId'] !== 'string' || !ENTERPRISE.test(d['enterpriseId']))
+    return 'enterpriseId is not a valid enterprise id';
   if (d['action'] !== 'deliver' && d['action'] !== 'cancel') return 'action is neither deliver nor cancel';
   return undefined;
 }
 
 export class ProcessingEngine {
   readonly stats: EngineStats = {
-    processed: 0, sent: 0, failed: 0, retried: 0, rateLimited: 0, observed: 0, unserved: 0, poolErrors: 0, redisErrors: 0,
+    processed: 0,
+    sent: 0,
+    failed: 0,
+    retried: 0,
+    rateLimited: 0,
+    observed: 0,
+    unserved: 0,
+    poolErrors: 0,
+    redisErrors: 0,
     lastRedisErrorAt: null,
   };
   private readonly settings: EngineSettings;
@@ -150,13 +160,20 @@ export class ProcessingEngine {
       if (job === undefined || err.name === 'DelayedError' || err.name === 'RateLimitError') return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1);
       const fields = {
-        event: final ? 'job_failed' : 'job_attempt_failed', enterprise_id: job.data.enterpriseId,
-        notification_id: job.data.notificationId, attempt: job.attemptsMade, err: describeError(err),
+        event: final ? 'job_failed' : 'job_attempt_failed',
+        enterprise_id: job.data.enterpriseId,
+        notification_id: job.data.notificationId,
+        attempt: job.attemptsMade,
+        err: describeError(err),
       };
       if (final) s.log.error(fields, 'job gave up; the sweep takes the row back');
       else s.log.debug(fields, 'job attempt failed');
     });
-    void this.worker.run().catch((err: unknown) => s.log.error({ event: 'worker_stopped', err: describeError(err) }, 'queue worker stopped'));
+    void this.worker
+      .run()
+      .catch((err: unknown) =>
+        s.log.error({ event: 'worker_stopped', err: describeError(err) }, 'queue worker stopped'),
+      );
     await this.worker.waitUntilReady();
   }
 
@@ -174,7 +191,9 @@ export class ProcessingEngine {
     if (pool === undefined) throw notifydError(Errors.PROCESSING_NOT_STARTED);
     const log = this.settings.log;
     const ctx = {
-      enterprise_id: job.data.enterpriseId, notification_id: job.data.notificationId, event_type: job.name,
+      enterprise_id: job.data.enterpriseId,
+      notification_id: job.data.notificationId,
+      event_type: job.name,
     };
     const origin = originOf(job.data);
     const count = (outcome: string) => Metrics.deliveries().inc({ outcome, origin });
@@ -191,25 +210,39 @@ export class ProcessingEngine {
         await job.moveToDelayed(Date.now() + Math.min(30_000, 1000 * 2 ** Math.max(0, job.attemptsStarted - 1)), token);
         throw new DelayedError();
       }
-      log.info({ ...ctx, event: 'job_unserved', reason: 'no host serves this enterprise' }, 'job dropped: its enterprise is not served; the row stays pending');
+      log.info(
+        { ...ctx, event: 'job_unserved', reason: 'no host serves this enterprise' },
+        'job dropped: its enterprise is not served; the row stays pending',
+      );
       return { kind: 'skipped', reason: 'enterprise_not_served' };
     }
     const started = performance.now();
-    const task: ProcessTask = { job: job.data, jobId: job.id ?? '', attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 };
+    const task: ProcessTask = {
+      job: job.data,
+      jobId: job.id ?? '',
+      attemptsMade: job.attemptsMade,
+      maxAttempts: job.opts.attempts ?? 1,
+    };
     let result: ProcessResult;
     try {
       result = (await pool.run(task)) as ProcessResult;
     } catch (err) {
       // A pool thread died mid-job: BullMQ retries it; the row keeps our lease, so the retry reclaims it.
       this.stats.poolErrors += 1;
-      log.warn({ ...ctx, event: 'pool_task_failed', attempt: job.attemptsMade + 1, err: describeError(err) }, 'processing pool thread failed during a job; it will be retried');
+      log.warn(
+        { ...ctx, event: 'pool_task_failed', attempt: job.attemptsMade + 1, err: describeError(err) },
+        'processing pool thread failed during a job; it will be retried',
+      );
       throw notifydError(Errors.PROCESSING_TASK_FAILED, describeError(err), { cause: err });
     }
     const ms = performance.now() - started;
     this.stats.processed += 1;
     this.settings.onResult?.(job.data, result, ms);
     for (const call of result.calls ?? []) {
-      Metrics.novuRequests().observe({ operation: call.operation, status_class: statusClass(call.status) }, call.ms / 1000);
+      Metrics.novuRequests().observe(
+        { operation: call.operation, status_class: statusClass(call.status) },
+        call.ms / 1000,
+      );
       if (call.remaining !== undefined) Metrics.novuRemaining().set(call.remaining);
     }
     const fields = { ...ctx, processing_time_ms: Math.round(ms) };
@@ -218,7 +251,10 @@ export class ProcessingEngine {
         this.stats.sent += 1;
         count('sent');
         if (result.latencyMs !== undefined) Metrics.latency().observe({ origin }, result.latencyMs / 1000);
-        log.info({ ...fields, event: 'notification_sent', transaction_id: result.transactionId, replayed: result.replayed }, 'notification sent');
+        log.info(
+          { ...fields, event: 'notification_sent', transaction_id: result.transactionId, replayed: result.replayed },
+          'notification sent',
+        );
         return result;
       case 'failed':
         this.stats.failed += 1;
@@ -231,7 +267,10 @@ export class ProcessingEngine {
         log.debug({ ...fields, event: 'job_skipped', reason: result.reason }, 'nothing to do for this job');
         return result;
       case 'cancelled_in_novu':
-        log.info({ ...fields, event: 'notification_cancelled', cancelled_in_novu: result.cancelled }, 'cancelled notification withdrawn from Novu');
+        log.info(
+          { ...fields, event: 'notification_cancelled', cancelled_in_novu: result.cancelled },
+          'cancelled notification withdrawn from Novu',
+        );
         return result;
       case 'not_due':
         // The row's due time, measured by the database: put back until then (in hops of at most MAX_DELAY_MS).
@@ -243,16 +282,29 @@ export class ProcessingEngine {
         Metrics.novuRateLimited().inc();
         if (result.clampedFromMs !== undefined) {
           Metrics.novuRetryAfterClamped().inc();
-          log.warn({ ...fields, event: 'retry_after_clamped', retry_after_ms: result.retryAfterMs, requested_ms: Math.round(result.clampedFromMs) },
-            'Novu asked for a longer pause than NOVU_MAX_RETRY_AFTER_MS; pausing for the maximum');
+          log.warn(
+            {
+              ...fields,
+              event: 'retry_after_clamped',
+              retry_after_ms: result.retryAfterMs,
+              requested_ms: Math.round(result.clampedFromMs),
+            },
+            'Novu asked for a longer pause than NOVU_MAX_RETRY_AFTER_MS; pausing for the maximum',
+          );
         }
-        log.warn({ ...fields, event: 'delivery_rate_limited', retry_after_ms: result.retryAfterMs }, 'Novu rate limit: pausing the queue');
+        log.warn(
+          { ...fields, event: 'delivery_rate_limited', retry_after_ms: result.retryAfterMs },
+          'Novu rate limit: pausing the queue',
+        );
         await this.queue?.rateLimit(Math.max(1, result.retryAfterMs));
         throw Worker.RateLimitError();
       case 'retry':
         this.stats.retried += 1;
         count('retried');
-        log.warn({ ...fields, event: 'delivery_retry', reason: result.reason, attempt: job.attemptsMade + 1 }, 'delivery failed transiently; will retry');
+        log.warn(
+          { ...fields, event: 'delivery_retry', reason: result.reason, attempt: job.attemptsMade + 1 },
+          'delivery failed transiently; will retry',
+        );
         throw notifydError(Errors.DELIVERY_TRANSIENT, result.reason);
     }
   }

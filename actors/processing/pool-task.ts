@@ -2,7 +2,13 @@
 // from the settings in workerData) and runs processNotification for the jobs the processing actor hands it.
 import { workerData } from 'piscina';
 import { Batcher } from '../../src/db/batcher.js';
-import { claimMany, markSentMany, type ClaimArgs, type ClaimResult, type SentMark } from '../../src/db/notifications.js';
+import {
+  claimMany,
+  markSentMany,
+  type ClaimArgs,
+  type ClaimResult,
+  type SentMark,
+} from '../../src/db/notifications.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { NovuDelivery } from '../../src/delivery/novu-client.js';
 import { faultsFromEnv } from '../../src/faults.js';
@@ -27,9 +33,12 @@ let db: DbPool | undefined;
 let novu: NovuDelivery | undefined;
 let writes: { claim(a: ClaimArgs): Promise<ClaimResult>; markSent(a: SentMark): Promise<boolean> } | undefined;
 const faults = faultsFromEnv();
-const afterTrigger = faults.poolCrashRate > 0
-  ? () => { if (Math.random() < faults.poolCrashRate) process.exit(70); }
-  : undefined;
+const afterTrigger =
+  faults.poolCrashRate > 0
+    ? () => {
+        if (Math.random() < faults.poolCrashRate) process.exit(70);
+      }
+    : undefined;
 
 function deps() {
   db ??= createPool({ databaseUrl: settings.databaseUrl, max: settings.dbPoolSize, applicationName: 'notifyd-pool' });
@@ -42,11 +51,21 @@ function deps() {
   }
   if (settings.novuSecretKey !== undefined && novu === undefined) {
     novu = new NovuDelivery({
-      secretKey: settings.novuSecretKey, apiUrl: settings.novuApiUrl, timeoutMs: settings.novuTimeoutMs,
+      secretKey: settings.novuSecretKey,
+      apiUrl: settings.novuApiUrl,
+      timeoutMs: settings.novuTimeoutMs,
       maxRetryAfterMs: settings.novuMaxRetryAfterMs,
     });
   }
-  return { db: db.pool, novu, writes, leaseMs: settings.leaseMs, retryHoldMs: settings.retryHoldMs, maxDurationMs: settings.maxDurationMs, ...(afterTrigger ? { afterTrigger } : {}) };
+  return {
+    db: db.pool,
+    novu,
+    writes,
+    leaseMs: settings.leaseMs,
+    retryHoldMs: settings.retryHoldMs,
+    maxDurationMs: settings.maxDurationMs,
+    ...(afterTrigger ? { afterTrigger } : {}),
+  };
 }
 
 export default async function run(task: ProcessTask): Promise<ProcessResult> {

@@ -54,20 +54,35 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
       markerSeen = true;
       if (repair) {
         Metrics.redisDataLoss().inc();
-        ctx.setStatus('repairing', { health: 'degraded', error: 'Redis lost its data; re-enqueueing every pending row' });
-        log.warn({ event: 'redis_data_lost' }, 'Redis lost its data (marker gone): repairing the queue from PostgreSQL');
+        ctx.setStatus('repairing', {
+          health: 'degraded',
+          error: 'Redis lost its data; re-enqueueing every pending row',
+        });
+        log.warn(
+          { event: 'redis_data_lost' },
+          'Redis lost its data (marker gone): repairing the queue from PostgreSQL',
+        );
       }
       let errorsLogged = 0;
       const deps = {
-        db: db.pool, producer,
-        priorities: (id: string) => ({ realtime: realtimePriorityFor(config, id), scheduled: config.priorities.scheduled, cron: config.priorities.cron }),
+        db: db.pool,
+        producer,
+        priorities: (id: string) => ({
+          realtime: realtimePriorityFor(config, id),
+          scheduled: config.priorities.scheduled,
+          cron: config.priorities.cron,
+        }),
         batchSize: 1000,
         graceMs: repair ? 0 : Math.min(5000, config.sweepIntervalMs),
         scope: { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds },
         cursor: repair ? { afterId: '0' } : cursor,
         ...(repair ? { aheadMs: MAX_DELAY_MS, maxPages: Number.POSITIVE_INFINITY } : {}),
         onRowError: (row: Parameters<typeof rowErrorFields>[0], err: unknown) => {
-          if (errorsLogged++ < 5) log.warn({ event: 'sweep_row_failed', ...rowErrorFields(row, err) }, 'sweep could not check a row; it goes on');
+          if (errorsLogged++ < 5)
+            log.warn(
+              { event: 'sweep_row_failed', ...rowErrorFields(row, err) },
+              'sweep could not check a row; it goes on',
+            );
         },
       };
       const result = await sweep(deps).catch((err: unknown) => {
@@ -78,21 +93,33 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
       Metrics.sweepRepairs().inc({ kind: 'missed' }, result.missed);
       Metrics.sweepRepairs().inc({ kind: 'repaired' }, result.repaired);
       Metrics.sweepRepairs().inc({ kind: 'unknown_enterprise' }, result.unknownEnterprise);
-      const fields = { event: repair ? 'repair_done' : 'sweep_done', ...result, processing_time_ms: Math.round(performance.now() - started) };
-      if (repair || result.missed + result.repaired + result.unknownEnterprise + result.errors > 0) log.warn(fields, repair ? 'queue repaired from PostgreSQL' : 'sweep found work the live path missed');
+      const fields = {
+        event: repair ? 'repair_done' : 'sweep_done',
+        ...result,
+        processing_time_ms: Math.round(performance.now() - started),
+      };
+      if (repair || result.missed + result.repaired + result.unknownEnterprise + result.errors > 0)
+        log.warn(fields, repair ? 'queue repaired from PostgreSQL' : 'sweep found work the live path missed');
       else log.debug(fields, 'sweep found nothing');
       return result;
-    })().finally(() => { running = undefined; });
+    })().finally(() => {
+      running = undefined;
+    });
     return running;
   }
 
   function schedule(): void {
     if (stopped) return;
     timer = setTimeout(() => {
-      runSweep().then(() => ctx.setStatus('running', { error: null }), (err: unknown) => {
-        log.warn({ event: 'sweep_failed', err: describeError(err) }, 'sweep failed; will retry');
-        ctx.setStatus('degraded', { health: 'degraded', error: `sweep failed: ${describeError(err)}` });
-      }).finally(schedule);
+      runSweep()
+        .then(
+          () => ctx.setStatus('running', { error: null }),
+          (err: unknown) => {
+            log.warn({ event: 'sweep_failed', err: describeError(err) }, 'sweep failed; will retry');
+            ctx.setStatus('degraded', { health: 'degraded', error: `sweep failed: ${describeError(err)}` });
+          },
+        )
+        .finally(schedule);
     }, config.sweepIntervalMs);
     timer.unref();
   }
@@ -101,7 +128,12 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
     async start() {
       zeroSeries('scheduler');
       ctx.setStatus('starting', { health: 'degraded' });
-      producer = await NotificationProducer.connect({ redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.deliveryMaxAttempts, backoffMs: config.deliveryBackoffMs });
+      producer = await NotificationProducer.connect({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        attempts: config.deliveryMaxAttempts,
+        backoffMs: config.deliveryBackoffMs,
+      });
       db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-scheduler' });
       ctx.setStatus('running', { error: null });
       schedule();

@@ -64,12 +64,19 @@ export async function ensureJob(deps: SweepDeps, row: RowRef): Promise<'present'
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   const result: SweepResult = { missed: 0, repaired: 0, unknownEnterprise: 0, errors: 0, scanned: 0, complete: false };
   if (deps.scope.enterpriseIds === undefined) {
-    result.unknownEnterprise = await failUnknownEnterprises(deps.db, { limit: deps.batchSize, olderThanMs: deps.graceMs });
+    result.unknownEnterprise = await failUnknownEnterprises(deps.db, {
+      limit: deps.batchSize,
+      olderThanMs: deps.graceMs,
+    });
   }
   const cursor = deps.cursor ?? { afterId: '0' };
   for (let page = 0; page < (deps.maxPages ?? 5); page += 1) {
     const due = await duePending(deps.db, {
-      limit: deps.batchSize, olderThanMs: deps.graceMs, afterId: cursor.afterId, aheadMs: deps.aheadMs ?? 0, ...deps.scope,
+      limit: deps.batchSize,
+      olderThanMs: deps.graceMs,
+      afterId: cursor.afterId,
+      aheadMs: deps.aheadMs ?? 0,
+      ...deps.scope,
     });
     for (const row of due) {
       result.scanned += 1;

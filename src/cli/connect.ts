@@ -73,7 +73,10 @@ export class Connections {
 
   db(): pg.Pool {
     this.pgPool ??= createPool({
-      databaseUrl: this.config.databaseUrl, max: 2, applicationName: this.name, statementTimeoutMs: 15_000,
+      databaseUrl: this.config.databaseUrl,
+      max: 2,
+      applicationName: this.name,
+      statementTimeoutMs: 15_000,
     });
     return this.pgPool.pool;
   }
@@ -81,10 +84,15 @@ export class Connections {
   redis(): Redis {
     if (this.redisClient === undefined) {
       const redis = new Redis(this.config.redisUrl, {
-        connectTimeout: 3000, commandTimeout: 5000, maxRetriesPerRequest: 1, connectionName: this.name,
+        connectTimeout: 3000,
+        commandTimeout: 5000,
+        maxRetriesPerRequest: 1,
+        connectionName: this.name,
         retryStrategy: () => null,
       });
-      redis.on('error', (err: Error) => { this.redisError = err; });
+      redis.on('error', (err: Error) => {
+        this.redisError = err;
+      });
       this.redisClient = redis;
     }
     return this.redisClient;

@@ -40,15 +40,19 @@ export class Cli {
    * A commander action: `fn` gets the context, then commander's arguments (positionals, options, the command).
    * Any error that is not a CliError is reported as `notifyd <command>: <what failed>` with exit code 1.
    */
-  action<A extends unknown[]>(name: string, fn: (ctx: CommandContext, ...args: A) => Promise<void>):
-    (...args: A) => Promise<void> {
+  action<A extends unknown[]>(
+    name: string,
+    fn: (ctx: CommandContext, ...args: A) => Promise<void>,
+  ): (...args: A) => Promise<void> {
     return async (...args: A) => {
       const cmd = args[args.length - 1] as Command;
       const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
       const out = createOutput(json, this.write, this.writeErr);
       this.output = out;
       const ctx: CommandContext = {
-        name, out, env: this.env,
+        name,
+        out,
+        env: this.env,
         config: (uses) => configFor(name, uses, this.env),
         connect: (config) => {
           const c = new Connections(config, name);

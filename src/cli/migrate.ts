@@ -11,7 +11,10 @@ let databaseUrl: string;
 try {
   // Only DATABASE_URL matters here: fill the daemon's other required variables with placeholders.
   databaseUrl = loadConfig({
-    SUPABASE_URL: 'http://unused.invalid', SUPABASE_SERVICE_ROLE_KEY: 'unused', DELIVERY_MODE: 'observe', ...process.env,
+    SUPABASE_URL: 'http://unused.invalid',
+    SUPABASE_SERVICE_ROLE_KEY: 'unused',
+    DELIVERY_MODE: 'observe',
+    ...process.env,
   }).databaseUrl;
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
@@ -23,9 +26,13 @@ try {
 
 try {
   const result = await migrate(databaseUrl, {
-    onApplied: (id, ms) => log.info({ event: 'migration_applied', migration: id, processing_time_ms: Math.round(ms) }, 'migration applied'),
+    onApplied: (id, ms) =>
+      log.info({ event: 'migration_applied', migration: id, processing_time_ms: Math.round(ms) }, 'migration applied'),
   });
-  log.info({ event: 'migrations_current', applied: result.applied.length, skipped: result.skipped.length }, 'schema is current');
+  log.info(
+    { event: 'migrations_current', applied: result.applied.length, skipped: result.skipped.length },
+    'schema is current',
+  );
   flushLogsSync();
 } catch (err) {
   log.error({ event: 'migration_failed', err: describeError(err) }, 'migration failed; nothing of it was applied');

@@ -24,8 +24,12 @@ function version(): string {
   }
 }
 
-const write = (s: string) => { process.stdout.write(s); };
-const writeErr = (s: string) => { process.stderr.write(s); };
+const write = (s: string) => {
+  process.stdout.write(s);
+};
+const writeErr = (s: string) => {
+  process.stderr.write(s);
+};
 const cli = new Cli(process.env, write, writeErr);
 
 const program = new Command('notifyd')
@@ -35,10 +39,13 @@ const program = new Command('notifyd')
   .showHelpAfterError('(run notifyd help <command> for usage)')
   .exitOverride()
   .configureOutput({ writeOut: write, writeErr });
-program.addHelpText('after', `
+program.addHelpText(
+  'after',
+  `
 Exit codes: 0 success; 1 a check or the command failed; 2 usage error; 78 invalid configuration.
 Configuration comes from the daemon's environment variables (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ...);
-each command reads only those it uses.`);
+each command reads only those it uses.`,
+);
 
 registerStatus(program, cli);
 registerFailed(program, cli);

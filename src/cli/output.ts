@@ -106,5 +106,5 @@ function wrap(text: string, at: number | undefined): string {
     }
   }
   if (line !== '') lines.push(line);
-  return lines.flatMap((l) => (l.length <= at ? [l] : l.match(new RegExp(`.{1,${at}}`, 'g')) ?? [l])).join('\n');
+  return lines.flatMap((l) => (l.length <= at ? [l] : (l.match(new RegExp(`.{1,${at}}`, 'g')) ?? [l]))).join('\n');
 }

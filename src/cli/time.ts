@@ -60,8 +60,10 @@ export function localIso(instantMs: number, tz: string): string {
 
 /** The zone's short name at an instant: CEST, EST, … (en-GB knows Europe's, en-US America's), else GMT+10:30. */
 export function zoneAbbreviation(instantMs: number, tz: string): string {
-  const name = (locale: string) => new Intl.DateTimeFormat(locale, { timeZone: tz, timeZoneName: 'short' })
-    .formatToParts(new Date(instantMs)).find((p) => p.type === 'timeZoneName')?.value;
+  const name = (locale: string) =>
+    new Intl.DateTimeFormat(locale, { timeZone: tz, timeZoneName: 'short' })
+      .formatToParts(new Date(instantMs))
+      .find((p) => p.type === 'timeZoneName')?.value;
   const us = name('en-US');
   if (us !== undefined && !/^(GMT|UTC)[+-]/.test(us)) return us;
   return name('en-GB') ?? us ?? tz;

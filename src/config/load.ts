@@ -4,7 +4,12 @@ import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import { Errors, NotifydError } from '../errors.js';
 import {
-  ENT_OVERRIDE_PATTERN, ENTERPRISE_ID_PATTERN, EX_CONFIG, entOverrideSchemas, variables, type VariableName,
+  ENT_OVERRIDE_PATTERN,
+  ENTERPRISE_ID_PATTERN,
+  EX_CONFIG,
+  entOverrideSchemas,
+  variables,
+  type VariableName,
 } from './schema.js';
 
 export type Priority = number;
@@ -109,38 +114,55 @@ export function loadConfig(env: Env = process.env): Config {
     }
     const parsed = spec.schema.safeParse(raw);
     if (parsed.success) values[name] = parsed.data;
-    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}${'secret' in spec && spec.secret ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`}`);
+    else
+      problems.push(
+        `${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}${'secret' in spec && spec.secret ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`}`,
+      );
   }
 
   let enterpriseIds: string[] | undefined;
   if (typeof values.DAEMON_ENTERPRISE_IDS === 'string') {
-    const ids = values.DAEMON_ENTERPRISE_IDS.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const ids = values.DAEMON_ENTERPRISE_IDS.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     const bad = ids.filter((id) => !ENTERPRISE_ID_PATTERN.test(id));
     if (bad.length > 0) {
-      problems.push(`DAEMON_ENTERPRISE_IDS: ${bad.map((b) => JSON.stringify(b.slice(0, 80))).join(', ')} ${bad.length === 1 ? 'is not a valid enterprise id' : 'are not valid enterprise ids'} (allowed: ${ENTERPRISE_ID_PATTERN.source})`);
+      problems.push(
+        `DAEMON_ENTERPRISE_IDS: ${bad.map((b) => JSON.stringify(b.slice(0, 80))).join(', ')} ${bad.length === 1 ? 'is not a valid enterprise id' : 'are not valid enterprise ids'} (allowed: ${ENTERPRISE_ID_PATTERN.source})`,
+      );
     } else if (ids.length === 0) {
-      problems.push('DAEMON_ENTERPRISE_IDS: set but lists no enterprise id (unset it to serve every enabled enterprise)');
+      problems.push(
+        'DAEMON_ENTERPRISE_IDS: set but lists no enterprise id (unset it to serve every enabled enterprise)',
+      );
     } else {
       const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
-      if (dupes.length > 0) problems.push(`DAEMON_ENTERPRISE_IDS: lists ${[...new Set(dupes)].join(', ')} more than once`);
+      if (dupes.length > 0)
+        problems.push(`DAEMON_ENTERPRISE_IDS: lists ${[...new Set(dupes)].join(', ')} more than once`);
       enterpriseIds = [...new Set(ids)];
     }
   }
 
-  const enterprises: Record<string, { subscriptionEnabled: boolean; realtimePriority: number | undefined; mode: EnterpriseMode | undefined }> = {};
+  const enterprises: Record<
+    string,
+    { subscriptionEnabled: boolean; realtimePriority: number | undefined; mode: EnterpriseMode | undefined }
+  > = {};
   for (const key of Object.keys(env).sort()) {
     const match = ENT_OVERRIDE_PATTERN.exec(key);
     if (match === null || key.endsWith('_FILE')) continue;
     const id = match[1] as string;
     const which = match[2] as keyof typeof entOverrideSchemas;
     if (!ENTERPRISE_ID_PATTERN.test(id)) {
-      problems.push(`${key}: ${JSON.stringify(id.slice(0, 80))} is not a valid enterprise id (allowed: ${ENTERPRISE_ID_PATTERN.source})`);
+      problems.push(
+        `${key}: ${JSON.stringify(id.slice(0, 80))} is not a valid enterprise id (allowed: ${ENTERPRISE_ID_PATTERN.source})`,
+      );
       continue;
     }
     const raw = env[key] ?? '';
     const parsed = entOverrideSchemas[which].safeParse(raw);
     if (!parsed.success) {
-      problems.push(`${key}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(raw.slice(0, 80))})`);
+      problems.push(
+        `${key}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(raw.slice(0, 80))})`,
+      );
       continue;
     }
     const entry = (enterprises[id] ??= { subscriptionEnabled: true, realtimePriority: undefined, mode: undefined });
@@ -149,29 +171,76 @@ export function loadConfig(env: Env = process.env): Config {
     else entry.realtimePriority = parsed.data as number;
   }
 
-  if ((values.ADMIN_USER === undefined) !== (values.ADMIN_PASSWORD === undefined) && !problems.some((p) => p.startsWith('ADMIN_'))) {
-    problems.push(values.ADMIN_USER === undefined ? 'ADMIN_USER: required when ADMIN_PASSWORD is set' : 'ADMIN_PASSWORD: required when ADMIN_USER is set');
+  if (
+    (values.ADMIN_USER === undefined) !== (values.ADMIN_PASSWORD === undefined) &&
+    !problems.some((p) => p.startsWith('ADMIN_'))
+  ) {
+    problems.push(
+      values.ADMIN_USER === undefined
+        ? 'ADMIN_USER: required when ADMIN_PASSWORD is set'
+        : 'ADMIN_PASSWORD: required when ADMIN_USER is set',
+    );
   }
 
   // Novu's key is needed as soon as anything may be delivered: the default mode, or one enterprise's ENT_<id>_MODE.
   const delivers = values.DELIVERY_MODE === 'novu' || Object.values(enterprises).some((e) => e.mode === 'deliver');
-  if (delivers && values.NOVU_SECRET_KEY === undefined && !problems.some((p) => p.startsWith('NOVU_SECRET_KEY') || p.startsWith('DELIVERY_MODE'))) {
-    problems.push('NOVU_SECRET_KEY: required unless every enterprise observes (DELIVERY_MODE=observe and no ENT_<id>_MODE=deliver)');
+  if (
+    delivers &&
+    values.NOVU_SECRET_KEY === undefined &&
+    !problems.some((p) => p.startsWith('NOVU_SECRET_KEY') || p.startsWith('DELIVERY_MODE'))
+  ) {
+    problems.push(
+      'NOVU_SECRET_KEY: required unless every enterprise observes (DELIVERY_MODE=observe and no ENT_<id>_MODE=deliver)',
+    );
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
 
   const v = values as {
-    SUPABASE_URL: string; SUPABASE_SERVICE_ROLE_KEY: string; DATABASE_URL: string; REDIS_URL: string;
-    NOVU_SECRET_KEY?: string; NOVU_API_URL: string; DELIVERY_MODE: 'novu' | 'observe'; DAEMON_ROLE: 'all' | 'daemon' | 'worker';
-    DAEMON_HEALTH_PORT: number; DAEMON_HEALTH_HOST: string; DAEMON_LOG_LEVEL: string; DAEMON_SHUTDOWN_TIMEOUT_MS: number;
-    DAEMON_REALTIME_HOSTS: number; SUBSCRIPTION_RECONNECT_DELAY: number; SUBSCRIPTION_MAX_RETRIES: number;
-    SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number; SUBSCRIPTION_HEARTBEAT_INTERVAL: number; SUBSCRIPTION_JOIN_TIMEOUT: number;
-    REALTIME_CHANNELS_PER_SOCKET: number; CATCHUP_OVERLAP_MS: number; REALTIME_MAX_JOINS_PER_SECOND: number; DELIVERY_BACKOFF_MS: number; DELIVERY_MAX_DURATION_MS: number; JOB_LOCK_MS: number; REALTIME_QUEUE_PRIORITY: number; SCHEDULED_QUEUE_PRIORITY: number;
-    CRON_QUEUE_PRIORITY: number; WORKER_CONCURRENCY: number; QUEUE_PREFIX: string; SWEEP_INTERVAL_MS: number; CRON_SYNC_INTERVAL_MS: number; CRON_MISFIRE_GRACE_MS: number;
-    LEASE_MS: number; NOVU_TIMEOUT_MS: number; DELIVERY_MAX_ATTEMPTS: number; NOVU_MAX_RETRY_AFTER_MS: number;
-    DAEMON_THREAD_HEAP_MB: number; DAEMON_THREAD_YOUNG_MB: number; DAEMON_POOL_THREADS?: number; ADMIN_USER?: string; ADMIN_PASSWORD?: string; ADMIN_READONLY: boolean;
-    METRICS_ENTERPRISE_LIMIT: number; DAEMON_HOST_ID?: string;
+    SUPABASE_URL: string;
+    SUPABASE_SERVICE_ROLE_KEY: string;
+    DATABASE_URL: string;
+    REDIS_URL: string;
+    NOVU_SECRET_KEY?: string;
+    NOVU_API_URL: string;
+    DELIVERY_MODE: 'novu' | 'observe';
+    DAEMON_ROLE: 'all' | 'daemon' | 'worker';
+    DAEMON_HEALTH_PORT: number;
+    DAEMON_HEALTH_HOST: string;
+    DAEMON_LOG_LEVEL: string;
+    DAEMON_SHUTDOWN_TIMEOUT_MS: number;
+    DAEMON_REALTIME_HOSTS: number;
+    SUBSCRIPTION_RECONNECT_DELAY: number;
+    SUBSCRIPTION_MAX_RETRIES: number;
+    SUBSCRIPTION_HEALTH_CHECK_INTERVAL: number;
+    SUBSCRIPTION_HEARTBEAT_INTERVAL: number;
+    SUBSCRIPTION_JOIN_TIMEOUT: number;
+    REALTIME_CHANNELS_PER_SOCKET: number;
+    CATCHUP_OVERLAP_MS: number;
+    REALTIME_MAX_JOINS_PER_SECOND: number;
+    DELIVERY_BACKOFF_MS: number;
+    DELIVERY_MAX_DURATION_MS: number;
+    JOB_LOCK_MS: number;
+    REALTIME_QUEUE_PRIORITY: number;
+    SCHEDULED_QUEUE_PRIORITY: number;
+    CRON_QUEUE_PRIORITY: number;
+    WORKER_CONCURRENCY: number;
+    QUEUE_PREFIX: string;
+    SWEEP_INTERVAL_MS: number;
+    CRON_SYNC_INTERVAL_MS: number;
+    CRON_MISFIRE_GRACE_MS: number;
+    LEASE_MS: number;
+    NOVU_TIMEOUT_MS: number;
+    DELIVERY_MAX_ATTEMPTS: number;
+    NOVU_MAX_RETRY_AFTER_MS: number;
+    DAEMON_THREAD_HEAP_MB: number;
+    DAEMON_THREAD_YOUNG_MB: number;
+    DAEMON_POOL_THREADS?: number;
+    ADMIN_USER?: string;
+    ADMIN_PASSWORD?: string;
+    ADMIN_READONLY: boolean;
+    METRICS_ENTERPRISE_LIMIT: number;
+    DAEMON_HOST_ID?: string;
   };
   return deepFreeze<Config>({
     supabaseUrl: v.SUPABASE_URL,
@@ -197,7 +266,11 @@ export function loadConfig(env: Env = process.env): Config {
       catchupOverlapMs: v.CATCHUP_OVERLAP_MS,
       maxJoinsPerSecond: v.REALTIME_MAX_JOINS_PER_SECOND,
     },
-    priorities: { realtime: v.REALTIME_QUEUE_PRIORITY, scheduled: v.SCHEDULED_QUEUE_PRIORITY, cron: v.CRON_QUEUE_PRIORITY },
+    priorities: {
+      realtime: v.REALTIME_QUEUE_PRIORITY,
+      scheduled: v.SCHEDULED_QUEUE_PRIORITY,
+      cron: v.CRON_QUEUE_PRIORITY,
+    },
     workerConcurrency: v.WORKER_CONCURRENCY,
     queuePrefix: v.QUEUE_PREFIX,
     sweepIntervalMs: v.SWEEP_INTERVAL_MS,
@@ -213,8 +286,10 @@ export function loadConfig(env: Env = process.env): Config {
     threadHeapMb: v.DAEMON_THREAD_HEAP_MB,
     threadYoungMb: v.DAEMON_THREAD_YOUNG_MB,
     poolThreads: v.DAEMON_POOL_THREADS,
-    admin: v.ADMIN_USER !== undefined && v.ADMIN_PASSWORD !== undefined
-      ? { user: v.ADMIN_USER, password: v.ADMIN_PASSWORD, readonly: v.ADMIN_READONLY } : undefined,
+    admin:
+      v.ADMIN_USER !== undefined && v.ADMIN_PASSWORD !== undefined
+        ? { user: v.ADMIN_USER, password: v.ADMIN_PASSWORD, readonly: v.ADMIN_READONLY }
+        : undefined,
     metricsEnterpriseLimit: v.METRICS_ENTERPRISE_LIMIT,
     hostId: v.DAEMON_HOST_ID,
     enterprises,
@@ -227,7 +302,9 @@ export function loadConfigOrExit(env: Env = process.env): Config {
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`notifyd: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n`);
+      process.stderr.write(
+        `notifyd: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n`,
+      );
       for (const p of err.problems) process.stderr.write(`  ${p}\n`);
       process.exit(EX_CONFIG);
     }

@@ -6,7 +6,9 @@ import type { EnterpriseScope } from '../db/enterprises.js';
 import type { Config } from './load.js';
 
 export function intakeScope(config: Config): { enterpriseIds?: string[]; excludeIds: string[] } {
-  const excludeIds = Object.entries(config.enterprises).filter(([, o]) => !o.subscriptionEnabled).map(([id]) => id);
+  const excludeIds = Object.entries(config.enterprises)
+    .filter(([, o]) => !o.subscriptionEnabled)
+    .map(([id]) => id);
   return config.enterpriseIds === undefined
     ? { excludeIds }
     : { enterpriseIds: config.enterpriseIds.filter((id) => !excludeIds.includes(id)), excludeIds };
@@ -18,7 +20,11 @@ export function deliverScope(config: Config): { enterpriseIds?: string[]; exclud
   if (config.deliveryMode === 'observe') {
     // observing by default: only the enterprises switched to deliver, and only those this host serves
     const deliver = overrides.filter(([, o]) => o.mode === 'deliver' && o.subscriptionEnabled).map(([id]) => id);
-    return { enterpriseIds: intake.enterpriseIds === undefined ? deliver : deliver.filter((id) => intake.enterpriseIds?.includes(id)), excludeIds: intake.excludeIds };
+    return {
+      enterpriseIds:
+        intake.enterpriseIds === undefined ? deliver : deliver.filter((id) => intake.enterpriseIds?.includes(id)),
+      excludeIds: intake.excludeIds,
+    };
   }
   const observed = overrides.filter(([, o]) => o.mode === 'observe').map(([id]) => id);
   return { ...intake, excludeIds: [...intake.excludeIds, ...observed] };

@@ -10,7 +10,10 @@ export class DbClock {
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
 
-  constructor(private readonly db: pg.Pool, private readonly resampleMs = 30_000) {}
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly resampleMs = 30_000,
+  ) {}
 
   /** ms since the epoch on the database's clock (this host's clock until the first sample). */
   now(): number {
@@ -30,14 +33,20 @@ export class DbClock {
   sample(): Promise<void> {
     this.sampling ??= (async () => {
       const sent = Date.now();
-      const res = await this.db.query<{ ms: number }>('select (extract(epoch from clock_timestamp()) * 1000)::float8 as ms');
+      const res = await this.db.query<{ ms: number }>(
+        'select (extract(epoch from clock_timestamp()) * 1000)::float8 as ms',
+      );
       const back = Date.now();
       const dbMs = res.rows[0]?.ms;
       if (typeof dbMs === 'number' && Number.isFinite(dbMs)) {
         this.offsetMs = Math.round(dbMs - (sent + back) / 2);
         this.sampled = true;
       }
-    })().catch(() => undefined).finally(() => { this.sampling = undefined; });
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        this.sampling = undefined;
+      });
     return this.sampling;
   }
 

@@ -25,7 +25,10 @@ export function scopeSql(column: string, ids: number, exclude: number): string {
 }
 
 export function scopeParams(scope: EnterpriseScope): [string[] | null, string[] | null] {
-  return [scope.enterpriseIds === undefined ? null : [...scope.enterpriseIds], scope.excludeIds === undefined ? null : [...scope.excludeIds]];
+  return [
+    scope.enterpriseIds === undefined ? null : [...scope.enterpriseIds],
+    scope.excludeIds === undefined ? null : [...scope.excludeIds],
+  ];
 }
 
 /** Enterprises to serve when DAEMON_ENTERPRISE_IDS is unset. */
@@ -48,15 +51,21 @@ export interface Pause {
 }
 
 export async function pausedEnterprises(db: pg.Pool): Promise<Pause[]> {
-  const res = await db.query<Pause>('select enterprise_id, paused_at, paused_by, reason from notify.enterprise_pause order by enterprise_id');
+  const res = await db.query<Pause>(
+    'select enterprise_id, paused_at, paused_by, reason from notify.enterprise_pause order by enterprise_id',
+  );
   return res.rows;
 }
 
 /** Pauses an enterprise on every host; true when it was not paused already. */
-export async function pauseEnterprise(db: pg.Pool, args: { enterpriseId: string; by?: string; reason?: string }): Promise<boolean> {
+export async function pauseEnterprise(
+  db: pg.Pool,
+  args: { enterpriseId: string; by?: string; reason?: string },
+): Promise<boolean> {
   const res = await db.query(
     `insert into notify.enterprise_pause (enterprise_id, paused_by, reason) values ($1, $2, $3) on conflict (enterprise_id) do nothing`,
-    [args.enterpriseId, args.by ?? null, args.reason ?? null]);
+    [args.enterpriseId, args.by ?? null, args.reason ?? null],
+  );
   return res.rowCount === 1;
 }
 

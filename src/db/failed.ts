@@ -69,7 +69,9 @@ export async function listFailed(db: pg.Pool, filter: FailedFilter, limit: numbe
        from notify.ent_notification n
       where ${w.sql}
       order by n.updated_at desc, n.id desc
-      limit $1`, [limit, ...w.params]);
+      limit $1`,
+    [limit, ...w.params],
+  );
   return res.rows;
 }
 
@@ -85,7 +87,9 @@ export async function summarizeFailed(db: pg.Pool, filter: FailedFilter, limit =
       where ${w.sql}
       group by 1
       order by count(*) desc, 1
-      limit $1`, [limit, ...w.params]);
+      limit $1`,
+    [limit, ...w.params],
+  );
   return res.rows;
 }
 
@@ -115,23 +119,29 @@ export interface NotRearmed {
  * the table's trigger gives each a new armed_version, so notifyd delivers it again with new keys and fresh attempts.
  */
 export async function rearmByIds(
-  db: pg.Pool, ids: readonly string[],
+  db: pg.Pool,
+  ids: readonly string[],
 ): Promise<{ rearmed: Rearmed[]; skipped: NotRearmed[] }> {
   const res = await db.query<Rearmed>(
     `update notify.ent_notification n set status = 'pending'
       where n.id = any($1::bigint[]) and n.status = 'failed' and ${REARMABLE}
-      returning n.id::text, n.enterprise_id, n.workflow_id, n.armed_version::text, n.last_error`, [ids]);
+      returning n.id::text, n.enterprise_id, n.workflow_id, n.armed_version::text, n.last_error`,
+    [ids],
+  );
   const done = new Set(res.rows.map((r) => r.id));
   const rest = ids.filter((id) => !done.has(id));
   const skipped: NotRearmed[] = [];
   if (rest.length > 0) {
     const look = await db.query<{ id: string; status: string }>(
-      'select n.id::text, n.status from notify.ent_notification n where n.id = any($1::bigint[])', [rest]);
+      'select n.id::text, n.status from notify.ent_notification n where n.id = any($1::bigint[])',
+      [rest],
+    );
     const found = new Map(look.rows.map((r) => [r.id, r.status]));
     for (const id of rest) {
       const status = found.get(id);
       skipped.push({
-        id, status: status ?? null,
+        id,
+        status: status ?? null,
         why: status === undefined ? 'not_found' : status === 'failed' ? 'refused_by_table' : 'not_failed',
       });
     }
@@ -141,24 +151,32 @@ export async function rearmByIds(
 
 /** Re-arms (or, with dryRun, only lists) up to `limit` failed rows matching the filter; `more` = matches left over. */
 export async function rearmMatching(
-  db: pg.Pool, filter: FailedFilter, limit: number, dryRun: boolean,
+  db: pg.Pool,
+  filter: FailedFilter,
+  limit: number,
+  dryRun: boolean,
 ): Promise<{ rearmed: Rearmed[]; more: number; refused: number }> {
   const w = where(filter, 2);
   const picked = `select n.id from notify.ent_notification n where ${w.sql} and ${REARMABLE} order by n.id limit $1`;
   const res = dryRun
     ? await db.query<Rearmed>(
-      `select n.id::text, n.enterprise_id, n.workflow_id, n.armed_version::text, n.last_error
-         from notify.ent_notification n where n.id in (${picked})`, [limit, ...w.params])
+        `select n.id::text, n.enterprise_id, n.workflow_id, n.armed_version::text, n.last_error
+         from notify.ent_notification n where n.id in (${picked})`,
+        [limit, ...w.params],
+      )
     : await db.query<Rearmed>(
-      `update notify.ent_notification n set status = 'pending'
+        `update notify.ent_notification n set status = 'pending'
         where n.id in (${picked}) and n.status = 'failed'
         returning n.id::text, n.enterprise_id, n.workflow_id, n.armed_version::text, n.last_error`,
-      [limit, ...w.params]);
+        [limit, ...w.params],
+      );
   const all = where(filter, 1);
   const left = await db.query<{ more: number; refused: number }>(
     `select count(*) filter (where ${REARMABLE})::int as more,
             count(*) filter (where not (${REARMABLE}))::int as refused
-       from notify.ent_notification n where ${all.sql}`, all.params);
+       from notify.ent_notification n where ${all.sql}`,
+    all.params,
+  );
   const more = (left.rows[0]?.more ?? 0) - (dryRun ? res.rows.length : 0);
   return { rearmed: sortById(res.rows), more: Math.max(0, more), refused: left.rows[0]?.refused ?? 0 };
 }

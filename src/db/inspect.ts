@@ -47,7 +47,8 @@ export async function realtimeSetup(db: pg.Pool): Promise<RealtimeSetup> {
             (select relreplident::text from pg_class where oid = to_regclass('notify.ent_notification')) as ident,
             exists (select 1 from pg_publication where pubname = 'supabase_realtime') as pub,
             exists (select 1 from pg_publication_tables where pubname = 'supabase_realtime'
-                     and schemaname = 'notify' and tablename = 'ent_notification') as member`);
+                     and schemaname = 'notify' and tablename = 'ent_notification') as member`,
+  );
   const row = res.rows[0];
   const wal = await db.query<{ wal_level: string }>('show wal_level').catch(() => undefined);
   return {

@@ -36,7 +36,9 @@ export async function migrate(
     await client.query(`create table if not exists notify.schema_migrations (
       id text primary key, checksum text not null, applied_at timestamptz not null default now())`);
     const applied = new Map<string, string>();
-    for (const row of (await client.query<{ id: string; checksum: string }>('select id, checksum from notify.schema_migrations')).rows) {
+    for (const row of (
+      await client.query<{ id: string; checksum: string }>('select id, checksum from notify.schema_migrations')
+    ).rows) {
       applied.set(row.id, row.checksum);
     }
     for (const migration of list) {
@@ -44,8 +46,11 @@ export async function migrate(
       const known = applied.get(migration.id);
       if (known !== undefined) {
         if (known !== sum) {
-          throw notifydError(Errors.DB_MIGRATION_FAILED, migration.id,
-            'was changed after it was applied (checksum mismatch); add a new migration instead');
+          throw notifydError(
+            Errors.DB_MIGRATION_FAILED,
+            migration.id,
+            'was changed after it was applied (checksum mismatch); add a new migration instead',
+          );
         }
         result.skipped.push(migration.id);
         continue;
@@ -58,7 +63,12 @@ export async function migrate(
         await client.query('commit');
       } catch (err) {
         await client.query('rollback').catch(() => undefined);
-        throw notifydError(Errors.DB_MIGRATION_FAILED, migration.id, `failed and was rolled back: ${describeError(err)}`, { cause: err });
+        throw notifydError(
+          Errors.DB_MIGRATION_FAILED,
+          migration.id,
+          `failed and was rolled back: ${describeError(err)}`,
+          { cause: err },
+        );
       }
       result.applied.push(migration.id);
       options.onApplied?.(migration.id, performance.now() - started);

@@ -35,7 +35,8 @@ export function clipReason(reason: string): string {
   return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON - 1)}…`;
 }
 
-export type SkipReason = 'not_found' | 'enterprise_mismatch' | 'enterprise_disabled' | 'paused' | 'not_pending' | 'leased';
+export type SkipReason =
+  'not_found' | 'enterprise_mismatch' | 'enterprise_disabled' | 'paused' | 'not_pending' | 'leased';
 
 export type ClaimResult =
   | { kind: 'claimed'; row: ClaimedRow }
@@ -96,14 +97,22 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
                  else (extract(epoch from clock_timestamp() - greatest(n.updated_at, coalesce(n.scheduled_for, n.updated_at))) * 1000)::float8
             end as due_age_ms
        from won w join notify.ent_notification n on n.id = w.notification_id`,
-    [reqs.map((r) => r.id), reqs.map((r) => r.enterpriseId), reqs.map((r) => r.owner), reqs.map((r) => r.leaseMs),
-      MAX_CLAIM_PAYLOAD_BYTES]);
+    [
+      reqs.map((r) => r.id),
+      reqs.map((r) => r.enterpriseId),
+      reqs.map((r) => r.owner),
+      reqs.map((r) => r.leaseMs),
+      MAX_CLAIM_PAYLOAD_BYTES,
+    ],
+  );
   const won = new Map<string, ClaimedRow>();
   for (const { claim_owner: owner, ...row } of res.rows) won.set(`${row.id}|${owner}`, row);
-  return Promise.all(reqs.map(async (r) => {
-    const row = won.get(`${r.id}|${r.owner}`);
-    return row !== undefined ? { kind: 'claimed', row } as const : whyNotClaimed(db, r);
-  }));
+  return Promise.all(
+    reqs.map(async (r) => {
+      const row = won.get(`${r.id}|${r.owner}`);
+      return row !== undefined ? ({ kind: 'claimed', row } as const) : whyNotClaimed(db, r);
+    }),
+  );
 }
 
 async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
@@ -113,7 +122,9 @@ async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult>
             exists (select 1 from notify.enterprise_pause p where p.enterprise_id = n.enterprise_id) as paused,
             exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version
                       and d.outcome is null and d.lease_expires_at >= clock_timestamp()) as leased
-       from notify.ent_notification n where n.id = $1`, [args.id]);
+       from notify.ent_notification n where n.id = $1`,
+    [args.id],
+  );
   const row = look.rows[0];
   if (row === undefined) return { kind: 'skipped', reason: 'not_found' };
   if (row.enterprise_id !== args.enterpriseId) return { kind: 'skipped', reason: 'enterprise_mismatch' };
@@ -156,13 +167,17 @@ export async function markSentMany(db: pg.Pool, reqs: readonly SentMark[]): Prom
        from fin
       where n.id = fin.notification_id and n.status = 'pending' and n.armed_version = fin.armed_version
       returning n.id, fin.owner`,
-    [reqs.map((r) => r.id), reqs.map((r) => r.owner), reqs.map((r) => r.transactionId)]);
+    [reqs.map((r) => r.id), reqs.map((r) => r.owner), reqs.map((r) => r.transactionId)],
+  );
   const done = new Set(res.rows.map((r) => `${r.id}|${r.owner}`));
   return reqs.map((r) => done.has(`${r.id}|${r.owner}`));
 }
 
 /** Fenced on the lease: true when the row was still ours and is now failed with the reason. */
-export async function markFailed(db: pg.Pool, args: { id: string; owner: string; reason: string; transactionId?: string }): Promise<boolean> {
+export async function markFailed(
+  db: pg.Pool,
+  args: { id: string; owner: string; reason: string; transactionId?: string },
+): Promise<boolean> {
   const res = await db.query(
     `with fin as (
        update notify.delivery d set outcome = 'failed', lease_owner = null, lease_expires_at = null, updated_at = now()
@@ -173,7 +188,8 @@ export async function markFailed(db: pg.Pool, args: { id: string; owner: string;
         set status = 'failed', last_error = $3, transaction_id = coalesce($4, n.transaction_id), writer = 'notifyd!'
        from fin
       where n.id = fin.notification_id and n.status = 'pending' and n.armed_version = fin.armed_version`,
-    [args.id, args.owner, clipReason(args.reason), args.transactionId ?? null]);
+    [args.id, args.owner, clipReason(args.reason), args.transactionId ?? null],
+  );
   return res.rowCount === 1;
 }
 
@@ -181,33 +197,60 @@ export async function markFailed(db: pg.Pool, args: { id: string; owner: string;
  * Keeps the lease until the retry runs and records why the attempt failed — in notify.delivery only, so a retry
  * costs no Realtime message. A rate-limited attempt is refunded: Novu refused to look at it.
  */
-export async function markRetrying(db: pg.Pool, args: {
-  id: string; owner: string; reason: string; holdMs: number; leaseMs: number; refundAttempt?: boolean;
-}): Promise<boolean> {
+export async function markRetrying(
+  db: pg.Pool,
+  args: {
+    id: string;
+    owner: string;
+    reason: string;
+    holdMs: number;
+    leaseMs: number;
+    refundAttempt?: boolean;
+  },
+): Promise<boolean> {
   const res = await db.query(
     `update notify.delivery
         set last_error = $3, lease_expires_at = now() + make_interval(secs => ($4::float8 + $5::float8) / 1000),
             attempts = attempts - case when $6 then 1 else 0 end, updated_at = now()
       where notification_id = $1 and lease_owner = $2 and outcome is null`,
-    [args.id, args.owner, clipReason(args.reason), args.holdMs, args.leaseMs, args.refundAttempt === true]);
+    [args.id, args.owner, clipReason(args.reason), args.holdMs, args.leaseMs, args.refundAttempt === true],
+  );
   return res.rowCount === 1;
 }
 
 /** The routing view of one row (no payload), or undefined when it is gone. */
 export async function rowRef(db: pg.Pool, id: string): Promise<RowRef | undefined> {
-  const res = await db.query<RowRef>(`select ${routeColumns('n')} from notify.ent_notification n where n.id = $1`, [id]);
+  const res = await db.query<RowRef>(`select ${routeColumns('n')} from notify.ent_notification n where n.id = $1`, [
+    id,
+  ]);
   return res.rows[0];
 }
 
 /** What a Novu cancel needs: the row's state, its transaction, and whether notifyd ever claimed this arming. */
-export async function cancelState(db: pg.Pool, id: string): Promise<{
-  enterprise_id: string; status: NotificationStatus; armed_version: string; transaction_id: string | null; claimed: boolean;
-} | undefined> {
+export async function cancelState(
+  db: pg.Pool,
+  id: string,
+): Promise<
+  | {
+      enterprise_id: string;
+      status: NotificationStatus;
+      armed_version: string;
+      transaction_id: string | null;
+      claimed: boolean;
+    }
+  | undefined
+> {
   const res = await db.query<{
-    enterprise_id: string; status: NotificationStatus; armed_version: string; transaction_id: string | null; claimed: boolean;
+    enterprise_id: string;
+    status: NotificationStatus;
+    armed_version: string;
+    transaction_id: string | null;
+    claimed: boolean;
   }>(
     `select n.enterprise_id, n.status, n.armed_version, n.transaction_id,
             exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version) as claimed
-       from notify.ent_notification n where n.id = $1`, [id]);
+       from notify.ent_notification n where n.id = $1`,
+    [id],
+  );
   return res.rows[0];
 }

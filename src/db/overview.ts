@@ -24,7 +24,8 @@ export async function pendingByEnterprise(db: pg.Pool): Promise<PendingByEnterpr
        from notify.ent_notification n
       where n.status = 'pending'
       group by n.enterprise_id
-      order by n.enterprise_id`);
+      order by n.enterprise_id`,
+  );
   return res.rows;
 }
 
@@ -50,7 +51,9 @@ export async function oldestDuePending(db: pg.Pool, excludeIds: readonly string[
         and not exists (select 1 from notify.enterprise e where e.id = n.enterprise_id and not e.enabled)
         and not (n.enterprise_id = any($1::text[]))
       order by ${DUE_SINCE}, n.id
-      limit 1`, [excludeIds]);
+      limit 1`,
+    [excludeIds],
+  );
   return res.rows[0] ?? null;
 }
 
@@ -59,6 +62,7 @@ export async function failedCount(db: pg.Pool, agoMs: number): Promise<number> {
   const res = await db.query<{ n: number }>(
     `select count(*)::int as n from notify.ent_notification n
       where n.status = 'failed' and n.updated_at >= clock_timestamp() - make_interval(secs => $1::float8 / 1000)`,
-    [agoMs]);
+    [agoMs],
+  );
   return res.rows[0]?.n ?? 0;
 }

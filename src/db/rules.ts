@@ -21,26 +21,33 @@ export async function listRules(db: pg.Pool, scope: EnterpriseScope): Promise<Ru
     `select id, enterprise_id, cron, timezone, enabled, missed_run_policy, invalid_reason from notify.notification_rule
       where ${scopeSql('enterprise_id', 1, 2)}
       order by id`,
-    scopeParams(scope));
+    scopeParams(scope),
+  );
   return res.rows;
 }
 
 /** Rules whose enterprise is switched off in notify.enterprise: nobody serves them, their schedulers can go. */
 export async function rulesOfDisabledEnterprises(db: pg.Pool): Promise<Set<string>> {
   const res = await db.query<{ id: string }>(
-    `select r.id from notify.notification_rule r join notify.enterprise e on e.id = r.enterprise_id where not e.enabled`);
+    `select r.id from notify.notification_rule r join notify.enterprise e on e.id = r.enterprise_id where not e.enabled`,
+  );
   return new Set(res.rows.map((r) => r.id));
 }
 
 export async function existingRuleIds(db: pg.Pool, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const res = await db.query<{ id: string }>('select id from notify.notification_rule where id = any($1::bigint[])', [ids]);
+  const res = await db.query<{ id: string }>('select id from notify.notification_rule where id = any($1::bigint[])', [
+    ids,
+  ]);
   return new Set(res.rows.map((r) => r.id));
 }
 
 /** Records (or clears, with null) why a rule cannot be scheduled; writes only when it changes. */
 export async function setInvalidReason(db: pg.Pool, id: string, reason: string | null): Promise<boolean> {
-  const res = await db.query('update notify.notification_rule set invalid_reason = $2 where id = $1 and invalid_reason is distinct from $2', [id, reason]);
+  const res = await db.query(
+    'update notify.notification_rule set invalid_reason = $2 where id = $1 and invalid_reason is distinct from $2',
+    [id, reason],
+  );
   return res.rowCount === 1;
 }
 
@@ -85,16 +92,29 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
   try {
     await client.query('begin');
     const res = await client.query<{
-      id: string; enterprise_id: string; cron: string; timezone: string; enabled: boolean; workflow_id: string;
-      recipients: string[]; payload: unknown; missed_run_policy: MissedRunPolicy; window_ms: number; catch_up_max: number;
-      from_ms: number; now_ms: number; enterprise_enabled: boolean;
+      id: string;
+      enterprise_id: string;
+      cron: string;
+      timezone: string;
+      enabled: boolean;
+      workflow_id: string;
+      recipients: string[];
+      payload: unknown;
+      missed_run_policy: MissedRunPolicy;
+      window_ms: number;
+      catch_up_max: number;
+      from_ms: number;
+      now_ms: number;
+      enterprise_enabled: boolean;
     }>(
       `select id, enterprise_id, cron, timezone, enabled, workflow_id, recipients, payload, missed_run_policy,
               extract(epoch from catch_up_window) * 1000 as window_ms, catch_up_max,
               extract(epoch from greatest(coalesce(last_fire_at, schedule_from), schedule_from)) * 1000 as from_ms,
               extract(epoch from clock_timestamp()) * 1000 as now_ms,
               coalesce((select e.enabled from notify.enterprise e where e.id = r.enterprise_id), true) as enterprise_enabled
-         from notify.notification_rule r where id = $1 for update of r`, [args.ruleId]);
+         from notify.notification_rule r where id = $1 for update of r`,
+      [args.ruleId],
+    );
     const rule = res.rows[0];
     if (rule === undefined || !rule.enabled) {
       await client.query('commit');
@@ -115,16 +135,27 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     }
     const v = validateRule({ cron: rule.cron, timezone: rule.timezone });
     if (!v.ok) {
-      await client.query('update notify.notification_rule set invalid_reason = $2 where id = $1 and invalid_reason is distinct from $2', [rule.id, v.reason]);
+      await client.query(
+        'update notify.notification_rule set invalid_reason = $2 where id = $1 and invalid_reason is distinct from $2',
+        [rule.id, v.reason],
+      );
       await client.query('commit');
       return { kind: 'invalid', reason: v.reason };
     }
     const plan = planFires({
-      rule: v.rule, fromMs: Number(rule.from_ms), nowMs: Number(rule.now_ms), graceMs: args.graceMs,
+      rule: v.rule,
+      fromMs: Number(rule.from_ms),
+      nowMs: Number(rule.now_ms),
+      graceMs: args.graceMs,
       ...(args.throughMs === undefined ? {} : { throughMs: args.throughMs }),
-      policy: rule.missed_run_policy, catchUpWindowMs: Number(rule.window_ms), catchUpMax: rule.catch_up_max,
+      policy: rule.missed_run_policy,
+      catchUpWindowMs: Number(rule.window_ms),
+      catchUpMax: rule.catch_up_max,
     });
-    const toCreate = [...plan.fire.map((t) => ({ t, outcome: 'fired' })), ...plan.catchUp.map((t) => ({ t, outcome: 'caught_up' }))];
+    const toCreate = [
+      ...plan.fire.map((t) => ({ t, outcome: 'fired' })),
+      ...plan.catchUp.map((t) => ({ t, outcome: 'caught_up' })),
+    ];
     const created: CreatedFire[] = [];
     if (toCreate.length > 0) {
       const ins = await client.query<{ id: string; version: string; fire_at: Date }>(
@@ -132,28 +163,53 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
          select $1, $2, $3, $4::jsonb, 'rule', $5, f, 'notifyd!' from unnest($6::timestamptz[]) as f
          on conflict (rule_id, fire_at) do nothing
          returning id, version, fire_at`,
-        [rule.enterprise_id, rule.workflow_id, rule.recipients, JSON.stringify(rule.payload), rule.id, toCreate.map((c) => new Date(c.t))]);
-      for (const r of ins.rows) created.push({ notificationId: r.id, enterpriseId: rule.enterprise_id, version: r.version, fireAt: r.fire_at });
+        [
+          rule.enterprise_id,
+          rule.workflow_id,
+          rule.recipients,
+          JSON.stringify(rule.payload),
+          rule.id,
+          toCreate.map((c) => new Date(c.t)),
+        ],
+      );
+      for (const r of ins.rows)
+        created.push({ notificationId: r.id, enterpriseId: rule.enterprise_id, version: r.version, fireAt: r.fire_at });
       const byTime = new Map(ins.rows.map((r) => [r.fire_at.getTime(), r.id]));
       await client.query(
         `insert into notify.rule_fire (rule_id, fire_at, outcome, notification_id)
          select $1, f.t, f.o, f.n from unnest($2::timestamptz[], $3::text[], $4::bigint[]) as f(t, o, n)
          on conflict (rule_id, fire_at) do nothing`,
-        [rule.id, toCreate.map((c) => new Date(c.t)), toCreate.map((c) => c.outcome), toCreate.map((c) => byTime.get(c.t) ?? null)]);
+        [
+          rule.id,
+          toCreate.map((c) => new Date(c.t)),
+          toCreate.map((c) => c.outcome),
+          toCreate.map((c) => byTime.get(c.t) ?? null),
+        ],
+      );
     }
     if (plan.missed.length > 0) {
       await client.query(
         `insert into notify.rule_fire (rule_id, fire_at, outcome)
          select $1, t, 'missed' from unnest($2::timestamptz[]) as t on conflict (rule_id, fire_at) do nothing`,
-        [rule.id, plan.missed.map((t) => new Date(t))]);
+        [rule.id, plan.missed.map((t) => new Date(t))],
+      );
     }
     if (plan.through !== undefined) {
       await client.query(
         `update notify.notification_rule set last_fire_at = greatest(coalesce(last_fire_at, '-infinity'::timestamptz), $2), invalid_reason = null
-          where id = $1`, [rule.id, new Date(plan.through)]);
+          where id = $1`,
+        [rule.id, new Date(plan.through)],
+      );
     }
     await client.query('commit');
-    return { kind: 'done', created, fired: plan.fire.length, caughtUp: plan.catchUp.length, missed: plan.missed.length, olderNotListed: plan.olderNotListed };
+    return {
+      kind: 'done',
+      created,
+      fired: plan.fire.length,
+      caughtUp: plan.catchUp.length,
+      missed: plan.missed.length,
+      olderNotListed: plan.olderNotListed,
+    };
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
     throw err;

@@ -13,16 +13,23 @@ export interface ChangeCursor {
 }
 
 /** Pending rows of one enterprise changed since `since` (null = all), oldest first, after the cursor. */
-export async function pendingChangedSince(db: pg.Pool, args: {
-  enterpriseId: string; since: Date | null; after?: ChangeCursor; limit: number;
-}): Promise<(RowRef & { cursor_at: string })[]> {
+export async function pendingChangedSince(
+  db: pg.Pool,
+  args: {
+    enterpriseId: string;
+    since: Date | null;
+    after?: ChangeCursor;
+    limit: number;
+  },
+): Promise<(RowRef & { cursor_at: string })[]> {
   const res = await db.query<RowRef & { cursor_at: string }>(
     `select ${routeColumns('n')}, n.updated_at::text as cursor_at from notify.ent_notification n
       where n.enterprise_id = $1 and n.status = 'pending'
         and ($2::timestamptz is null or n.updated_at > $2)
         and ($3::timestamptz is null or (n.updated_at, n.id) > ($3::timestamptz, $4::bigint))
       order by n.updated_at, n.id limit $5`,
-    [args.enterpriseId, args.since, args.after?.updatedAt ?? null, args.after?.id ?? null, args.limit]);
+    [args.enterpriseId, args.since, args.after?.updatedAt ?? null, args.after?.id ?? null, args.limit],
+  );
   return res.rows;
 }
 
@@ -30,9 +37,15 @@ export async function pendingChangedSince(db: pg.Pool, args: {
  * Pending rows due now (or within `aheadMs`) — and rows whose schedule can never be due, to be failed — in id order
  * after `afterId`: what the sweep makes sure has a job. Rows changed within `olderThanMs` are left to the live path.
  */
-export async function duePending(db: pg.Pool, args: {
-  limit: number; aheadMs?: number; olderThanMs?: number; afterId?: string;
-} & EnterpriseScope): Promise<RowRef[]> {
+export async function duePending(
+  db: pg.Pool,
+  args: {
+    limit: number;
+    aheadMs?: number;
+    olderThanMs?: number;
+    afterId?: string;
+  } & EnterpriseScope,
+): Promise<RowRef[]> {
   const res = await db.query<RowRef>(
     `select ${routeColumns('n')} from notify.ent_notification n
       where n.status = 'pending' and n.id > $6::bigint
@@ -41,7 +54,8 @@ export async function duePending(db: pg.Pool, args: {
         and n.updated_at <= clock_timestamp() - make_interval(secs => $3::float8 / 1000)
         and ${scopeSql('n.enterprise_id', 4, 5)}
       order by n.id limit $1`,
-    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, ...scopeParams(args), args.afterId ?? '0']);
+    [args.limit, args.aheadMs ?? 0, args.olderThanMs ?? 0, ...scopeParams(args), args.afterId ?? '0'],
+  );
   return res.rows;
 }
 
@@ -50,7 +64,10 @@ export async function duePending(db: pg.Pool, args: {
  * table, nobody will ever deliver them. Only called in that mode (with DAEMON_ENTERPRISE_IDS another host may
  * serve them).
  */
-export async function failUnknownEnterprises(db: pg.Pool, args: { limit: number; olderThanMs: number }): Promise<number> {
+export async function failUnknownEnterprises(
+  db: pg.Pool,
+  args: { limit: number; olderThanMs: number },
+): Promise<number> {
   const res = await db.query(
     `update notify.ent_notification n
         set status = 'failed', last_error = 'unknown enterprise ' || n.enterprise_id || ': no row in notify.enterprise',
@@ -62,6 +79,7 @@ export async function failUnknownEnterprises(db: pg.Pool, args: { limit: number;
            and not exists (select 1 from notify.enterprise e where e.id = x.enterprise_id)
          limit $1)
         and n.status = 'pending'`,
-    [args.limit, args.olderThanMs]);
+    [args.limit, args.olderThanMs],
+  );
   return res.rowCount ?? 0;
 }

@@ -3,7 +3,10 @@
 import type pg from 'pg';
 
 export async function getWatermark(db: pg.Pool, enterpriseId: string): Promise<Date | null> {
-  const res = await db.query<{ watermark: Date }>('select watermark from notify.subscription_watermark where enterprise_id = $1', [enterpriseId]);
+  const res = await db.query<{ watermark: Date }>(
+    'select watermark from notify.subscription_watermark where enterprise_id = $1',
+    [enterpriseId],
+  );
   return res.rows[0]?.watermark ?? null;
 }
 
@@ -13,7 +16,8 @@ export async function setWatermark(db: pg.Pool, enterpriseId: string, at: Date):
     `insert into notify.subscription_watermark (enterprise_id, watermark) values ($1, $2)
      on conflict (enterprise_id) do update
        set watermark = greatest(notify.subscription_watermark.watermark, excluded.watermark), updated_at = now()`,
-    [enterpriseId, at]);
+    [enterpriseId, at],
+  );
 }
 
 /** Moves the watermark to `lagMs` before now on the database's clock, never backwards. */
@@ -23,5 +27,6 @@ export async function advanceWatermark(db: pg.Pool, enterpriseId: string, lagMs:
      values ($1, clock_timestamp() - make_interval(secs => $2::float8 / 1000))
      on conflict (enterprise_id) do update
        set watermark = greatest(notify.subscription_watermark.watermark, excluded.watermark), updated_at = now()`,
-    [enterpriseId, lagMs]);
+    [enterpriseId, lagMs],
+  );
 }

@@ -46,7 +46,14 @@ export function deliveryKey(enterpriseId: string, notificationId: string, armedV
   return `notifyd-${enterpriseId}-${notificationId}-${armedVersion}`;
 }
 
-const NOT_PROCESSED = new Set(['error', 'trigger_not_active', 'no_workflow_active_steps_defined', 'no_workflow_steps_defined', 'no_tenant_found', 'invalid_recipients']);
+const NOT_PROCESSED = new Set([
+  'error',
+  'trigger_not_active',
+  'no_workflow_active_steps_defined',
+  'no_workflow_steps_defined',
+  'no_tenant_found',
+  'invalid_recipients',
+]);
 
 export class NovuDelivery {
   private readonly novu: Novu;
@@ -68,36 +75,58 @@ export class NovuDelivery {
     const key = req.transactionId;
     const started = performance.now();
     try {
-      const res = await this.novu.trigger({
-        workflowId: req.workflowId,
-        to: [...req.recipients],
-        payload: req.payload,
-        tenant: req.enterpriseId,
-        transactionId: key,
-      }, key, { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } });
+      const res = await this.novu.trigger(
+        {
+          workflowId: req.workflowId,
+          to: [...req.recipients],
+          payload: req.payload,
+          tenant: req.enterpriseId,
+          transactionId: key,
+        },
+        key,
+        { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } },
+      );
       const call = callOf('trigger', 201, started, res.headers);
       const status = String(res.result.status);
       if (status === 'processed') {
-        return { kind: 'sent', transactionId: res.result.transactionId ?? key, replayed: headerValue(res.headers, 'idempotency-replay') === 'true', call };
+        return {
+          kind: 'sent',
+          transactionId: res.result.transactionId ?? key,
+          replayed: headerValue(res.headers, 'idempotency-replay') === 'true',
+          call,
+        };
       }
       if (NOT_PROCESSED.has(status)) {
-        const detail = Array.isArray(res.result.error) && res.result.error.length > 0 ? ` (${res.result.error.join('; ')})` : '';
+        const detail =
+          Array.isArray(res.result.error) && res.result.error.length > 0 ? ` (${res.result.error.join('; ')})` : '';
         return { kind: 'rejected', reason: `novu did not process the trigger: ${status}${detail}`, call };
       }
       return { kind: 'rejected', reason: `novu answered an unknown status: ${status}`, call };
     } catch (err) {
-      return { ...classifyError(err, this.maxRetryAfterMs), call: callOf('trigger', statusOf(err), started, headersOf(err)) };
+      return {
+        ...classifyError(err, this.maxRetryAfterMs),
+        call: callOf('trigger', statusOf(err), started, headersOf(err)),
+      };
     }
   }
 
   /** Cancels whatever Novu still holds for the transaction (delays, digests). true when something was cancelled. */
-  async cancel(transactionId: string): Promise<({ ok: true; cancelled: boolean } | { ok: false; outcome: TriggerOutcome }) & { call: NovuCall }> {
+  async cancel(
+    transactionId: string,
+  ): Promise<({ ok: true; cancelled: boolean } | { ok: false; outcome: TriggerOutcome }) & { call: NovuCall }> {
     const started = performance.now();
     try {
-      const res = await this.novu.cancel(transactionId, undefined, { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } });
+      const res = await this.novu.cancel(transactionId, undefined, {
+        timeoutMs: this.timeoutMs,
+        retries: { strategy: 'none' },
+      });
       return { ok: true, cancelled: res.result === true, call: callOf('cancel', 200, started, res.headers) };
     } catch (err) {
-      return { ok: false, outcome: classifyError(err, this.maxRetryAfterMs), call: callOf('cancel', statusOf(err), started, headersOf(err)) };
+      return {
+        ok: false,
+        outcome: classifyError(err, this.maxRetryAfterMs),
+        call: callOf('cancel', statusOf(err), started, headersOf(err)),
+      };
     }
   }
 }
@@ -111,13 +140,20 @@ function headersOf(err: unknown): Record<string, string[]> | undefined {
   const h = (err as { headers?: unknown }).headers;
   if (h instanceof Headers) {
     const out: Record<string, string[]> = {};
-    h.forEach((v, k) => { out[k] = [v]; });
+    h.forEach((v, k) => {
+      out[k] = [v];
+    });
     return out;
   }
-  return h !== null && typeof h === 'object' ? h as Record<string, string[]> : undefined;
+  return h !== null && typeof h === 'object' ? (h as Record<string, string[]>) : undefined;
 }
 
-function callOf(operation: NovuCall['operation'], status: number | undefined, started: number, headers: Record<string, string[]> | undefined): NovuCall {
+function callOf(
+  operation: NovuCall['operation'],
+  status: number | undefined,
+  started: number,
+  headers: Record<string, string[]> | undefined,
+): NovuCall {
   const remaining = Number(headerValue(headers, 'ratelimit-remaining') ?? NaN);
   return { operation, status, ms: performance.now() - started, ...(Number.isFinite(remaining) ? { remaining } : {}) };
 }
@@ -142,7 +178,12 @@ export function classifyError(err: unknown, maxRetryAfterMs = 60_000): TriggerOu
   if (status === 429) {
     const asked = retryAfterMs(e.headers) ?? DEFAULT_RETRY_AFTER_MS;
     const ms = Math.min(asked, maxRetryAfterMs);
-    return { kind: 'rate_limited', retryAfterMs: ms, reason: `novu 429: ${message}`, ...(ms < asked ? { clampedFromMs: asked } : {}) };
+    return {
+      kind: 'rate_limited',
+      retryAfterMs: ms,
+      reason: `novu 429: ${message}`,
+      ...(ms < asked ? { clampedFromMs: asked } : {}),
+    };
   }
   // 401/403: a wrong or rotated key is an operator problem, not the notification's: retry (bounded) and shout.
   if (status === 408 || status === 409 || status === 401 || status === 403 || status >= 500) {

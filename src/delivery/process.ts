@@ -4,7 +4,15 @@
 // comparison with a stored time is made by the database (due times, deadlines), never on this host's clock.
 import type pg from 'pg';
 import {
-  cancelState, claim, markFailed, markRetrying, markSent, rowRef, type ClaimArgs, type ClaimResult, type SentMark,
+  cancelState,
+  claim,
+  markFailed,
+  markRetrying,
+  markSent,
+  rowRef,
+  type ClaimArgs,
+  type ClaimResult,
+  type SentMark,
 } from '../db/notifications.js';
 import { invalidScheduleReason } from '../db/schedule-sql.js';
 import type { NotificationJobData } from '../queue/jobs.js';
@@ -44,14 +52,16 @@ export interface ProcessTelemetry {
   latencyMs?: number;
 }
 
-export type ProcessResult = ProcessTelemetry & (
-  | { kind: 'sent'; transactionId: string; replayed: boolean }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'skipped'; reason: string }
-  | { kind: 'not_due'; dueInMs: number }
-  | { kind: 'retry'; reason: string }
-  | { kind: 'rate_limited'; retryAfterMs: number; reason: string; clampedFromMs?: number }
-  | { kind: 'cancelled_in_novu'; cancelled: boolean });
+export type ProcessResult = ProcessTelemetry &
+  (
+    | { kind: 'sent'; transactionId: string; replayed: boolean }
+    | { kind: 'failed'; reason: string }
+    | { kind: 'skipped'; reason: string }
+    | { kind: 'not_due'; dueInMs: number }
+    | { kind: 'retry'; reason: string }
+    | { kind: 'rate_limited'; retryAfterMs: number; reason: string; clampedFromMs?: number }
+    | { kind: 'cancelled_in_novu'; cancelled: boolean }
+  );
 
 /** The lease owner is the job id: a retry of the same job reclaims its own lease; another job must wait it out. */
 export function leaseOwner(jobId: string): string {
@@ -73,11 +83,12 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   // Attempts that never completed (the worker crashed or lost its lease each time) count too: a row that kills its
   // worker must end `failed`, not loop. Rate-limited runs give their attempt back (markRetrying), so they do not.
   const late = pastDeadline(deps, row.failing_for_ms);
-  const abandon = row.attempts > task.maxAttempts * 2
-    ? `delivery abandoned after ${row.attempts - 1} attempts that never completed (the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
-    : late !== undefined
-      ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`}`
-      : undefined;
+  const abandon =
+    row.attempts > task.maxAttempts * 2
+      ? `delivery abandoned after ${row.attempts - 1} attempts that never completed (the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
+      : late !== undefined
+        ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`}`
+        : undefined;
   if (abandon !== undefined) return fail(deps, row.id, owner, abandon, key);
 
   const validation = validateRow(row);
@@ -95,11 +106,18 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   deps.afterTrigger?.();
   const result = await record(task, deps, owner, outcome, row.failing_for_ms);
   const calls = [outcome.call, ...(result.calls ?? [])];
-  if (result.kind !== 'sent' || row.due_age_ms === null || !Number.isFinite(row.due_age_ms)) return { ...result, calls };
+  if (result.kind !== 'sent' || row.due_age_ms === null || !Number.isFinite(row.due_age_ms))
+    return { ...result, calls };
   return { ...result, calls, latencyMs: Math.max(0, row.due_age_ms) + (performance.now() - claimedAt) };
 }
 
-async function fail(deps: ProcessDeps, id: string, owner: string, reason: string, transactionId?: string): Promise<ProcessResult> {
+async function fail(
+  deps: ProcessDeps,
+  id: string,
+  owner: string,
+  reason: string,
+  transactionId?: string,
+): Promise<ProcessResult> {
   await markFailed(deps.db, { id, owner, reason, ...(transactionId === undefined ? {} : { transactionId }) });
   return { kind: 'failed', reason };
 }
@@ -114,7 +132,13 @@ function sent(deps: ProcessDeps, args: SentMark): Promise<boolean> {
   return deps.writes?.markSent(args) ?? markSent(deps.db, args);
 }
 
-async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outcome: TriggerOutcome, failingForMs: number): Promise<ProcessResult> {
+async function record(
+  task: ProcessTask,
+  deps: ProcessDeps,
+  owner: string,
+  outcome: TriggerOutcome,
+  failingForMs: number,
+): Promise<ProcessResult> {
   const id = task.job.notificationId;
   switch (outcome.kind) {
     case 'sent': {
@@ -136,15 +160,24 @@ async function record(task: ProcessTask, deps: ProcessDeps, owner: string, outco
     case 'rate_limited': {
       // Rate limits do not use up attempts (BullMQ re-queues without counting); other transient errors do.
       const late = pastDeadline(deps, failingForMs);
-      const exhausted = (outcome.kind === 'transient' && task.attemptsMade + 1 >= task.maxAttempts) || late !== undefined;
+      const exhausted =
+        (outcome.kind === 'transient' && task.attemptsMade + 1 >= task.maxAttempts) || late !== undefined;
       if (exhausted) {
-        const reason = late !== undefined
-          ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
-          : `delivery retries exhausted after ${task.maxAttempts} attempts: ${outcome.reason}`;
+        const reason =
+          late !== undefined
+            ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
+            : `delivery retries exhausted after ${task.maxAttempts} attempts: ${outcome.reason}`;
         return fail(deps, id, owner, reason);
       }
       const holdMs = outcome.kind === 'rate_limited' ? outcome.retryAfterMs : deps.retryHoldMs * 2 ** task.attemptsMade;
-      await markRetrying(deps.db, { id, owner, reason: outcome.reason, holdMs, leaseMs: deps.leaseMs, refundAttempt: outcome.kind === 'rate_limited' });
+      await markRetrying(deps.db, {
+        id,
+        owner,
+        reason: outcome.reason,
+        holdMs,
+        leaseMs: deps.leaseMs,
+        refundAttempt: outcome.kind === 'rate_limited',
+      });
       if (outcome.kind === 'transient') return { kind: 'retry', reason: outcome.reason };
       const { kind, retryAfterMs, reason, clampedFromMs } = outcome;
       return { kind, retryAfterMs, reason, ...(clampedFromMs === undefined ? {} : { clampedFromMs }) };
@@ -168,5 +201,9 @@ async function cancelInNovu(task: ProcessTask, deps: ProcessDeps): Promise<Proce
   if (res.ok) return { kind: 'cancelled_in_novu', cancelled: res.cancelled, calls };
   if (res.outcome.kind === 'rate_limited') return { ...res.outcome, calls };
   if (res.outcome.kind === 'transient') return { kind: 'retry', reason: res.outcome.reason, calls };
-  return { kind: 'failed', reason: `cancel in novu failed: ${res.outcome.kind === 'rejected' ? res.outcome.reason : 'unexpected answer'}`, calls };
+  return {
+    kind: 'failed',
+    reason: `cancel in novu failed: ${res.outcome.kind === 'rejected' ? res.outcome.reason : 'unexpected answer'}`,
+    calls,
+  };
 }

@@ -31,40 +31,64 @@ export function jsonDepth(value: unknown, limit: number): number {
   return deepest;
 }
 
-export function validateRow(row: Pick<ClaimedRow, 'workflow_id' | 'recipients' | 'payload' | 'payload_stored_bytes'>): Validation {
+export function validateRow(
+  row: Pick<ClaimedRow, 'workflow_id' | 'recipients' | 'payload' | 'payload_stored_bytes'>,
+): Validation {
   if (typeof row.workflow_id !== 'string' || row.workflow_id.trim() === '') {
     return { ok: false, reason: 'invalid workflow_id: empty' };
   }
   if (!WORKFLOW_ID.test(row.workflow_id)) {
-    return { ok: false, reason: 'invalid workflow_id: must be 1-128 characters of letters, digits, _ . : - starting with a letter or digit' };
+    return {
+      ok: false,
+      reason:
+        'invalid workflow_id: must be 1-128 characters of letters, digits, _ . : - starting with a letter or digit',
+    };
   }
   if (!Array.isArray(row.recipients) || row.recipients.length === 0) {
     return { ok: false, reason: 'invalid recipients: at least one subscriber id is required' };
   }
   if (row.recipients.length > MAX_RECIPIENTS) {
-    return { ok: false, reason: `invalid recipients: ${row.recipients.length} subscriber ids, at most ${MAX_RECIPIENTS} allowed` };
+    return {
+      ok: false,
+      reason: `invalid recipients: ${row.recipients.length} subscriber ids, at most ${MAX_RECIPIENTS} allowed`,
+    };
   }
   const bad = row.recipients.findIndex((r) => typeof r !== 'string' || !SUBSCRIBER_ID.test(r));
   if (bad !== -1) {
-    return { ok: false, reason: `invalid recipients: subscriber id at position ${bad + 1} is empty, too long or contains whitespace/control characters` };
+    return {
+      ok: false,
+      reason: `invalid recipients: subscriber id at position ${bad + 1} is empty, too long or contains whitespace/control characters`,
+    };
   }
   if (new Set(row.recipients).size !== row.recipients.length) {
     return { ok: false, reason: 'invalid recipients: the same subscriber id is listed more than once' };
   }
   const payload = row.payload;
   if (payload === null && row.payload_stored_bytes > MAX_PAYLOAD_BYTES) {
-    return { ok: false, reason: `invalid payload: ${row.payload_stored_bytes} bytes stored, Novu accepts at most ${MAX_PAYLOAD_BYTES} (512 KB)` };
+    return {
+      ok: false,
+      reason: `invalid payload: ${row.payload_stored_bytes} bytes stored, Novu accepts at most ${MAX_PAYLOAD_BYTES} (512 KB)`,
+    };
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    return { ok: false, reason: `invalid payload: must be a JSON object, got ${payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload}` };
+    return {
+      ok: false,
+      reason: `invalid payload: must be a JSON object, got ${payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload}`,
+    };
   }
   const depth = jsonDepth(payload, MAX_PAYLOAD_DEPTH);
   if (depth > MAX_PAYLOAD_DEPTH) {
-    return { ok: false, reason: `invalid payload: nested deeper than ${MAX_PAYLOAD_DEPTH} levels (Novu stores payloads in MongoDB, which refuses documents nested deeper than 100)` };
+    return {
+      ok: false,
+      reason: `invalid payload: nested deeper than ${MAX_PAYLOAD_DEPTH} levels (Novu stores payloads in MongoDB, which refuses documents nested deeper than 100)`,
+    };
   }
   const payloadBytes = Buffer.byteLength(JSON.stringify(payload), 'utf8');
   if (payloadBytes > MAX_PAYLOAD_BYTES) {
-    return { ok: false, reason: `invalid payload: ${payloadBytes} bytes, Novu accepts at most ${MAX_PAYLOAD_BYTES} (512 KB)` };
+    return {
+      ok: false,
+      reason: `invalid payload: ${payloadBytes} bytes, Novu accepts at most ${MAX_PAYLOAD_BYTES} (512 KB)`,
+    };
   }
   return { ok: true, payloadBytes };
 }

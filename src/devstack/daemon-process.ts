@@ -28,10 +28,14 @@ export interface DaemonProcessOptions {
 
 export function startDaemonProcess(env: Record<string, string>, opts: DaemonProcessOptions = {}): DaemonProcess {
   const child = spawn(process.execPath, [ENTRY], {
-    env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true,
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached === true,
   });
   if (opts.detached === true) {
-    const reap = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+    const reap = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
     process.once('exit', reap);
     child.once('exit', () => process.off('exit', reap));
   }
@@ -47,7 +51,11 @@ export function startDaemonProcess(env: Record<string, string>, opts: DaemonProc
       buffer = buffer.slice(nl + 1);
       if (line.trim() === '') continue;
       lines.push(line);
-      for (const w of [...waiters]) if (w.match(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+      for (const w of [...waiters])
+        if (w.match(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
     }
   });
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
@@ -55,14 +63,33 @@ export function startDaemonProcess(env: Record<string, string>, opts: DaemonProc
     child.once('exit', (code, sig) => resolve(code ?? 128 + (SIGNALS[sig ?? ''] ?? 0)));
   });
   return {
-    child, lines, stderr, exited,
-    signal: (sig) => { child.kill(sig); },
+    child,
+    lines,
+    stderr,
+    exited,
+    signal: (sig) => {
+      child.kill(sig);
+    },
     waitForLine(match, timeoutMs = 30_000) {
       const existing = lines.find(match);
       if (existing !== undefined) return Promise.resolve(existing);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-5).join('\n')}\n${stderr.join('')}`)), timeoutMs);
-        waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line); } });
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-5).join('\n')}\n${stderr.join('')}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          match,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
       });
     },
   };

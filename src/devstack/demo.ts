@@ -6,7 +6,12 @@ import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { startDaemonProcess } from './daemon-process.js';
 import {
-  LOCAL_PG_URL, LOCAL_REDIS_URL, databaseUrlFor, ensureLocalPostgres, ensureLocalRedis, ensureLogicalDecoding,
+  LOCAL_PG_URL,
+  LOCAL_REDIS_URL,
+  databaseUrlFor,
+  ensureLocalPostgres,
+  ensureLocalRedis,
+  ensureLogicalDecoding,
 } from './local-services.js';
 import { DEFAULT_NOVU_API_KEY, startNovuStandin } from './novu/index.js';
 import { startRealtimeStandin } from './realtime/server.js';
@@ -23,7 +28,10 @@ const time = () => new Date().toISOString().slice(11, 23);
 // prints the commands instead); nothing else about the server is changed.
 const serverUrl = process.env['DEMO_POSTGRES_URL'] ?? LOCAL_PG_URL;
 const redisUrl = process.env['DEMO_REDIS_URL'] ?? LOCAL_REDIS_URL;
-await Promise.all([ensureLocalPostgres(serverUrl, (l) => out(`demo: ${l}`)), ensureLocalRedis(redisUrl, (l) => out(`demo: ${l}`))]);
+await Promise.all([
+  ensureLocalPostgres(serverUrl, (l) => out(`demo: ${l}`)),
+  ensureLocalRedis(redisUrl, (l) => out(`demo: ${l}`)),
+]);
 try {
   await ensureLogicalDecoding(serverUrl, (l) => out(`demo: ${l}`));
 } catch (err) {
@@ -39,36 +47,60 @@ await admin.end();
 const dbUrl = databaseUrlFor(serverUrl, dbName);
 await migrate(dbUrl);
 const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
-for (const id of ENTERPRISES) await db.query('insert into notify.enterprise (id, name) values ($1, $2)', [id, `${id} inc.`]);
+for (const id of ENTERPRISES)
+  await db.query('insert into notify.enterprise (id, name) values ($1, $2)', [id, `${id} inc.`]);
 
-const realtime = await startRealtimeStandin({ databaseUrl: dbUrl, apiKeys: [SERVICE_KEY], port: Number(process.env['REALTIME_PORT'] ?? 0) });
-const novu = await startNovuStandin({ workflows: ['welcome', 'order-shipped', 'reminder'], tenants: ENTERPRISES, port: Number(process.env['NOVU_PORT'] ?? 0) });
-out(`notifyd demo — database ${dbName}, Realtime ${realtime.url}, Novu ${novu.url}${seconds > 0 ? `, for ${seconds} s` : ' (Ctrl-C stops)'}`);
+const realtime = await startRealtimeStandin({
+  databaseUrl: dbUrl,
+  apiKeys: [SERVICE_KEY],
+  port: Number(process.env['REALTIME_PORT'] ?? 0),
+});
+const novu = await startNovuStandin({
+  workflows: ['welcome', 'order-shipped', 'reminder'],
+  tenants: ENTERPRISES,
+  port: Number(process.env['NOVU_PORT'] ?? 0),
+});
+out(
+  `notifyd demo — database ${dbName}, Realtime ${realtime.url}, Novu ${novu.url}${seconds > 0 ? `, for ${seconds} s` : ' (Ctrl-C stops)'}`,
+);
 
-const daemon = startDaemonProcess({
-  SUPABASE_URL: realtime.url,
-  SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-  DATABASE_URL: dbUrl,
-  REDIS_URL: redisUrl,
-  NOVU_API_URL: novu.url,
-  NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY,
-  QUEUE_PREFIX: `notifyd-demo-${process.pid}`,
-  DAEMON_HEALTH_PORT: process.env['DAEMON_HEALTH_PORT'] ?? '3001',
-  DAEMON_LOG_LEVEL: 'info',
-  SWEEP_INTERVAL_MS: '2000',
-}, { detached: true });
-const interesting = /"event":"(daemon_started|subscription_subscribed|subscription_reconnecting|notification_failed|notification_cancelled|sweep_done|processing_stopped)"/;
+const daemon = startDaemonProcess(
+  {
+    SUPABASE_URL: realtime.url,
+    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    NOVU_API_URL: novu.url,
+    NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY,
+    QUEUE_PREFIX: `notifyd-demo-${process.pid}`,
+    DAEMON_HEALTH_PORT: process.env['DAEMON_HEALTH_PORT'] ?? '3001',
+    DAEMON_LOG_LEVEL: 'info',
+    SWEEP_INTERVAL_MS: '2000',
+  },
+  { detached: true },
+);
+const interesting =
+  /"event":"(daemon_started|subscription_subscribed|subscription_reconnecting|notification_failed|notification_cancelled|sweep_done|processing_stopped)"/;
 const printed = new Set<number>();
 const logTimer = setInterval(() => {
   daemon.lines.forEach((line, i) => {
     if (printed.has(i) || !interesting.test(line)) return;
     printed.add(i);
     const l = JSON.parse(line) as Record<string, unknown>;
-    const who = [l['enterprise_id'], l['notification_id'] === undefined ? undefined : `#${String(l['notification_id'])}`].filter(Boolean).join(' ');
-    out(`${time()}  daemon   ${String(l['event'])}${who ? ` ${who}` : ''}${l['reason'] ? ` — ${String(l['reason'])}` : ''}`);
+    const who = [
+      l['enterprise_id'],
+      l['notification_id'] === undefined ? undefined : `#${String(l['notification_id'])}`,
+    ]
+      .filter(Boolean)
+      .join(' ');
+    out(
+      `${time()}  daemon   ${String(l['event'])}${who ? ` ${who}` : ''}${l['reason'] ? ` — ${String(l['reason'])}` : ''}`,
+    );
   });
 }, 200);
-const listening = JSON.parse(await daemon.waitForLine((l) => l.includes('"event":"health_listening"'), 60_000)) as { port: number };
+const listening = JSON.parse(await daemon.waitForLine((l) => l.includes('"event":"health_listening"'), 60_000)) as {
+  port: number;
+};
 const healthUrl = `http://127.0.0.1:${listening.port}`;
 await daemon.waitForLine((l) => l.includes('"event":"daemon_started"'), 60_000);
 out(`${time()}  demo     health at ${healthUrl}/health`);
@@ -77,7 +109,9 @@ let delivered = 0;
 const deliveryTimer = setInterval(() => {
   for (const d of novu.deliveries().slice(delivered)) {
     delivered += 1;
-    out(`${time()}  novu     delivered ${d.tenantId ?? '?'} ${d.workflow} → ${d.to.length} recipient(s)  tx ${d.transactionId ?? ''}`);
+    out(
+      `${time()}  novu     delivered ${d.tenantId ?? '?'} ${d.workflow} → ${d.to.length} recipient(s)  tx ${d.transactionId ?? ''}`,
+    );
   }
 }, 100);
 
@@ -112,7 +146,9 @@ async function stop(): Promise<void> {
   clearInterval(app);
   out(`${time()}  demo     stopping: SIGTERM to the daemon`);
   try {
-    const health = await fetch(`${healthUrl}/health`).then((r) => r.json() as Promise<{ status: string; enterprise_status: Record<string, string> }>);
+    const health = await fetch(`${healthUrl}/health`).then(
+      (r) => r.json() as Promise<{ status: string; enterprise_status: Record<string, string> }>,
+    );
     out(`${time()}  health   ${health.status} ${JSON.stringify(health.enterprise_status)}`);
   } catch {
     // the health server may already be gone
@@ -121,8 +157,14 @@ async function stop(): Promise<void> {
   const code = await daemon.exited;
   clearInterval(deliveryTimer);
   clearInterval(logTimer);
-  const counts = (await db.query<{ status: string; n: number }>('select status, count(*)::int as n from notify.ent_notification group by status order by status')).rows;
-  out(`daemon exited with code ${code}; rows: ${counts.map((c) => `${c.status} ${c.n}`).join(', ')}; Novu received ${novu.deliveries().length} deliveries`);
+  const counts = (
+    await db.query<{ status: string; n: number }>(
+      'select status, count(*)::int as n from notify.ent_notification group by status order by status',
+    )
+  ).rows;
+  out(
+    `daemon exited with code ${code}; rows: ${counts.map((c) => `${c.status} ${c.n}`).join(', ')}; Novu received ${novu.deliveries().length} deliveries`,
+  );
   await db.end();
   await Promise.all([realtime.close(), novu.close()]);
   process.exit(code === 0 ? 0 : 1);

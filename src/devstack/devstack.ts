@@ -32,7 +32,8 @@ const host = values.host ?? '127.0.0.1';
 const realtimePort = Number(values['realtime-port'] ?? process.env['REALTIME_PORT'] ?? 54321);
 const novuPort = Number(values['novu-port'] ?? process.env['NOVU_PORT'] ?? 54330);
 const realtimeProfile = parseRealtimeProfile(
-  values['realtime-profile'] ?? process.env['REALTIME_PROFILE'] ?? 'unlimited');
+  values['realtime-profile'] ?? process.env['REALTIME_PROFILE'] ?? 'unlimited',
+);
 const novuProfile = parseNovuProfile(values['novu-profile'] ?? process.env['NOVU_PROFILE'] ?? 'unlimited');
 const capacityText = values['realtime-capacity'] ?? process.env['REALTIME_CAPACITY'];
 const capacity = capacityText === undefined || capacityText === 'unlimited' ? undefined : Number(capacityText);
@@ -49,27 +50,38 @@ try {
 }
 await migrate(databaseUrl);
 const realtime = await startRealtimeStandin({
-  databaseUrl, port: realtimePort, host, apiKeys: [serviceKey], profile: realtimeProfile,
+  databaseUrl,
+  port: realtimePort,
+  host,
+  apiKeys: [serviceKey],
+  profile: realtimeProfile,
   ...(capacity === undefined ? {} : { capacity }),
 });
 const novu = await startNovuStandin({
-  port: novuPort, host, apiKeys: [novuKey], workflows: 'any', tenants: 'any', profile: novuProfile,
+  port: novuPort,
+  host,
+  apiKeys: [novuKey],
+  workflows: 'any',
+  tenants: 'any',
+  profile: novuProfile,
 });
 const shown = new URL(databaseUrl);
 shown.password = shown.password === '' ? '' : '***';
-process.stdout.write([
-  'notifyd devstack (Ctrl-C stops it)',
-  `  Realtime stand-in  ${realtime.url}   (fed by ${shown.toString()})`,
-  `    profile ${realtimeProfile}, capacity ${capacity === undefined ? 'unlimited' : `${capacity} changes/s`}` +
-    `, counters ${realtime.url}${COUNTERS_PATH}`,
-  `  Novu stand-in      ${novu.url}`,
-  `    profile ${novuProfile}, counters ${novu.url}${COUNTERS_PATH}`,
-  '  run the daemon against it:',
-  `    SUPABASE_URL=${realtime.url} SUPABASE_SERVICE_ROLE_KEY=${serviceKey === DEV_SERVICE_ROLE_KEY ? serviceKey : '<your key>'} \\`,
-  `    DATABASE_URL=${shown.toString()} NOVU_API_URL=${novu.url} NOVU_SECRET_KEY=${novuKey === DEFAULT_NOVU_API_KEY ? novuKey : '<your key>'} \\`,
-  '    node dist/supervisor.js',
-  '',
-].join('\n'));
+process.stdout.write(
+  [
+    'notifyd devstack (Ctrl-C stops it)',
+    `  Realtime stand-in  ${realtime.url}   (fed by ${shown.toString()})`,
+    `    profile ${realtimeProfile}, capacity ${capacity === undefined ? 'unlimited' : `${capacity} changes/s`}` +
+      `, counters ${realtime.url}${COUNTERS_PATH}`,
+    `  Novu stand-in      ${novu.url}`,
+    `    profile ${novuProfile}, counters ${novu.url}${COUNTERS_PATH}`,
+    '  run the daemon against it:',
+    `    SUPABASE_URL=${realtime.url} SUPABASE_SERVICE_ROLE_KEY=${serviceKey === DEV_SERVICE_ROLE_KEY ? serviceKey : '<your key>'} \\`,
+    `    DATABASE_URL=${shown.toString()} NOVU_API_URL=${novu.url} NOVU_SECRET_KEY=${novuKey === DEFAULT_NOVU_API_KEY ? novuKey : '<your key>'} \\`,
+    '    node dist/supervisor.js',
+    '',
+  ].join('\n'),
+);
 
 let stopping = false;
 const stop = async () => {

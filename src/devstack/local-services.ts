@@ -76,7 +76,8 @@ export async function ensureLocalPostgres(url: string, say: Say): Promise<void> 
   const { host, port } = hostPort(url, 5432);
   if (await canConnect(host, port)) return;
   const clusters = localClusters();
-  if (clusters.length > 0) say(`PostgreSQL is not answering on ${host}:${port}; starting cluster ${clusters.join(', ')}/main`);
+  if (clusters.length > 0)
+    say(`PostgreSQL is not answering on ${host}:${port}; starting cluster ${clusters.join(', ')}/main`);
   for (const v of clusters) tryRun(`pg_ctlcluster --skip-systemctl-redirect ${v} main start`);
   if (!(await waitForPort(host, port, 30_000))) {
     throw new Error(`PostgreSQL is not answering on ${host}:${port} and could not be started`);
@@ -104,7 +105,8 @@ async function serverInfo(url: string): Promise<ServerInfo> {
   await client.connect();
   try {
     const { rows } = await client.query<{ wal_level: string; v: string }>(
-      `select current_setting('wal_level') as wal_level, current_setting('server_version_num') as v`);
+      `select current_setting('wal_level') as wal_level, current_setting('server_version_num') as v`,
+    );
     const major = Math.floor(Number(rows[0]?.v ?? 0) / 10000);
     const lib = `/usr/lib/postgresql/${major}/lib`;
     return { walLevel: rows[0]?.wal_level ?? '', major, pkglib: existsSync(lib) ? lib : undefined };
@@ -116,8 +118,12 @@ async function serverInfo(url: string): Promise<ServerInfo> {
 /** Whether this process may change the local server: root, a Debian cluster on this machine, not forbidden. */
 function mayChangeLocalServer(url: string): boolean {
   const host = new URL(url).hostname;
-  return process.getuid?.() === 0 && localClusters().length > 0 && (host === '127.0.0.1' || host === 'localhost')
-    && process.env[NO_SERVER_CHANGES_ENV] !== '1';
+  return (
+    process.getuid?.() === 0 &&
+    localClusters().length > 0 &&
+    (host === '127.0.0.1' || host === 'localhost') &&
+    process.env[NO_SERVER_CHANGES_ENV] !== '1'
+  );
 }
 
 /**
@@ -133,17 +139,23 @@ export async function ensureLogicalDecoding(url: string, say: Say): Promise<void
   if (!missingPlugin && !needsRestart) return;
   const steps = [
     ...(missingPlugin ? [`apt-get install -y ${pkg}`] : []),
-    ...(needsRestart ? [`psql "${url}" -c "ALTER SYSTEM SET wal_level = logical"`,
-      `pg_ctlcluster ${info.major} main restart`] : []),
+    ...(needsRestart
+      ? [`psql "${url}" -c "ALTER SYSTEM SET wal_level = logical"`, `pg_ctlcluster ${info.major} main restart`]
+      : []),
   ];
   if (!mayChangeLocalServer(url)) {
-    throw new Error(`the Realtime stand-in reads the WAL through wal2json, and this PostgreSQL is not ready ` +
-      `(${[missingPlugin ? `${pkg} is not installed` : '', needsRestart ? `wal_level is ${info.walLevel}` : '']
-        .filter(Boolean).join(', ')}). Run:\n  ${steps.join('\n  ')}`);
+    throw new Error(
+      `the Realtime stand-in reads the WAL through wal2json, and this PostgreSQL is not ready ` +
+        `(${[missingPlugin ? `${pkg} is not installed` : '', needsRestart ? `wal_level is ${info.walLevel}` : '']
+          .filter(Boolean)
+          .join(', ')}). Run:\n  ${steps.join('\n  ')}`,
+    );
   }
   if (missingPlugin) {
-    say(`installing Debian's ${pkg} (the Realtime stand-in decodes the WAL with it; ` +
-      `${NO_SERVER_CHANGES_ENV}=1 refuses)`);
+    say(
+      `installing Debian's ${pkg} (the Realtime stand-in decodes the WAL with it; ` +
+        `${NO_SERVER_CHANGES_ENV}=1 refuses)`,
+    );
     if (!tryRun(`apt-get install -y -q ${pkg}`, 300_000)) {
       tryRun('apt-get update -q', 300_000);
       if (!tryRun(`apt-get install -y -q ${pkg}`, 300_000)) {
@@ -152,8 +164,10 @@ export async function ensureLogicalDecoding(url: string, say: Say): Promise<void
     }
   }
   if (needsRestart) {
-    say(`PostgreSQL has wal_level = ${info.walLevel}; setting wal_level = logical and RESTARTING the local cluster ` +
-      `${info.major}/main (every open connection to it is cut; ${NO_SERVER_CHANGES_ENV}=1 refuses)`);
+    say(
+      `PostgreSQL has wal_level = ${info.walLevel}; setting wal_level = logical and RESTARTING the local cluster ` +
+        `${info.major}/main (every open connection to it is cut; ${NO_SERVER_CHANGES_ENV}=1 refuses)`,
+    );
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {

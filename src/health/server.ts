@@ -59,7 +59,9 @@ function basicCredentials(req: FastifyRequest): { user: string; password: string
   return colon === -1 ? undefined : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-export async function startHealthServer<R extends { status: string; uptime?: number }>(opts: HealthServerOptions<R>): Promise<HealthServer> {
+export async function startHealthServer<R extends { status: string; uptime?: number }>(
+  opts: HealthServerOptions<R>,
+): Promise<HealthServer> {
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
   const admin = opts.admin;
   const authorized = (req: FastifyRequest) => {
@@ -78,13 +80,25 @@ export async function startHealthServer<R extends { status: string; uptime?: num
     const code = report.status === 'unhealthy' ? 503 : 200;
     reply.code(code).header('cache-control', 'no-store');
     // the tenant list and error strings only with the admin's credentials (when they are set)
-    return reply.send(authorized(req) ? report : { status: report.status, uptime: report.uptime, detail: 'authenticate for the detailed report' });
+    return reply.send(
+      authorized(req)
+        ? report
+        : { status: report.status, uptime: report.uptime, detail: 'authenticate for the detailed report' },
+    );
   });
   if (opts.metrics !== undefined) {
     const metrics = opts.metrics;
     app.get('/metrics', async (req, reply) => {
-      if (!authorized(req)) return reply.code(401).header('www-authenticate', 'Basic realm="notifyd"').send({ error: 'authentication required' });
-      return reply.code(200).header('content-type', PROMETHEUS_TEXT).header('cache-control', 'no-store').send(await metrics());
+      if (!authorized(req))
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Basic realm="notifyd"')
+          .send({ error: 'authentication required' });
+      return reply
+        .code(200)
+        .header('content-type', PROMETHEUS_TEXT)
+        .header('cache-control', 'no-store')
+        .send(await metrics());
     });
   }
   if (admin !== undefined) {
@@ -99,7 +113,9 @@ export async function startHealthServer<R extends { status: string; uptime?: num
       const serverAdapter = new FastifyAdapter();
       serverAdapter.setBasePath(BOARD_PATH);
       createBullBoard({
-        queues: (opts.boardQueues ?? []).map((q) => new BullMQAdapter(q, { readOnlyMode: admin.readonly, allowRetries: !admin.readonly })),
+        queues: (opts.boardQueues ?? []).map(
+          (q) => new BullMQAdapter(q, { readOnlyMode: admin.readonly, allowRetries: !admin.readonly }),
+        ),
         serverAdapter,
         options: { uiConfig: { boardTitle: 'notifyd' } },
       });

@@ -6,8 +6,17 @@ import { Counter, Gauge, Histogram, register, type Registry } from 'prom-client'
 
 /** Why a row was failed, as a bounded label (the reason itself is a sentence in last_error). */
 export const FAILURE_CLASSES = [
-  'invalid_workflow', 'invalid_recipients', 'invalid_payload', 'invalid_schedule', 'novu_rejected', 'novu_not_processed',
-  'retries_exhausted', 'deadline', 'abandoned', 'unknown_enterprise', 'other',
+  'invalid_workflow',
+  'invalid_recipients',
+  'invalid_payload',
+  'invalid_schedule',
+  'novu_rejected',
+  'novu_not_processed',
+  'retries_exhausted',
+  'deadline',
+  'abandoned',
+  'unknown_enterprise',
+  'other',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
@@ -41,98 +50,255 @@ function make<T>(name: string, create: (registers: Registry[]) => T): () => T {
 
 export const Metrics = {
   // processing thread
-  deliveries: make('notifyd_deliveries_total', (registers) => new Counter({
-    name: 'notifyd_deliveries_total', registers, labelNames: ['outcome', 'origin'] as const,
-    help: 'Jobs settled, by outcome (sent, failed, retried, rate_limited, observed, skipped) and origin (realtime, catchup, sweep, scheduled, cron)',
-  })),
-  failures: make('notifyd_delivery_failures_total', (registers) => new Counter({
-    name: 'notifyd_delivery_failures_total', registers, labelNames: ['reason'] as const,
-    help: `Rows failed, by reason class (${FAILURE_CLASSES.join(', ')})`,
-  })),
-  latency: make('notifyd_delivery_latency_seconds', (registers) => new Histogram({
-    name: 'notifyd_delivery_latency_seconds', registers, labelNames: ['origin'] as const, buckets: LATENCY_BUCKETS,
-    help: 'From the commit that made a row due (its last write, or scheduled_for when later) to Novu accepting it',
-  })),
-  novuRequests: make('notifyd_novu_request_duration_seconds', (registers) => new Histogram({
-    name: 'notifyd_novu_request_duration_seconds', registers, labelNames: ['operation', 'status_class'] as const,
-    buckets: REQUEST_BUCKETS, help: 'Novu API calls (trigger, cancel) by HTTP status class (2xx, 4xx, 429, 5xx, error)',
-  })),
-  novuRateLimited: make('notifyd_novu_rate_limited_total', (registers) => new Counter({
-    name: 'notifyd_novu_rate_limited_total', registers, help: 'Novu 429 answers (the queue pauses for Retry-After, clamped)',
-  })),
-  novuRetryAfterClamped: make('notifyd_novu_retry_after_clamped_total', (registers) => new Counter({
-    name: 'notifyd_novu_retry_after_clamped_total', registers, help: 'Retry-After values longer than NOVU_MAX_RETRY_AFTER_MS',
-  })),
-  novuRemaining: make('notifyd_novu_rate_limit_remaining', (registers) => new Gauge({
-    name: 'notifyd_novu_rate_limit_remaining', registers, aggregator: 'min',
-    help: 'RateLimit-Remaining of the last Novu answer that carried it (the token bucket of the Novu environment)',
-  })),
+  deliveries: make(
+    'notifyd_deliveries_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_deliveries_total',
+        registers,
+        labelNames: ['outcome', 'origin'] as const,
+        help: 'Jobs settled, by outcome (sent, failed, retried, rate_limited, observed, skipped) and origin (realtime, catchup, sweep, scheduled, cron)',
+      }),
+  ),
+  failures: make(
+    'notifyd_delivery_failures_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_delivery_failures_total',
+        registers,
+        labelNames: ['reason'] as const,
+        help: `Rows failed, by reason class (${FAILURE_CLASSES.join(', ')})`,
+      }),
+  ),
+  latency: make(
+    'notifyd_delivery_latency_seconds',
+    (registers) =>
+      new Histogram({
+        name: 'notifyd_delivery_latency_seconds',
+        registers,
+        labelNames: ['origin'] as const,
+        buckets: LATENCY_BUCKETS,
+        help: 'From the commit that made a row due (its last write, or scheduled_for when later) to Novu accepting it',
+      }),
+  ),
+  novuRequests: make(
+    'notifyd_novu_request_duration_seconds',
+    (registers) =>
+      new Histogram({
+        name: 'notifyd_novu_request_duration_seconds',
+        registers,
+        labelNames: ['operation', 'status_class'] as const,
+        buckets: REQUEST_BUCKETS,
+        help: 'Novu API calls (trigger, cancel) by HTTP status class (2xx, 4xx, 429, 5xx, error)',
+      }),
+  ),
+  novuRateLimited: make(
+    'notifyd_novu_rate_limited_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_novu_rate_limited_total',
+        registers,
+        help: 'Novu 429 answers (the queue pauses for Retry-After, clamped)',
+      }),
+  ),
+  novuRetryAfterClamped: make(
+    'notifyd_novu_retry_after_clamped_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_novu_retry_after_clamped_total',
+        registers,
+        help: 'Retry-After values longer than NOVU_MAX_RETRY_AFTER_MS',
+      }),
+  ),
+  novuRemaining: make(
+    'notifyd_novu_rate_limit_remaining',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_novu_rate_limit_remaining',
+        registers,
+        aggregator: 'min',
+        help: 'RateLimit-Remaining of the last Novu answer that carried it (the token bucket of the Novu environment)',
+      }),
+  ),
   // scheduler thread
-  sweepRepairs: make('notifyd_sweep_repairs_total', (registers) => new Counter({
-    name: 'notifyd_sweep_repairs_total', registers, labelNames: ['kind'] as const,
-    help: 'Work the live path missed, found by the sweep: missed (no job), repaired (job finished, row pending), unknown_enterprise',
-  })),
-  sweeps: make('notifyd_sweeps_total', (registers) => new Counter({
-    name: 'notifyd_sweeps_total', registers, labelNames: ['result'] as const, help: 'Sweep passes, by result (ok, error)',
-  })),
-  redisDataLoss: make('notifyd_redis_data_loss_total', (registers) => new Counter({
-    name: 'notifyd_redis_data_loss_total', registers, help: 'Times Redis was found to have lost its data (the queue was repaired from PostgreSQL)',
-  })),
+  sweepRepairs: make(
+    'notifyd_sweep_repairs_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_sweep_repairs_total',
+        registers,
+        labelNames: ['kind'] as const,
+        help: 'Work the live path missed, found by the sweep: missed (no job), repaired (job finished, row pending), unknown_enterprise',
+      }),
+  ),
+  sweeps: make(
+    'notifyd_sweeps_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_sweeps_total',
+        registers,
+        labelNames: ['result'] as const,
+        help: 'Sweep passes, by result (ok, error)',
+      }),
+  ),
+  redisDataLoss: make(
+    'notifyd_redis_data_loss_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_redis_data_loss_total',
+        registers,
+        help: 'Times Redis was found to have lost its data (the queue was repaired from PostgreSQL)',
+      }),
+  ),
   // cron thread
-  cronFires: make('notifyd_cron_fires_total', (registers) => new Counter({
-    name: 'notifyd_cron_fires_total', registers, labelNames: ['outcome'] as const,
-    help: 'Cron rule fire times accounted for, by outcome (fired, caught_up, missed)',
-  })),
+  cronFires: make(
+    'notifyd_cron_fires_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_cron_fires_total',
+        registers,
+        labelNames: ['outcome'] as const,
+        help: 'Cron rule fire times accounted for, by outcome (fired, caught_up, missed)',
+      }),
+  ),
   // realtime threads
-  realtimeEvents: make('notifyd_realtime_events_total', (registers) => new Counter({
-    name: 'notifyd_realtime_events_total', registers, labelNames: ['type'] as const, help: 'postgres_changes events received, by type',
-  })),
-  realtimeReconnects: make('notifyd_realtime_reconnects_total', (registers) => new Counter({
-    name: 'notifyd_realtime_reconnects_total', registers, help: 'Enterprise subscriptions torn down and retried',
-  })),
-  realtimeRateLimitCloses: make('notifyd_realtime_rate_limit_closes_total', (registers) => new Counter({
-    name: 'notifyd_realtime_rate_limit_closes_total', registers, labelNames: ['limit'] as const,
-    help: 'Channels or sockets Realtime closed over a plan limit (messages, joins, channels, connections)',
-  })),
-  realtimeDropped: make('notifyd_realtime_events_dropped_total', (registers) => new Counter({
-    name: 'notifyd_realtime_events_dropped_total', registers, help: 'Events dropped from a full buffer (the catch-up reads their rows instead)',
-  })),
-  catchUpRows: make('notifyd_catchup_rows_total', (registers) => new Counter({
-    name: 'notifyd_catchup_rows_total', registers, help: 'Pending rows re-enqueued by catch-ups after (re)subscribing',
-  })),
+  realtimeEvents: make(
+    'notifyd_realtime_events_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_realtime_events_total',
+        registers,
+        labelNames: ['type'] as const,
+        help: 'postgres_changes events received, by type',
+      }),
+  ),
+  realtimeReconnects: make(
+    'notifyd_realtime_reconnects_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_realtime_reconnects_total',
+        registers,
+        help: 'Enterprise subscriptions torn down and retried',
+      }),
+  ),
+  realtimeRateLimitCloses: make(
+    'notifyd_realtime_rate_limit_closes_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_realtime_rate_limit_closes_total',
+        registers,
+        labelNames: ['limit'] as const,
+        help: 'Channels or sockets Realtime closed over a plan limit (messages, joins, channels, connections)',
+      }),
+  ),
+  realtimeDropped: make(
+    'notifyd_realtime_events_dropped_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_realtime_events_dropped_total',
+        registers,
+        help: 'Events dropped from a full buffer (the catch-up reads their rows instead)',
+      }),
+  ),
+  catchUpRows: make(
+    'notifyd_catchup_rows_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_catchup_rows_total',
+        registers,
+        help: 'Pending rows re-enqueued by catch-ups after (re)subscribing',
+      }),
+  ),
   // main thread (filled on each scrape)
-  queueJobs: make('notifyd_queue_jobs', (registers) => new Gauge({
-    name: 'notifyd_queue_jobs', registers, labelNames: ['queue', 'state'] as const, aggregator: 'max',
-    help: 'BullMQ jobs by queue and state (waiting, prioritized, delayed, active, completed, failed)',
-  })),
-  oldestDuePending: make('notifyd_oldest_due_pending_seconds', (registers) => new Gauge({
-    name: 'notifyd_oldest_due_pending_seconds', registers, aggregator: 'max',
-    help: 'Age of the oldest pending row that is due (since its last write or scheduled_for), served enterprises only; 0 when none',
-  })),
-  subscriptions: make('notifyd_subscriptions', (registers) => new Gauge({
-    name: 'notifyd_subscriptions', registers, labelNames: ['state'] as const, help: 'Enterprise subscriptions of this host by state',
-  })),
-  enterpriseSubscribed: make('notifyd_enterprise_subscribed', (registers) => new Gauge({
-    name: 'notifyd_enterprise_subscribed', registers, labelNames: ['enterprise'] as const,
-    help: '1 while the enterprise is subscribed on this host, 0 otherwise (at most METRICS_ENTERPRISE_LIMIT enterprises)',
-  })),
-  enterprisesOverLimit: make('notifyd_enterprise_series_omitted', (registers) => new Gauge({
-    name: 'notifyd_enterprise_series_omitted', registers, help: 'Enterprises left out of per-enterprise series by METRICS_ENTERPRISE_LIMIT',
-  })),
-  actorRestarts: make('notifyd_actor_restarts_total', (registers) => new Counter({
-    name: 'notifyd_actor_restarts_total', registers, labelNames: ['kind'] as const, help: 'Actor and host thread restarts, by kind',
-  })),
-  refreshErrors: make('notifyd_metrics_refresh_errors_total', (registers) => new Counter({
-    name: 'notifyd_metrics_refresh_errors_total', registers,
-    help: 'Scrapes whose queue-depth or oldest-row figures could not be read (Redis or PostgreSQL down): those gauges kept their last values',
-  })),
-  info: make('notifyd_info', (registers) => new Gauge({
-    name: 'notifyd_info', registers, labelNames: ['version', 'role'] as const, help: 'Always 1: the running version and role',
-  })),
-  up: make('notifyd_health_status', (registers) => new Gauge({
-    name: 'notifyd_health_status', registers, labelNames: ['status'] as const,
-    help: '1 for the current overall /health status (healthy, degraded, unhealthy), 0 for the others',
-  })),
+  queueJobs: make(
+    'notifyd_queue_jobs',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_queue_jobs',
+        registers,
+        labelNames: ['queue', 'state'] as const,
+        aggregator: 'max',
+        help: 'BullMQ jobs by queue and state (waiting, prioritized, delayed, active, completed, failed)',
+      }),
+  ),
+  oldestDuePending: make(
+    'notifyd_oldest_due_pending_seconds',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_oldest_due_pending_seconds',
+        registers,
+        aggregator: 'max',
+        help: 'Age of the oldest pending row that is due (since its last write or scheduled_for), served enterprises only; 0 when none',
+      }),
+  ),
+  subscriptions: make(
+    'notifyd_subscriptions',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_subscriptions',
+        registers,
+        labelNames: ['state'] as const,
+        help: 'Enterprise subscriptions of this host by state',
+      }),
+  ),
+  enterpriseSubscribed: make(
+    'notifyd_enterprise_subscribed',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_enterprise_subscribed',
+        registers,
+        labelNames: ['enterprise'] as const,
+        help: '1 while the enterprise is subscribed on this host, 0 otherwise (at most METRICS_ENTERPRISE_LIMIT enterprises)',
+      }),
+  ),
+  enterprisesOverLimit: make(
+    'notifyd_enterprise_series_omitted',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_enterprise_series_omitted',
+        registers,
+        help: 'Enterprises left out of per-enterprise series by METRICS_ENTERPRISE_LIMIT',
+      }),
+  ),
+  actorRestarts: make(
+    'notifyd_actor_restarts_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_actor_restarts_total',
+        registers,
+        labelNames: ['kind'] as const,
+        help: 'Actor and host thread restarts, by kind',
+      }),
+  ),
+  refreshErrors: make(
+    'notifyd_metrics_refresh_errors_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_metrics_refresh_errors_total',
+        registers,
+        help: 'Scrapes whose queue-depth or oldest-row figures could not be read (Redis or PostgreSQL down): those gauges kept their last values',
+      }),
+  ),
+  info: make(
+    'notifyd_info',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_info',
+        registers,
+        labelNames: ['version', 'role'] as const,
+        help: 'Always 1: the running version and role',
+      }),
+  ),
+  up: make(
+    'notifyd_health_status',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_health_status',
+        registers,
+        labelNames: ['status'] as const,
+        help: '1 for the current overall /health status (healthy, degraded, unhealthy), 0 for the others',
+      }),
+  ),
 };
 
 /** Origin label of a job: cron fires, scheduled rows (due later when enqueued), else the path that enqueued it. */
@@ -158,7 +324,8 @@ const ORIGINS = ['realtime', 'catchup', 'sweep', 'scheduled', 'cron'] as const;
 export function zeroSeries(part: 'processing' | 'scheduler' | 'cron' | 'realtime'): void {
   switch (part) {
     case 'processing':
-      for (const origin of ORIGINS) for (const outcome of ['sent', 'failed']) Metrics.deliveries().inc({ outcome, origin }, 0);
+      for (const origin of ORIGINS)
+        for (const outcome of ['sent', 'failed']) Metrics.deliveries().inc({ outcome, origin }, 0);
       for (const reason of FAILURE_CLASSES) Metrics.failures().inc({ reason }, 0);
       Metrics.novuRateLimited().inc(0);
       Metrics.novuRetryAfterClamped().inc(0);
@@ -173,7 +340,8 @@ export function zeroSeries(part: 'processing' | 'scheduler' | 'cron' | 'realtime
       return;
     case 'realtime':
       for (const type of ['INSERT', 'UPDATE', 'DELETE']) Metrics.realtimeEvents().inc({ type }, 0);
-      for (const limit of ['messages', 'joins', 'channels', 'connections']) Metrics.realtimeRateLimitCloses().inc({ limit }, 0);
+      for (const limit of ['messages', 'joins', 'channels', 'connections'])
+        Metrics.realtimeRateLimitCloses().inc({ limit }, 0);
       Metrics.realtimeReconnects().inc(0);
       Metrics.realtimeDropped().inc(0);
       Metrics.catchUpRows().inc(0);

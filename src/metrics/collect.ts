@@ -4,7 +4,14 @@
 // AggregatorRegistry, plus what only the main thread knows — process metrics,
 // subscriptions and actor restarts from the status registry, queue depth by state (BullMQ), the age of the oldest due
 // pending row (PostgreSQL), the running version and role, and the overall health.
-import { AggregatorRegistry, Registry, collectDefaultMetrics, register, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Registry,
+  collectDefaultMetrics,
+  register,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { scopeParams, scopeSql, type EnterpriseScope } from '../db/enterprises.js';
@@ -44,12 +51,17 @@ export class MetricsCollector {
       collectDefaultMetrics({ register });
       // gauges named like counters (promtool's lint refuses them); nodejs_active_{handles,requests,resources}{type}
       // carry the same counts
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ]) {
         register.removeSingleMetric(name);
       }
     }
     Metrics.info().set({ version: sources.version, role: sources.role }, 1);
-    for (const kind of ['enterprise', 'host', 'processing', 'scheduler', 'cron']) Metrics.actorRestarts().inc({ kind }, 0);
+    for (const kind of ['enterprise', 'host', 'processing', 'scheduler', 'cron'])
+      Metrics.actorRestarts().inc({ kind }, 0);
     Metrics.refreshErrors().inc(0);
   }
 
@@ -73,7 +85,10 @@ export class MetricsCollector {
     for (const e of enterprises) Metrics.subscriptions().inc({ state: e.status });
     Metrics.enterpriseSubscribed().reset();
     for (const e of enterprises.slice(0, this.sources.enterpriseLimit)) {
-      Metrics.enterpriseSubscribed().set({ enterprise: e.id.replace(/^enterprise:/, '') }, e.status === 'subscribed' ? 1 : 0);
+      Metrics.enterpriseSubscribed().set(
+        { enterprise: e.id.replace(/^enterprise:/, '') },
+        e.status === 'subscribed' ? 1 : 0,
+      );
     }
     Metrics.enterprisesOverLimit().set(Math.max(0, enterprises.length - this.sources.enterpriseLimit));
     for (const a of actors) {
@@ -90,7 +105,9 @@ export class MetricsCollector {
       // a failure keeps the last values, and says so in notifyd_metrics_refresh_errors_total
       await Promise.all([this.queueDepths(), this.oldestDue()]).catch(() => Metrics.refreshErrors().inc());
       this.slowAt = Date.now();
-    })().finally(() => { this.slow = undefined; });
+    })().finally(() => {
+      this.slow = undefined;
+    });
     return this.slow;
   }
 
@@ -107,7 +124,8 @@ export class MetricsCollector {
          from notify.ent_notification n
         where n.status = 'pending' and (n.scheduled_for is null or n.scheduled_for between '0001-01-01'::timestamptz and clock_timestamp())
           and ${scopeSql('n.enterprise_id', 1, 2)}`,
-      scopeParams(this.sources.scope));
+      scopeParams(this.sources.scope),
+    );
     const age = res.rows[0]?.age;
     Metrics.oldestDuePending().set(typeof age === 'number' && Number.isFinite(age) ? Math.max(0, age) : 0);
   }

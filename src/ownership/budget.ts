@@ -27,7 +27,9 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 redis.call('PEXPIRE', KEYS[1], 60000)
 return { wait, math.floor(tokens) }`;
 
-type BudgetRedis = Redis & { notifydBudgetTake(key: string, capacity: number, perSecond: number, want: number): Promise<[number, number]> };
+type BudgetRedis = Redis & {
+  notifydBudgetTake(key: string, capacity: number, perSecond: number, want: number): Promise<[number, number]>;
+};
 
 export interface BucketSettings {
   /** tokens added per second */
@@ -43,7 +45,8 @@ export class RedisTokenBucket {
 
   constructor(redis: Redis, prefix: string, name: string, settings: BucketSettings) {
     const r = redis as BudgetRedis;
-    if (typeof r.notifydBudgetTake !== 'function') redis.defineCommand('notifydBudgetTake', { numberOfKeys: 1, lua: TAKE });
+    if (typeof r.notifydBudgetTake !== 'function')
+      redis.defineCommand('notifydBudgetTake', { numberOfKeys: 1, lua: TAKE });
     this.redis = r;
     this.key = `${prefix}:budget:${name}`;
     this.settings = { perSecond: settings.perSecond, capacity: settings.capacity ?? settings.perSecond };

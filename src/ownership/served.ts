@@ -106,7 +106,9 @@ export class ServedRegistry {
   /** Marks these enterprises served in their mode for `ttlMs` from now (Redis time), with what the host knows. */
   async publish(entries: readonly { id: string; mode: ServeMode; info?: ServedInfo }[], ttlMs: number): Promise<void> {
     for (let i = 0; i < entries.length; i += 500) {
-      const args = entries.slice(i, i + 500).flatMap((e) => [e.id, e.mode, e.info === undefined ? '' : JSON.stringify(e.info)]);
+      const args = entries
+        .slice(i, i + 500)
+        .flatMap((e) => [e.id, e.mode, e.info === undefined ? '' : JSON.stringify(e.info)]);
       await this.redis.notifydServedPublish(this.keys[0], this.keys[1], this.keys[2], ttlMs, ...args);
     }
   }
@@ -114,7 +116,12 @@ export class ServedRegistry {
   /** No longer served by this host (stopped, removed, handed over). */
   async withdraw(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.multi().zrem(this.keys[0], ...ids).zrem(this.keys[1], ...ids).hdel(this.keys[2], ...ids).exec();
+    await this.redis
+      .multi()
+      .zrem(this.keys[0], ...ids)
+      .zrem(this.keys[1], ...ids)
+      .hdel(this.keys[2], ...ids)
+      .exec();
   }
 
   /** Every live entry with its mode, host, state and expiry (for operators: `notifyd status`). */
@@ -124,11 +131,16 @@ export class ServedRegistry {
     for (let i = 0; i < flat.length; i += 4) {
       let info: Partial<ServedInfo> = {};
       try {
-        info = flat[i + 3] ? JSON.parse(flat[i + 3] as string) as ServedInfo : {};
+        info = flat[i + 3] ? (JSON.parse(flat[i + 3] as string) as ServedInfo) : {};
       } catch {
         info = {};
       }
-      out.push({ id: flat[i] as string, mode: flat[i + 1] as ServeMode, expiresInMs: Number(flat[i + 2]) - Number(now), ...info });
+      out.push({
+        id: flat[i] as string,
+        mode: flat[i + 1] as ServeMode,
+        expiresInMs: Number(flat[i + 2]) - Number(now),
+        ...info,
+      });
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -153,7 +165,10 @@ export class ServedView {
   private refreshing: Promise<void> | undefined;
   private loaded = false;
 
-  constructor(private readonly registry: ServedRegistry, private readonly refreshMs = 1000) {}
+  constructor(
+    private readonly registry: ServedRegistry,
+    private readonly refreshMs = 1000,
+  ) {}
 
   get ready(): boolean {
     return this.loaded;
@@ -168,10 +183,18 @@ export class ServedView {
   }
 
   refresh(): Promise<void> {
-    this.refreshing ??= this.registry.snapshot().then((m) => {
-      this.current = m;
-      this.loaded = true;
-    }, () => undefined).finally(() => { this.refreshing = undefined; });
+    this.refreshing ??= this.registry
+      .snapshot()
+      .then(
+        (m) => {
+          this.current = m;
+          this.loaded = true;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.refreshing = undefined;
+      });
     return this.refreshing;
   }
 

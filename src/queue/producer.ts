@@ -3,7 +3,14 @@
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeError, Errors, notifydError } from '../errors.js';
-import { QUEUE_NAME, jobIdFor, jobNameFor, jobOptions, type NotificationJobData, type RetentionPolicy } from './jobs.js';
+import {
+  QUEUE_NAME,
+  jobIdFor,
+  jobNameFor,
+  jobOptions,
+  type NotificationJobData,
+  type RetentionPolicy,
+} from './jobs.js';
 import { bounded } from '../bounded.js';
 
 export interface ProducerSettings {
@@ -60,12 +67,15 @@ export class NotificationProducer {
 
   /** Connects first (BullMQ needs Redis up when the Queue is built), then fails fast on every later outage. */
   static async connect(settings: ProducerSettings): Promise<NotificationProducer> {
-    const connection = new Redis(settings.redisUrl, redisOptions({
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      lazyConnect: true,
-      connectTimeout: settings.connectTimeoutMs ?? 5000,
-    }));
+    const connection = new Redis(
+      settings.redisUrl,
+      redisOptions({
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        lazyConnect: true,
+        connectTimeout: settings.connectTimeoutMs ?? 5000,
+      }),
+    );
     connection.on('error', () => undefined);
     try {
       await connection.connect();
@@ -92,7 +102,10 @@ export class NotificationProducer {
       name: jobNameFor(req.version, req.action),
       data,
       opts: jobOptions({
-        jobId, priority: req.priority, delayMs: req.delayMs, attempts: this.settings.attempts,
+        jobId,
+        priority: req.priority,
+        delayMs: req.delayMs,
+        attempts: this.settings.attempts,
         ...(this.settings.backoffMs === undefined ? {} : { backoffMs: this.settings.backoffMs }),
         ...(this.settings.retention === undefined ? {} : { retention: this.settings.retention }),
       }),

@@ -11,7 +11,10 @@ export interface Priorities {
 }
 
 /** cron for rule fires; scheduled for a row due later; realtime otherwise. */
-export function priorityOf(row: { source: unknown; dueInMs: number | null | undefined }, priorities: Priorities): number {
+export function priorityOf(
+  row: { source: unknown; dueInMs: number | null | undefined },
+  priorities: Priorities,
+): number {
   if (row.source === 'rule') return priorities.cron;
   if (row.dueInMs !== null && row.dueInMs !== undefined && row.dueInMs > 0) return priorities.scheduled;
   return priorities.realtime;

@@ -53,7 +53,13 @@ const worst = (a: Health, b: Health): Health => (rank[a] >= rank[b] ? a : b);
 const CRASH_CLEANUP_MS = 2_000;
 
 export class ActorCell {
-  readonly spec: Required<Pick<ActorSpec, 'id' | 'kind' | 'module' | 'restart' | 'shutdownMs' | 'startTimeoutMs' | 'degradedAfter' | 'stashLimit'>> & ActorSpec;
+  readonly spec: Required<
+    Pick<
+      ActorSpec,
+      'id' | 'kind' | 'module' | 'restart' | 'shutdownMs' | 'startTimeoutMs' | 'degradedAfter' | 'stashLimit'
+    >
+  > &
+    ActorSpec;
   readonly log: Logger;
   state: CellState = 'starting';
   readonly #host: CellHost;
@@ -97,7 +103,8 @@ export class ActorCell {
   }
 
   report(): ActorReport {
-    const failing: Health = this.state === 'failed' ? 'down' : this.#backoff.failures >= this.spec.degradedAfter ? 'degraded' : 'ok';
+    const failing: Health =
+      this.state === 'failed' ? 'down' : this.#backoff.failures >= this.spec.degradedAfter ? 'degraded' : 'ok';
     return {
       id: this.spec.id,
       kind: this.spec.kind,
@@ -118,7 +125,10 @@ export class ActorCell {
   /** Called for an error attributed to `inc` (uncaught exception, unhandled rejection, ctx.fail). */
   crash(inc: Incarnation, err: unknown): void {
     if (inc !== this.#inc || (this.state !== 'running' && this.state !== 'starting')) {
-      this.log.warn({ event: 'actor_stale_error', gen: inc.gen, err: describeError(err) }, 'error from an ended incarnation ignored');
+      this.log.warn(
+        { event: 'actor_stale_error', gen: inc.gen, err: describeError(err) },
+        'error from an ended incarnation ignored',
+      );
       return;
     }
     void this.#end(inc, 'crash', err);
@@ -133,7 +143,13 @@ export class ActorCell {
   // ---- incarnations ----------------------------------------------------------------------------------------
 
   async #startIncarnation(): Promise<void> {
-    const inc: Incarnation = { cell: this, gen: ++this.#gen, controller: new AbortController(), actor: undefined, ownStatus: false };
+    const inc: Incarnation = {
+      cell: this,
+      gen: ++this.#gen,
+      controller: new AbortController(),
+      actor: undefined,
+      ownStatus: false,
+    };
     this.#inc = inc;
     this.state = 'starting';
     this.#setStatus('starting');
@@ -181,9 +197,9 @@ export class ActorCell {
       this.log.warn({ event: 'actor_crashed', err: error, restarts: this.#restarts }, 'actor crashed');
     }
     inc.controller.abort(how === 'crash' ? err : notifydError(Errors.ACTOR_STOPPED, `actor ${this.id}`, 'exited'));
-    this.#refuseQueued(how === 'crash'
-      ? notifydError(Errors.ACTOR_CRASHED, this.id, error)
-      : unavailable(this.id, 'it exited'));
+    this.#refuseQueued(
+      how === 'crash' ? notifydError(Errors.ACTOR_CRASHED, this.id, error) : unavailable(this.id, 'it exited'),
+    );
     await this.#stopActor(inc, how, Math.min(this.spec.shutdownMs, CRASH_CLEANUP_MS));
     if (this.#inc !== inc || this.state !== 'backoff') return; // a stop() came in meanwhile
     const restart = this.spec.restart === 'permanent' || (this.spec.restart === 'transient' && how === 'crash');
@@ -216,7 +232,8 @@ export class ActorCell {
     if (inc !== undefined && wasLive) {
       inc.controller.abort(notifydError(Errors.ACTOR_STOPPED, `actor ${this.id}`, `stopping: ${reason}`));
       inTime = await this.#stopActor(inc, reason, timeoutMs);
-      if (!inTime) this.log.warn({ event: 'actor_stop_abandoned', timeout_ms: timeoutMs }, 'actor ignored stop; abandoned');
+      if (!inTime)
+        this.log.warn({ event: 'actor_stop_abandoned', timeout_ms: timeoutMs }, 'actor ignored stop; abandoned');
     }
     this.#inc = undefined;
     this.#refuseQueued(notifydError(Errors.ACTOR_STOPPED, `actor ${this.id}`, `stopped (${reason})`));
@@ -290,7 +307,8 @@ export class ActorCell {
     if (msg.t !== 'ask' && msg.t !== 'tell') return;
     if (this.state === 'running' || this.state === 'starting') {
       if (this.#queue.length >= this.spec.stashLimit) {
-        if (msg.t === 'ask') this.#reply(msg.c, false, unavailable(this.id, `its mailbox is full (${this.spec.stashLimit})`));
+        if (msg.t === 'ask')
+          this.#reply(msg.c, false, unavailable(this.id, `its mailbox is full (${this.spec.stashLimit})`));
         return;
       }
       this.#queue.push(msg);
@@ -320,7 +338,8 @@ export class ActorCell {
       const actor = inc.actor;
       this.#handling = inc;
       try {
-        const value = actor?.handle === undefined ? undefined : await this.#host.als.run(inc, () => actor.handle!(msg.m));
+        const value =
+          actor?.handle === undefined ? undefined : await this.#host.als.run(inc, () => actor.handle!(msg.m));
         if (msg.t === 'ask') this.#reply(msg.c, true, value);
       } catch (err) {
         if (msg.t === 'ask') this.#reply(msg.c, false, err);

@@ -16,7 +16,10 @@ export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({
 });
 
 /** Fills and checks a policy; throws RUNTIME_OPTION_INVALID naming the field. Returns a frozen copy. */
-export function resolveBackoff(partial: Partial<BackoffPolicy> | undefined, base: BackoffPolicy = DEFAULT_BACKOFF): Readonly<BackoffPolicy> {
+export function resolveBackoff(
+  partial: Partial<BackoffPolicy> | undefined,
+  base: BackoffPolicy = DEFAULT_BACKOFF,
+): Readonly<BackoffPolicy> {
   const p: BackoffPolicy = { ...base, ...(partial ?? {}) };
   const bad = (field: string, rule: string): never => {
     throw notifydError(Errors.RUNTIME_OPTION_INVALID, `backoff.${field} must be ${rule}`, { details: { field } });

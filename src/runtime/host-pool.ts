@@ -47,15 +47,24 @@ export class HostPool {
     this.#opts = opts;
     const log = opts.log ?? rootLog();
     this.hosts = Array.from({ length: opts.size }, (_, i) => {
-      const host = new ThreadHost({ ...(opts.host ?? {}), id: `${opts.id}-${i + 1}`, log, ...(opts.registry === undefined ? {} : { registry: opts.registry }) });
+      const host = new ThreadHost({
+        ...(opts.host ?? {}),
+        id: `${opts.id}-${i + 1}`,
+        log,
+        ...(opts.registry === undefined ? {} : { registry: opts.registry }),
+      });
       host.on('actor-gone', ({ id }: { id: string }) => {
         if (this.#placement.get(id) === host) this.#placement.delete(id);
       });
       return host;
     });
     this.supervisor = new Supervisor({
-      id: opts.id, strategy: 'one_for_one', intensity: opts.intensity ?? 3, periodMs: opts.periodMs ?? 5_000,
-      backoff: opts.backoff ?? null, log,
+      id: opts.id,
+      strategy: 'one_for_one',
+      intensity: opts.intensity ?? 3,
+      periodMs: opts.periodMs ?? 5_000,
+      backoff: opts.backoff ?? null,
+      log,
       children: this.hosts.map((h) => h.childSpec({ shutdownMs: opts.hostShutdownMs ?? 5_000 })),
     });
   }
@@ -85,7 +94,8 @@ export class HostPool {
 
   /** Places an actor on the least-loaded host; resolves after its first start attempt. */
   async spawn(spec: ActorSpec): Promise<ActorStatus> {
-    if (this.#placement.has(spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'actor', spec.id, `pool ${this.id}`);
+    if (this.#placement.has(spec.id))
+      throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'actor', spec.id, `pool ${this.id}`);
     const host = this.#leastLoaded();
     this.#placement.set(spec.id, host);
     try {
@@ -97,11 +107,16 @@ export class HostPool {
   }
 
   /** Spawns many actors with at most `concurrency` first starts in flight; one result per spec, in order. */
-  spawnMany(specs: ActorSpec[], concurrency = this.#opts.spawnConcurrency ?? Math.max(4, 2 * availableParallelism())): Promise<PromiseSettledResult<ActorStatus>[]> {
-    return mapLimit(specs, concurrency, (spec) => this.spawn(spec).then(
-      (value): PromiseSettledResult<ActorStatus> => ({ status: 'fulfilled', value }),
-      (reason: unknown): PromiseSettledResult<ActorStatus> => ({ status: 'rejected', reason }),
-    ));
+  spawnMany(
+    specs: ActorSpec[],
+    concurrency = this.#opts.spawnConcurrency ?? Math.max(4, 2 * availableParallelism()),
+  ): Promise<PromiseSettledResult<ActorStatus>[]> {
+    return mapLimit(specs, concurrency, (spec) =>
+      this.spawn(spec).then(
+        (value): PromiseSettledResult<ActorStatus> => ({ status: 'fulfilled', value }),
+        (reason: unknown): PromiseSettledResult<ActorStatus> => ({ status: 'rejected', reason }),
+      ),
+    );
   }
 
   async stopActor(actorId: string, reason = 'removed'): Promise<void> {
@@ -113,7 +128,8 @@ export class HostPool {
 
   ask<Reply = unknown>(actorId: string, msg: unknown, timeoutMs?: number): Promise<Reply> {
     const host = this.#placement.get(actorId);
-    if (host === undefined) return Promise.reject(notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `pool ${this.id}`));
+    if (host === undefined)
+      return Promise.reject(notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `pool ${this.id}`));
     return host.ask<Reply>(actorId, msg, timeoutMs);
   }
 
@@ -122,7 +138,11 @@ export class HostPool {
   }
 
   ref<Msg = unknown, Reply = unknown>(actorId: string): ActorRef<Msg, Reply> {
-    return { id: actorId, ask: (msg, timeoutMs) => this.ask<Reply>(actorId, msg, timeoutMs), tell: (msg) => this.tell(actorId, msg) };
+    return {
+      id: actorId,
+      ask: (msg, timeoutMs) => this.ask<Reply>(actorId, msg, timeoutMs),
+      tell: (msg) => this.tell(actorId, msg),
+    };
   }
 
   actors(): ActorStatus[] {

@@ -76,7 +76,12 @@ export class HostRun implements ChildRun {
       this.#error ??= err;
       this.#log.error({ event: 'host_thread_error', err: describeError(err) }, 'host thread error');
     });
-    this.worker.on('messageerror', (err) => this.#log.error({ event: 'host_message_error', err: describeError(err) }, 'message from host thread could not be read'));
+    this.worker.on('messageerror', (err) =>
+      this.#log.error(
+        { event: 'host_message_error', err: describeError(err) },
+        'message from host thread could not be read',
+      ),
+    );
     this.worker.on('exit', (code) => this.#onExit(code));
     this.#startTimer = setTimeout(() => {
       if (this.state !== 'booting') return;
@@ -131,7 +136,10 @@ export class HostRun implements ChildRun {
       /* the thread is going away anyway */
     }
     if ((await within(this.exited, timeoutMs)) === kTimedOut) {
-      this.#log.warn({ event: 'host_stop_timeout', timeout_ms: timeoutMs }, 'host thread did not stop in time; terminating');
+      this.#log.warn(
+        { event: 'host_stop_timeout', timeout_ms: timeoutMs },
+        'host thread did not stop in time; terminating',
+      );
       await this.kill();
     }
   }
@@ -181,7 +189,10 @@ export class HostRun implements ChildRun {
       if (silentFor <= limit) return;
       this.state = 'hung';
       this.#intent = 'hung';
-      this.#log.error({ event: 'host_hung', silent_ms: Math.round(silentFor), limit_ms: limit }, 'host thread missed its heartbeats; terminating');
+      this.#log.error(
+        { event: 'host_hung', silent_ms: Math.round(silentFor), limit_ms: limit },
+        'host thread missed its heartbeats; terminating',
+      );
       void this.worker.terminate();
     }, period);
     this.#hangTimer.unref();
@@ -197,21 +208,41 @@ export class HostRun implements ChildRun {
     if (this.#intent === 'stop') {
       exit = { reason: 'shutdown', exitCode: code };
     } else if (this.#intent === 'hung' && !(this.#error instanceof NotifydError)) {
-      exit = { reason: 'crash', exitCode: code, error: notifydError(Errors.HOST_UNRESPONSIVE, hostId, this.#opts.missedHeartbeats) };
+      exit = {
+        reason: 'crash',
+        exitCode: code,
+        error: notifydError(Errors.HOST_UNRESPONSIVE, hostId, this.#opts.missedHeartbeats),
+      };
     } else if (this.#error !== undefined) {
       exit = { reason: 'crash', exitCode: code, error: this.#error };
     } else if (code === 0) {
       exit = { reason: 'normal', exitCode: code };
     } else {
-      exit = { reason: 'crash', exitCode: code, error: notifydError(Errors.HOST_EXITED, hostId, code, { details: { exitCode: code } }) };
+      exit = {
+        reason: 'crash',
+        exitCode: code,
+        error: notifydError(Errors.HOST_EXITED, hostId, code, { details: { exitCode: code } }),
+      };
     }
     for (const d of this.#pending.values()) d.resolve(undefined);
     this.#pending.clear();
     if (wasBooting) {
-      this.#ready.reject(notifydError(Errors.HOST_START_FAILED, hostId, `thread ended before it was ready (${exit.reason})`, { cause: exit.error }));
+      this.#ready.reject(
+        notifydError(Errors.HOST_START_FAILED, hostId, `thread ended before it was ready (${exit.reason})`, {
+          cause: exit.error,
+        }),
+      );
     }
     const level = exit.reason === 'crash' ? 'error' : 'info';
-    this.#log[level]({ event: 'host_exit', reason: exit.reason, exit_code: code, err: exit.error === undefined ? undefined : describeError(exit.error) }, 'host thread exited');
+    this.#log[level](
+      {
+        event: 'host_exit',
+        reason: exit.reason,
+        exit_code: code,
+        err: exit.error === undefined ? undefined : describeError(exit.error),
+      },
+      'host thread exited',
+    );
     this.#exit.resolve(exit);
   }
 }

@@ -67,13 +67,18 @@ process.on('unhandledRejection', onUncaught);
 function loadFactory(moduleUrl: string): Promise<ActorFactory> {
   let loading = factories.get(moduleUrl);
   if (loading === undefined) {
-    loading = als.exit(() => import(moduleUrl)).then((mod: unknown) => {
-      const factory = factoryOf(mod);
-      if (factory === undefined) {
-        throw notifydError(Errors.ACTOR_START_FAILED, `module ${moduleUrl} exports no actor factory (default or createActor)`);
-      }
-      return factory;
-    });
+    loading = als
+      .exit(() => import(moduleUrl))
+      .then((mod: unknown) => {
+        const factory = factoryOf(mod);
+        if (factory === undefined) {
+          throw notifydError(
+            Errors.ACTOR_START_FAILED,
+            `module ${moduleUrl} exports no actor factory (default or createActor)`,
+          );
+        }
+        return factory;
+      });
     loading.catch(() => factories.delete(moduleUrl));
     factories.set(moduleUrl, loading);
   }
@@ -107,7 +112,15 @@ async function onCommand(cmd: HostCommand): Promise<void> {
     case 'spawn': {
       if (draining || cells.has(cmd.spec.id)) {
         cmd.port.close();
-        const gone = { id: cmd.spec.id, kind: cmd.spec.kind, status: 'stopped', health: 'ok' as const, restarts: cmd.restartsBase, since: new Date().toISOString(), last_error: draining ? 'host is shutting down' : 'duplicate actor id' };
+        const gone = {
+          id: cmd.spec.id,
+          kind: cmd.spec.kind,
+          status: 'stopped',
+          health: 'ok' as const,
+          restarts: cmd.restartsBase,
+          since: new Date().toISOString(),
+          last_error: draining ? 'host is shutting down' : 'duplicate actor id',
+        };
         post({ t: 'spawned', req: cmd.req, id: cmd.spec.id, report: gone });
         return;
       }
@@ -116,7 +129,15 @@ async function onCommand(cmd: HostCommand): Promise<void> {
         cell = new ActorCell(cmd.spec, cmd.port, cmd.restartsBase, cellHost);
       } catch (err) {
         cmd.port.close();
-        const refused = { id: cmd.spec.id, kind: cmd.spec.kind, status: 'failed', health: 'down' as const, restarts: cmd.restartsBase, since: new Date().toISOString(), last_error: describeError(err) };
+        const refused = {
+          id: cmd.spec.id,
+          kind: cmd.spec.kind,
+          status: 'failed',
+          health: 'down' as const,
+          restarts: cmd.restartsBase,
+          since: new Date().toISOString(),
+          last_error: describeError(err),
+        };
         post({ t: 'actor-gone', id: cmd.spec.id, reason: 'crash', report: refused });
         post({ t: 'spawned', req: cmd.req, id: cmd.spec.id, report: refused });
         return;
@@ -146,7 +167,9 @@ async function onCommand(cmd: HostCommand): Promise<void> {
       log.info({ event: 'host_draining', actors: cells.size, reason: cmd.reason }, 'stopping all actors');
       const budget = Math.max(0, cmd.timeoutMs);
       const all = [...cells.values()];
-      const results = await Promise.all(all.map((cell) => cell.stop(cmd.reason, Math.min(cell.spec.shutdownMs, budget))));
+      const results = await Promise.all(
+        all.map((cell) => cell.stop(cmd.reason, Math.min(cell.spec.shutdownMs, budget))),
+      );
       const abandoned = all.filter((_, i) => results[i] === false).map((c) => c.id);
       post({ t: 'shutdown-done', abandoned });
       clearInterval(heartbeat);

@@ -18,10 +18,14 @@ export class RestartWindow {
   constructor(policy: Partial<IntensityPolicy> = {}) {
     const p = { ...DEFAULT_INTENSITY, ...policy };
     if (!(p.intensity >= 0)) {
-      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'intensity must be a number >= 0 (or Infinity)', { details: { field: 'intensity' } });
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'intensity must be a number >= 0 (or Infinity)', {
+        details: { field: 'intensity' },
+      });
     }
     if (!Number.isFinite(p.periodMs) || p.periodMs <= 0) {
-      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'periodMs must be a finite number > 0', { details: { field: 'periodMs' } });
+      throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'periodMs must be a finite number > 0', {
+        details: { field: 'periodMs' },
+      });
     }
     this.policy = Object.freeze(p);
   }

@@ -65,9 +65,11 @@ export class Mailbox {
       const timer = setTimeout(() => {
         this.#pending.delete(c);
         if (this.#pending.size === 0) this.#port.unref();
-        reject(notifydError(Errors.ACTOR_REQUEST_TIMEOUT, this.actorId, timeoutMs, {
-          details: { actor: this.actorId, timeoutMs },
-        }));
+        reject(
+          notifydError(Errors.ACTOR_REQUEST_TIMEOUT, this.actorId, timeoutMs, {
+            details: { actor: this.actorId, timeoutMs },
+          }),
+        );
       }, timeoutMs);
       this.#pending.set(c, { resolve: resolve as (v: unknown) => void, reject, timer });
       // While a reply is awaited the port keeps the process alive; otherwise it does not.

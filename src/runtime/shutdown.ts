@@ -128,8 +128,14 @@ export class ShutdownCoordinator {
     clearTimeout(this.#deadlineTimer);
     if (outcome === kTimedOut) {
       const err = notifydError(Errors.SHUTDOWN_TIMEOUT, budget);
-      this.#log.error({ event: 'shutdown_deadline', err: describeError(err) }, 'shutdown deadline passed; terminating what is left');
-      await within(this.#opts.root.kill().catch(() => undefined), 5_000);
+      this.#log.error(
+        { event: 'shutdown_deadline', err: describeError(err) },
+        'shutdown deadline passed; terminating what is left',
+      );
+      await within(
+        this.#opts.root.kill().catch(() => undefined),
+        5_000,
+      );
       this.#exit(1);
       return 1;
     }

@@ -7,7 +7,8 @@ import { describeError } from '../errors.js';
 import type { ActorStatus, Health } from './types.js';
 import { nowIso } from './util.js';
 
-export type StatusChange = { type: 'set'; status: ActorStatus; previous: ActorStatus | undefined } | { type: 'remove'; status: ActorStatus };
+export type StatusChange =
+  { type: 'set'; status: ActorStatus; previous: ActorStatus | undefined } | { type: 'remove'; status: ActorStatus };
 export type StatusListener = (change: StatusChange) => void;
 
 export interface StatusSummary {
@@ -35,10 +36,18 @@ export class StatusRegistry {
   set(patch: Partial<ActorStatus> & { id: string }): ActorStatus {
     const previous = this.#entries.get(patch.id);
     const base: ActorStatus = previous ?? {
-      id: patch.id, kind: 'unknown', thread: 0, status: 'pending', health: 'ok', restarts: 0, since: nowIso(), last_error: null,
+      id: patch.id,
+      kind: 'unknown',
+      thread: 0,
+      status: 'pending',
+      health: 'ok',
+      restarts: 0,
+      since: nowIso(),
+      last_error: null,
     };
     const next: ActorStatus = { ...base };
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(patch))
+      if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
     if (patch.since === undefined && previous !== undefined && previous.status !== next.status) next.since = nowIso();
     if (previous !== undefined && sameStatus(previous, next)) return previous;
     Object.freeze(next);
@@ -109,6 +118,14 @@ export function worstHealth(statuses: Iterable<Pick<ActorStatus, 'health'>>): He
 }
 
 function sameStatus(a: ActorStatus, b: ActorStatus): boolean {
-  return a.kind === b.kind && a.thread === b.thread && a.status === b.status && a.health === b.health &&
-    a.restarts === b.restarts && a.since === b.since && a.last_error === b.last_error && a.host === b.host;
+  return (
+    a.kind === b.kind &&
+    a.thread === b.thread &&
+    a.status === b.status &&
+    a.health === b.health &&
+    a.restarts === b.restarts &&
+    a.since === b.since &&
+    a.last_error === b.last_error &&
+    a.host === b.host
+  );
 }

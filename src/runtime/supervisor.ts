@@ -20,7 +20,19 @@ import { describeError, Errors, notifydError, toError } from '../errors.js';
 import { rootLog, type Logger } from '../log/logger.js';
 import { BackoffTracker } from './backoff.js';
 import { RestartWindow } from './intensity.js';
-import type { BackoffPolicy, ChildExit, ChildInfo, ChildRun, ChildSpec, ChildState, ChildType, RestartType, StopReport, Strategy, SupervisorState } from './types.js';
+import type {
+  BackoffPolicy,
+  ChildExit,
+  ChildInfo,
+  ChildRun,
+  ChildSpec,
+  ChildState,
+  ChildType,
+  RestartType,
+  StopReport,
+  Strategy,
+  SupervisorState,
+} from './types.js';
 
 export type { ChildInfo, ChildState, StopReport, Strategy, SupervisorState } from './types.js';
 import { deferred, kTimedOut, mapLimit, now, safeEmit, within, type Deferred } from './util.js';
@@ -83,7 +95,8 @@ export class Supervisor extends EventEmitter {
     this.#window = new RestartWindow({ intensity: opts.intensity ?? 3, periodMs: opts.periodMs ?? 5_000 });
     const seen = new Set<string>();
     for (const spec of opts.children ?? []) {
-      if (seen.has(spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'child', spec.id, `${opts.id} (listed twice)`);
+      if (seen.has(spec.id))
+        throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'child', spec.id, `${opts.id} (listed twice)`);
       seen.add(spec.id);
     }
   }
@@ -99,7 +112,12 @@ export class Supervisor extends EventEmitter {
 
   children(): ChildInfo[] {
     return this.#entries.map((e) => ({
-      id: e.spec.id, type: e.spec.type, restart: e.spec.restart, state: e.state, restarts: e.restarts, thread: e.run?.thread,
+      id: e.spec.id,
+      type: e.spec.type,
+      restart: e.spec.restart,
+      state: e.state,
+      restarts: e.restarts,
+      thread: e.run?.thread,
     }));
   }
 
@@ -127,14 +145,20 @@ export class Supervisor extends EventEmitter {
       if (this.#state !== 'starting') {
         throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, 'was stopped while starting', { cause: err });
       }
-      this.log.error({ event: 'supervisor_start_failed', err: describeError(err) }, 'a child failed to start; stopping the others');
+      this.log.error(
+        { event: 'supervisor_start_failed', err: describeError(err) },
+        'a child failed to start; stopping the others',
+      );
       await this.#stopAll('start failed', this.#opts.escalationDeadlineMs ?? 25_000);
       this.#finish('failed', { reason: 'crash', error: toError(err) });
-      throw notifydError(Errors.SUPERVISOR_START_FAILED, this.id, `failed to start: ${describeError(err)}`, { cause: err });
+      throw notifydError(Errors.SUPERVISOR_START_FAILED, this.id, `failed to start: ${describeError(err)}`, {
+        cause: err,
+      });
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-    if (this.#state !== 'starting') throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, 'was stopped while starting');
+    if (this.#state !== 'starting')
+      throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, 'was stopped while starting');
     this.#state = 'running';
     this.log.info({ event: 'supervisor_started', children: this.#entries.length }, 'supervisor started');
   }
@@ -144,7 +168,8 @@ export class Supervisor extends EventEmitter {
     if (this.#state !== 'running' && this.#state !== 'starting') {
       throw notifydError(Errors.SUPERVISOR_STOPPED, this.id, `is ${this.#state}`);
     }
-    if (this.#entries.some((e) => e.spec.id === spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'child', spec.id, this.id);
+    if (this.#entries.some((e) => e.spec.id === spec.id))
+      throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'child', spec.id, this.id);
     const max = this.#opts.maxChildren ?? Infinity;
     if (this.#entries.length >= max) throw notifydError(Errors.SUPERVISOR_MAX_CHILDREN, this.id, max);
     const entry = this.#entry(spec, true);
@@ -159,10 +184,12 @@ export class Supervisor extends EventEmitter {
 
   /** Starts many dynamic children, at most `concurrency` at once; one result per spec, in order. */
   startChildren(specs: ChildSpec[], concurrency = 4): Promise<PromiseSettledResult<void>[]> {
-    return mapLimit(specs, concurrency, (spec) => this.startChild(spec).then(
-      (value): PromiseSettledResult<void> => ({ status: 'fulfilled', value }),
-      (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
-    ));
+    return mapLimit(specs, concurrency, (spec) =>
+      this.startChild(spec).then(
+        (value): PromiseSettledResult<void> => ({ status: 'fulfilled', value }),
+        (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
+      ),
+    );
   }
 
   /** Stops a child (within its shutdownMs, then kill) and removes it. */
@@ -199,7 +226,11 @@ export class Supervisor extends EventEmitter {
   /** This supervisor as a child of another: type `supervisor`, stop budget = the parent's time left. */
   asChild(overrides: Partial<Omit<ChildSpec, 'id' | 'start'>> = {}): ChildSpec {
     return {
-      id: this.id, type: 'supervisor', restart: 'permanent', shutdownMs: Infinity, ...overrides,
+      id: this.id,
+      type: 'supervisor',
+      restart: 'permanent',
+      shutdownMs: Infinity,
+      ...overrides,
       start: async (ctx) => {
         await this.start(ctx.signal);
         const exited = this.exited;
@@ -216,11 +247,24 @@ export class Supervisor extends EventEmitter {
 
   #entry(spec: ChildSpec, dynamic: boolean): Entry {
     const type = spec.type ?? 'worker';
-    const policy = spec.backoff !== undefined ? spec.backoff : this.#opts.backoff ?? null;
+    const policy = spec.backoff !== undefined ? spec.backoff : (this.#opts.backoff ?? null);
     return {
-      spec: { ...spec, type, restart: spec.restart ?? 'permanent', shutdownMs: spec.shutdownMs ?? (type === 'supervisor' ? Infinity : 5_000) },
-      dynamic, state: 'stopped', run: undefined, starting: undefined, abort: undefined, timer: undefined,
-      backoff: policy === null ? undefined : new BackoffTracker(policy), restarts: 0, stopRequested: false, killOnStart: false,
+      spec: {
+        ...spec,
+        type,
+        restart: spec.restart ?? 'permanent',
+        shutdownMs: spec.shutdownMs ?? (type === 'supervisor' ? Infinity : 5_000),
+      },
+      dynamic,
+      state: 'stopped',
+      run: undefined,
+      starting: undefined,
+      abort: undefined,
+      timer: undefined,
+      backoff: policy === null ? undefined : new BackoffTracker(policy),
+      restarts: 0,
+      stopRequested: false,
+      killOnStart: false,
     };
   }
 
@@ -246,7 +290,15 @@ export class Supervisor extends EventEmitter {
     } catch (err) {
       entry.state = 'stopped';
       const aborted = entry.stopRequested || abort.signal.aborted;
-      this.log[aborted ? 'info' : 'error']({ event: 'child_start_failed', error_context: 'start_error', offender: entry.spec.id, reason: describeError(err) }, aborted ? 'child start abandoned by a stop' : 'child failed to start');
+      this.log[aborted ? 'info' : 'error'](
+        {
+          event: 'child_start_failed',
+          error_context: 'start_error',
+          offender: entry.spec.id,
+          reason: describeError(err),
+        },
+        aborted ? 'child start abandoned by a stop' : 'child failed to start',
+      );
       throw err;
     } finally {
       settled();
@@ -254,30 +306,53 @@ export class Supervisor extends EventEmitter {
       entry.abort = undefined;
     }
     // a stop (the stop path ends the run) or an exit (#onExit handles it) came in meanwhile
-    if (entry.stopRequested || entry.state !== 'starting' || this.#state === 'stopping' || this.#state === 'escalating') return;
+    if (entry.stopRequested || entry.state !== 'starting' || this.#state === 'stopping' || this.#state === 'escalating')
+      return;
     entry.state = 'running';
     entry.backoff?.started(now());
-    safeEmit(this, this.log, 'child:started', { id: entry.spec.id, thread: entry.run?.thread, restarts: entry.restarts });
+    safeEmit(this, this.log, 'child:started', {
+      id: entry.spec.id,
+      thread: entry.run?.thread,
+      restarts: entry.restarts,
+    });
   }
 
   #onExit(entry: Entry, run: ChildRun, exit: ChildExit): void {
     if (entry.run !== run) return;
     entry.run = undefined;
     safeEmit(this, this.log, 'child:exited', { id: entry.spec.id, ...exit });
-    if (entry.stopRequested || this.#state === 'stopping' || this.#state === 'escalating' || this.#state === 'stopped' || this.#state === 'failed') {
+    if (
+      entry.stopRequested ||
+      this.#state === 'stopping' ||
+      this.#state === 'escalating' ||
+      this.#state === 'stopped' ||
+      this.#state === 'failed'
+    ) {
       entry.state = 'stopped';
       return;
     }
     const level = exit.reason === 'crash' ? 'error' : 'info';
-    this.log[level]({ event: 'child_exit', error_context: 'child_terminated', offender: entry.spec.id, reason: exit.reason, err: exit.error === undefined ? undefined : describeError(exit.error) }, 'child exited');
-    const restart = entry.spec.restart === 'permanent' || (entry.spec.restart === 'transient' && exit.reason === 'crash');
+    this.log[level](
+      {
+        event: 'child_exit',
+        error_context: 'child_terminated',
+        offender: entry.spec.id,
+        reason: exit.reason,
+        err: exit.error === undefined ? undefined : describeError(exit.error),
+      },
+      'child exited',
+    );
+    const restart =
+      entry.spec.restart === 'permanent' || (entry.spec.restart === 'transient' && exit.reason === 'crash');
     if (!restart) {
       entry.state = 'stopped';
       if (entry.dynamic) this.#entries = this.#entries.filter((e) => e !== entry);
       return;
     }
     entry.state = 'restarting';
-    void this.#locked(() => this.#restartFrom(entry)).catch((err: unknown) => this.log.error({ event: 'restart_failed', err: describeError(err) }, 'restart handling failed'));
+    void this.#locked(() => this.#restartFrom(entry)).catch((err: unknown) =>
+      this.log.error({ event: 'restart_failed', err: describeError(err) }, 'restart handling failed'),
+    );
   }
 
   /** Records the restart, escalates past the intensity, else restarts by strategy (after the backoff). */
@@ -290,19 +365,30 @@ export class Supervisor extends EventEmitter {
     }
     let targets = [entry];
     if ((this.#opts.strategy ?? 'one_for_one') === 'rest_for_one') {
-      const later = this.#entries.slice(this.#entries.indexOf(entry) + 1).filter((e) => e.state !== 'stopped' || e.run !== undefined);
+      const later = this.#entries
+        .slice(this.#entries.indexOf(entry) + 1)
+        .filter((e) => e.state !== 'stopped' || e.run !== undefined);
       for (const e of [...later].reverse()) {
         await this.#stopEntry(e, e.spec.shutdownMs, 'rest_for_one');
         e.stopRequested = false;
       }
-      for (const e of later.filter((x) => x.spec.restart === 'temporary')) this.#entries = this.#entries.filter((x) => x !== e);
+      for (const e of later.filter((x) => x.spec.restart === 'temporary'))
+        this.#entries = this.#entries.filter((x) => x !== e);
       targets = [entry, ...later.filter((e) => e.spec.restart !== 'temporary')];
     }
     const delayMs = entry.backoff?.failed(now()).delayMs ?? 0;
     for (const t of targets) t.state = 'restarting';
     entry.restarts += 1;
-    safeEmit(this, this.log, 'child:restarting', { id: entry.spec.id, delayMs, restarts: entry.restarts, with: targets.slice(1).map((t) => t.spec.id) });
-    this.log.info({ event: 'child_restart_scheduled', offender: entry.spec.id, delay_ms: delayMs, restarts: entry.restarts }, 'child restart scheduled');
+    safeEmit(this, this.log, 'child:restarting', {
+      id: entry.spec.id,
+      delayMs,
+      restarts: entry.restarts,
+      with: targets.slice(1).map((t) => t.spec.id),
+    });
+    this.log.info(
+      { event: 'child_restart_scheduled', offender: entry.spec.id, delay_ms: delayMs, restarts: entry.restarts },
+      'child restart scheduled',
+    );
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       void this.#locked(async () => {
@@ -324,9 +410,24 @@ export class Supervisor extends EventEmitter {
   async #escalate(offender: Entry): Promise<void> {
     this.#state = 'escalating';
     const policy = this.#window.policy;
-    const error = notifydError(Errors.SUPERVISOR_INTENSITY_EXCEEDED, this.id, policy.intensity + 1, policy.periodMs, policy.intensity,
-      offender.spec.id, { details: { supervisor: this.id, offender: offender.spec.id } });
-    this.log.error({ event: 'intensity_exceeded', error_context: 'shutdown', offender: offender.spec.id, reason: 'reached_max_restart_intensity' }, 'restart intensity exceeded; stopping all children');
+    const error = notifydError(
+      Errors.SUPERVISOR_INTENSITY_EXCEEDED,
+      this.id,
+      policy.intensity + 1,
+      policy.periodMs,
+      policy.intensity,
+      offender.spec.id,
+      { details: { supervisor: this.id, offender: offender.spec.id } },
+    );
+    this.log.error(
+      {
+        event: 'intensity_exceeded',
+        error_context: 'shutdown',
+        offender: offender.spec.id,
+        reason: 'reached_max_restart_intensity',
+      },
+      'restart intensity exceeded; stopping all children',
+    );
     safeEmit(this, this.log, 'intensity-exceeded', { id: this.id, offender: offender.spec.id });
     this.#escalation = this.#stopAll('shutdown', this.#opts.escalationDeadlineMs ?? 25_000);
     await this.#escalation;
@@ -357,12 +458,17 @@ export class Supervisor extends EventEmitter {
     }
     if (report.timedOut) {
       const rest = this.#entries.filter((e) => e.run !== undefined || e.starting !== undefined);
-      this.log.error({ event: 'stop_deadline', children: rest.map((e) => e.spec.id) }, 'stop deadline passed; killing the children left');
-      await Promise.all([...rest].reverse().map(async (e) => {
-        await this.#stopEntry(e, 0, reason);
-        report.order.push(e.spec.id);
-        report.killed.push(e.spec.id);
-      }));
+      this.log.error(
+        { event: 'stop_deadline', children: rest.map((e) => e.spec.id) },
+        'stop deadline passed; killing the children left',
+      );
+      await Promise.all(
+        [...rest].reverse().map(async (e) => {
+          await this.#stopEntry(e, 0, reason);
+          report.order.push(e.spec.id);
+          report.killed.push(e.spec.id);
+        }),
+      );
     }
     return report;
   }
@@ -397,7 +503,10 @@ export class Supervisor extends EventEmitter {
     entry.run = undefined;
     entry.state = 'stopped';
     const ms = Math.round(now() - t0);
-    this.log[how === 'killed' ? 'warn' : 'info']({ event: 'child_stopped', offender: entry.spec.id, how, ms }, how === 'killed' ? 'child killed after its stop budget' : 'child stopped');
+    this.log[how === 'killed' ? 'warn' : 'info'](
+      { event: 'child_stopped', offender: entry.spec.id, how, ms },
+      how === 'killed' ? 'child killed after its stop budget' : 'child stopped',
+    );
     safeEmit(this, this.log, 'child:stopped', { id: entry.spec.id, how, ms });
     return how;
   }

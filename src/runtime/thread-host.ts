@@ -17,7 +17,17 @@ import { resolveBackoff } from './backoff.js';
 import { HostRun } from './host-run.js';
 import { Mailbox, unavailable } from './mailbox.js';
 import type { StatusRegistry } from './status-registry.js';
-import type { ActorReport, ActorSpec, ActorStatus, BackoffPolicy, ChildExit, ChildRun, ChildSpec, ChildStartContext, HostEvent } from './types.js';
+import type {
+  ActorReport,
+  ActorSpec,
+  ActorStatus,
+  BackoffPolicy,
+  ChildExit,
+  ChildRun,
+  ChildSpec,
+  ChildStartContext,
+  HostEvent,
+} from './types.js';
 import { kTimedOut, mapLimit, nowIso, safeEmit, within } from './util.js';
 
 export type HostState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -116,12 +126,24 @@ export class ThreadHost extends EventEmitter {
   /** Heartbeat facts of the current thread. */
   stats(): { thread: number | undefined; heapUsed: number; actors: number; lastHeartbeatAt: number | undefined } {
     const run = this.#run;
-    return { thread: this.thread, heapUsed: run?.heapUsed ?? 0, actors: this.#records.size, lastHeartbeatAt: run?.lastHeartbeat };
+    return {
+      thread: this.thread,
+      heapUsed: run?.heapUsed ?? 0,
+      actors: this.#records.size,
+      lastHeartbeatAt: run?.lastHeartbeat,
+    };
   }
 
   /** A child spec for a Supervisor: each start runs a new thread with every recorded actor. */
   childSpec(overrides: Partial<Omit<ChildSpec, 'id' | 'start'>> = {}): ChildSpec {
-    return { id: this.id, restart: 'permanent', shutdownMs: 5_000, type: 'worker', ...overrides, start: (ctx) => this.start(ctx) };
+    return {
+      id: this.id,
+      restart: 'permanent',
+      shutdownMs: 5_000,
+      type: 'worker',
+      ...overrides,
+      start: (ctx) => this.start(ctx),
+    };
   }
 
   /** Starts a thread and its actors; resolves when all had their first start attempt. */
@@ -134,9 +156,14 @@ export class ThreadHost extends EventEmitter {
     const o = this.#opts;
     const run = new HostRun({
       workerData: {
-        hostId: this.id, kind: 'host', incarnation: this.#incarnations++, heartbeatMs: o.heartbeatMs ?? 1_000,
-        logLevel: o.logLevel ?? process.env['DAEMON_LOG_LEVEL'], actorBackoff: resolveBackoff(o.actorBackoff),
-        data: o.data, preload: o.preload ?? [],
+        hostId: this.id,
+        kind: 'host',
+        incarnation: this.#incarnations++,
+        heartbeatMs: o.heartbeatMs ?? 1_000,
+        logLevel: o.logLevel ?? process.env['DAEMON_LOG_LEVEL'],
+        actorBackoff: resolveBackoff(o.actorBackoff),
+        data: o.data,
+        preload: o.preload ?? [],
       },
       heartbeatMs: o.heartbeatMs ?? 1_000,
       missedHeartbeats: o.missedHeartbeats ?? 5,
@@ -157,9 +184,11 @@ export class ThreadHost extends EventEmitter {
       if (ctx?.signal.aborted) abort();
       await run.ready;
       const records = [...this.#records.values()];
-      await mapLimit(records, o.spawnConcurrency ?? 16, (r) => (run.state === 'serving' && this.#records.get(r.spec.id) === r
-        ? this.#spawnIn(run, r, bump)
-        : Promise.resolve(r.status)));
+      await mapLimit(records, o.spawnConcurrency ?? 16, (r) =>
+        run.state === 'serving' && this.#records.get(r.spec.id) === r
+          ? this.#spawnIn(run, r, bump)
+          : Promise.resolve(r.status),
+      );
       if (run.state !== 'serving') {
         throw notifydError(Errors.HOST_START_FAILED, this.id, 'thread ended while its actors were starting');
       }
@@ -217,7 +246,13 @@ export class ThreadHost extends EventEmitter {
     this.#records.delete(actorId);
     const run = this.#run;
     if (run !== undefined && run.state === 'serving') {
-      await run.request({ t: 'stop-actor', req: this.#req++, id: actorId, reason, timeoutMs: record.spec.shutdownMs ?? 5_000 });
+      await run.request({
+        t: 'stop-actor',
+        req: this.#req++,
+        id: actorId,
+        reason,
+        timeoutMs: record.spec.shutdownMs ?? 5_000,
+      });
     }
     this.#forget(record);
   }
@@ -232,8 +267,10 @@ export class ThreadHost extends EventEmitter {
 
   ask<Reply = unknown>(actorId: string, msg: unknown, timeoutMs = this.#opts.askTimeoutMs ?? 5_000): Promise<Reply> {
     const record = this.#records.get(actorId);
-    if (record === undefined) return Promise.reject(notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `host ${this.id}`));
-    if (record.mailbox === undefined) return Promise.reject(unavailable(actorId, `host ${this.id} has no thread running`));
+    if (record === undefined)
+      return Promise.reject(notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `host ${this.id}`));
+    if (record.mailbox === undefined)
+      return Promise.reject(unavailable(actorId, `host ${this.id} has no thread running`));
     return record.mailbox.ask<Reply>(msg, timeoutMs);
   }
 
@@ -256,20 +293,38 @@ export class ThreadHost extends EventEmitter {
   // ---- internals -------------------------------------------------------------------------------------------
 
   #record(spec: ActorSpec): ActorRecord {
-    if (typeof spec?.id !== 'string' || spec.id.length === 0 || typeof spec.module !== 'string' || typeof spec.kind !== 'string') {
+    if (
+      typeof spec?.id !== 'string' ||
+      spec.id.length === 0 ||
+      typeof spec.module !== 'string' ||
+      typeof spec.kind !== 'string'
+    ) {
       throw notifydError(Errors.RUNTIME_OPTION_INVALID, 'actor spec needs string id, kind and module');
     }
-    if (this.#records.has(spec.id)) throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'actor', spec.id, `host ${this.id}`);
+    if (this.#records.has(spec.id))
+      throw notifydError(Errors.SUPERVISOR_CHILD_EXISTS, 'actor', spec.id, `host ${this.id}`);
     for (const field of ['shutdownMs', 'startTimeoutMs', 'degradedAfter', 'stashLimit'] as const) {
       const v = spec[field];
       if (v !== undefined && !(typeof v === 'number' && v >= 0)) {
-        throw notifydError(Errors.RUNTIME_OPTION_INVALID, `actor ${spec.id}: ${field} must be a number >= 0`, { details: { field } });
+        throw notifydError(Errors.RUNTIME_OPTION_INVALID, `actor ${spec.id}: ${field} must be a number >= 0`, {
+          details: { field },
+        });
       }
     }
     resolveBackoff(spec.backoff, resolveBackoff(this.#opts.actorBackoff)); // throws RUNTIME_OPTION_INVALID naming the field
     const max = this.#opts.maxActors ?? Infinity;
     if (this.#records.size >= max) throw notifydError(Errors.HOST_FULL, this.id, max);
-    const status: ActorStatus = { id: spec.id, kind: spec.kind, thread: 0, status: 'pending', health: 'ok', restarts: 0, since: nowIso(), last_error: null, host: this.id };
+    const status: ActorStatus = {
+      id: spec.id,
+      kind: spec.kind,
+      thread: 0,
+      status: 'pending',
+      health: 'ok',
+      restarts: 0,
+      since: nowIso(),
+      last_error: null,
+      host: this.id,
+    };
     const record: ActorRecord = { spec, mailbox: undefined, status };
     this.#records.set(spec.id, record);
     this.#opts.registry?.set(status);
@@ -288,7 +343,9 @@ export class ThreadHost extends EventEmitter {
     record.mailbox?.close('its thread was replaced');
     record.mailbox = new Mailbox(record.spec.id, port1);
     const restartsBase = record.status.restarts + (bump && record.status.status !== 'pending' ? 1 : 0);
-    const reply = await run.request({ t: 'spawn', req: this.#req++, spec: record.spec, port: port2, restartsBase }, [port2]);
+    const reply = await run.request({ t: 'spawn', req: this.#req++, spec: record.spec, port: port2, restartsBase }, [
+      port2,
+    ]);
     if (reply?.t === 'spawned' && this.#records.get(record.spec.id) === record) this.#apply(run, record, reply.report);
     return record.status;
   }
@@ -311,7 +368,10 @@ export class ThreadHost extends EventEmitter {
         const record = this.#records.get(event.id);
         if (record === undefined) return;
         this.#apply(run, record, event.report);
-        this.log.info({ event: 'actor_gone', actor: event.id, reason: event.reason }, 'actor ended and will not restart');
+        this.log.info(
+          { event: 'actor_gone', actor: event.id, reason: event.reason },
+          'actor ended and will not restart',
+        );
         this.#forget(record);
         safeEmit(this, this.log, 'actor-gone', { id: event.id, reason: event.reason, status: record.status });
         return;
@@ -321,7 +381,10 @@ export class ThreadHost extends EventEmitter {
         return;
       case 'shutdown-done':
         if (event.abandoned.length > 0) {
-          this.log.warn({ event: 'actors_abandoned', actors: event.abandoned }, 'actors ignored their stop within the budget; the thread exits anyway');
+          this.log.warn(
+            { event: 'actors_abandoned', actors: event.abandoned },
+            'actors ignored their stop within the budget; the thread exits anyway',
+          );
           safeEmit(this, this.log, 'actors-abandoned', event.abandoned);
         }
         return;
@@ -339,12 +402,19 @@ export class ThreadHost extends EventEmitter {
       record.mailbox?.close(why);
       record.mailbox = undefined;
       const status = exit.reason === 'crash' ? 'restarting' : 'stopped';
-      record.status = { ...record.status, status, since: nowIso(), ...(exit.reason === 'crash' ? { last_error: why } : {}) };
+      record.status = {
+        ...record.status,
+        status,
+        since: nowIso(),
+        ...(exit.reason === 'crash' ? { last_error: why } : {}),
+      };
       this.#opts.registry?.set(record.status);
     }
-    this.#hostStatus(exit.reason === 'crash'
-      ? { status: 'crashed', health: 'degraded', last_error: describeError(exit.error) }
-      : { status: 'stopped', health: 'ok' });
+    this.#hostStatus(
+      exit.reason === 'crash'
+        ? { status: 'crashed', health: 'degraded', last_error: describeError(exit.error) }
+        : { status: 'stopped', health: 'ok' },
+    );
     safeEmit(this, this.log, 'thread-exit', { ...exit, thread: run.thread });
   }
 

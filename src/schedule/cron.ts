@@ -35,8 +35,14 @@ function formatter(tz: string): Intl.DateTimeFormat {
   let f = formatters.get(tz);
   if (f === undefined) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
-      hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     formatters.set(tz, f);
   }
@@ -56,8 +62,16 @@ export function isValidTimeZone(tz: string): boolean {
 /** The wall-clock time of an instant in a zone, as milliseconds of a naive (UTC-labelled) date. */
 export function toWall(instantMs: number, tz: string): number {
   const parts: Record<string, number> = {};
-  for (const p of formatter(tz).formatToParts(new Date(instantMs))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const whole = Date.UTC(parts['year'] ?? 1970, (parts['month'] ?? 1) - 1, parts['day'] ?? 1, parts['hour'] ?? 0, parts['minute'] ?? 0, parts['second'] ?? 0);
+  for (const p of formatter(tz).formatToParts(new Date(instantMs)))
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  const whole = Date.UTC(
+    parts['year'] ?? 1970,
+    (parts['month'] ?? 1) - 1,
+    parts['day'] ?? 1,
+    parts['hour'] ?? 0,
+    parts['minute'] ?? 0,
+    parts['second'] ?? 0,
+  );
   return whole + (((instantMs % 1000) + 1000) % 1000);
 }
 
@@ -83,10 +97,22 @@ export function instantsOf(wallMs: number, tz: string): number[] {
 export function validateRule(rule: CronRule): RuleValidation {
   const cron = typeof rule.cron === 'string' ? rule.cron.trim().replace(/\s+/g, ' ') : '';
   if (cron === '') return { ok: false, reason: 'invalid cron: empty' };
-  if (!isValidTimeZone(rule.timezone)) return { ok: false, reason: `invalid timezone: ${JSON.stringify(String(rule.timezone).slice(0, 64))} is not an IANA time zone` };
-  if (/[Hh]/.test(cron.replace(/@\w+/, ''))) return { ok: false, reason: 'invalid cron: the random H field is not supported (fires must be the same on every host)' };
+  if (!isValidTimeZone(rule.timezone))
+    return {
+      ok: false,
+      reason: `invalid timezone: ${JSON.stringify(String(rule.timezone).slice(0, 64))} is not an IANA time zone`,
+    };
+  if (/[Hh]/.test(cron.replace(/@\w+/, '')))
+    return {
+      ok: false,
+      reason: 'invalid cron: the random H field is not supported (fires must be the same on every host)',
+    };
   const count = cron.startsWith('@') ? 6 : cron.split(' ').length;
-  if (count !== 5 && count !== 6) return { ok: false, reason: `invalid cron: ${count} fields, expected 5 (minute hour day month weekday) or 6 (with seconds first)` };
+  if (count !== 5 && count !== 6)
+    return {
+      ok: false,
+      reason: `invalid cron: ${count} fields, expected 5 (minute hour day month weekday) or 6 (with seconds first)`,
+    };
   let parsed: CronExpression;
   try {
     parsed = CronExpressionParser.parse(cron, { tz: 'UTC', currentDate: new Date(0) });
@@ -97,7 +123,9 @@ export function validateRule(rule: CronRule): RuleValidation {
   return {
     ok: true,
     rule: Object.freeze({
-      cron, timezone: rule.timezone, fields: count as 5 | 6,
+      cron,
+      timezone: rule.timezone,
+      fields: count as 5 | 6,
       everyHour: parsed.fields.hour.values.length === 24,
       expression: cron,
     }),
@@ -106,7 +134,9 @@ export function validateRule(rule: CronRule): RuleValidation {
 
 /** The first wall-clock time matching the rule at or after `wallMs` (naive UTC-labelled ms). */
 function firstWallAtOrAfter(rule: ParsedRule, wallMs: number): number {
-  return CronExpressionParser.parse(rule.expression, { tz: 'UTC', currentDate: new Date(wallMs - 1) }).next().getTime();
+  return CronExpressionParser.parse(rule.expression, { tz: 'UTC', currentDate: new Date(wallMs - 1) })
+    .next()
+    .getTime();
 }
 
 /** The instants a wall time fires at under the DST policy (general case, any distance from a transition). */
@@ -178,7 +208,10 @@ export function firesBetween(rule: ParsedRule, fromMs: number, toMs: number, lim
 }
 
 /** BullMQ repeatStrategy: job schedulers use our fire times (set on the Queue and the Worker). */
-export function repeatStrategy(millis: number, opts: { pattern?: string | undefined; tz?: string | undefined }): number | undefined {
+export function repeatStrategy(
+  millis: number,
+  opts: { pattern?: string | undefined; tz?: string | undefined },
+): number | undefined {
   if (opts.pattern === undefined) return undefined;
   const v = validateRule({ cron: opts.pattern, timezone: opts.tz ?? 'UTC' });
   if (!v.ok) return undefined;

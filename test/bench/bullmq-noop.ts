@@ -17,7 +17,12 @@ export interface NoopResult {
 
 export type NoopVariant = 'plain' | 'daemon-options';
 
-export async function bullmqNoop(redisUrl: string, jobs: number, variant: NoopVariant = 'plain', timeoutMs = 120_000): Promise<NoopResult> {
+export async function bullmqNoop(
+  redisUrl: string,
+  jobs: number,
+  variant: NoopVariant = 'plain',
+  timeoutMs = 120_000,
+): Promise<NoopResult> {
   const prefix = uniquePrefix('ntf-bench-noop');
   const name = 'noop';
   const queueConn = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -27,22 +32,34 @@ export async function bullmqNoop(redisUrl: string, jobs: number, variant: NoopVa
   const queue = new Queue(name, { connection: queueConn, prefix });
   let worker: Worker | undefined;
   try {
-    const opts = (i: number): JobsOptions => variant === 'plain'
-      ? { removeOnComplete: true }
-      : jobOptions({ jobId: `noop-${i}`, priority: 10, delayMs: 0, attempts: 8, backoffMs: 1000 });
+    const opts = (i: number): JobsOptions =>
+      variant === 'plain'
+        ? { removeOnComplete: true }
+        : jobOptions({ jobId: `noop-${i}`, priority: 10, delayMs: 0, attempts: 8, backoffMs: 1000 });
     const batch = Array.from({ length: jobs }, (_, i) => ({ name, data: { i }, opts: opts(i) }));
     const t0 = performance.now();
     await queue.addBulk(batch);
     const t1 = performance.now();
-    const workerOpts: WorkerOptions = variant === 'plain'
-      ? { connection: workerConn, prefix, concurrency: 50, autorun: false }
-      : { connection: workerConn, prefix, concurrency: 50, autorun: false, limiter: { max: 1_000_000, duration: 1000 }, drainDelay: 1 };
+    const workerOpts: WorkerOptions =
+      variant === 'plain'
+        ? { connection: workerConn, prefix, concurrency: 50, autorun: false }
+        : {
+            connection: workerConn,
+            prefix,
+            concurrency: 50,
+            autorun: false,
+            limiter: { max: 1_000_000, duration: 1000 },
+            drainDelay: 1,
+          };
     const w = new Worker(name, async () => undefined, workerOpts);
     worker = w;
     w.on('error', () => undefined);
     let done = 0;
     const finished = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`BullMQ baseline: ${done}/${jobs} jobs done after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`BullMQ baseline: ${done}/${jobs} jobs done after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       w.on('completed', () => {
         done += 1;
         if (done === jobs) {
@@ -64,7 +81,8 @@ export async function bullmqNoop(redisUrl: string, jobs: number, variant: NoopVa
       processPerS: Math.round(jobs / ((t3 - t2) / 1000)),
     };
   } finally {
-    const bound = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+    const bound = (p: Promise<unknown>) =>
+      Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     if (worker !== undefined) await bound(worker.close(true));
     await bound(queue.close());
     queueConn.disconnect();

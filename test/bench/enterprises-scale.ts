@@ -34,13 +34,28 @@ function procMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   return m === null ? 0 : Math.round(Number(m[1]) / 1024);
 }
 
-export async function runScale(opts: { enterprises: number; profile: RealtimeProfile; realtimeHosts: number; timeoutMs?: number }): Promise<ScaleResult> {
+export async function runScale(opts: {
+  enterprises: number;
+  profile: RealtimeProfile;
+  realtimeHosts: number;
+  timeoutMs?: number;
+}): Promise<ScaleResult> {
   const ids = Array.from({ length: opts.enterprises }, (_, i) => `ent${String(i + 1).padStart(4, '0')}`);
   const joinLimit = { free: 100, pro: 500, team: 2500, unlimited: null }[opts.profile];
   const stack: Stack = await startStack({
-    enterprises: [], enterpriseRows: ids.map((id) => ({ id })), startDaemon: false, realtimeProfile: opts.profile,
-    env: { ...(process.env['SCALE_ENV'] === undefined ? {} : JSON.parse(process.env['SCALE_ENV']) as Record<string, string>), DAEMON_REALTIME_HOSTS: String(opts.realtimeHosts), DAEMON_LOG_LEVEL: 'warn', SUBSCRIPTION_JOIN_TIMEOUT: '10000',
-      ...(joinLimit === null ? {} : { REALTIME_MAX_JOINS_PER_SECOND: String(joinLimit) }) },
+    enterprises: [],
+    enterpriseRows: ids.map((id) => ({ id })),
+    startDaemon: false,
+    realtimeProfile: opts.profile,
+    env: {
+      ...(process.env['SCALE_ENV'] === undefined
+        ? {}
+        : (JSON.parse(process.env['SCALE_ENV']) as Record<string, string>)),
+      DAEMON_REALTIME_HOSTS: String(opts.realtimeHosts),
+      DAEMON_LOG_LEVEL: 'warn',
+      SUBSCRIPTION_JOIN_TIMEOUT: '10000',
+      ...(joinLimit === null ? {} : { REALTIME_MAX_JOINS_PER_SECOND: String(joinLimit) }),
+    },
   });
   let daemon: DaemonProcess | undefined;
   try {
@@ -54,10 +69,14 @@ export async function runScale(opts: { enterprises: number; profile: RealtimePro
       const snap = stack.realtime.counters();
       const tenant = Object.values(snap.projects)[0];
       if (tenant !== undefined) peak = Math.max(peak, tenant.rates.joinsPerSecond);
-      const h = await fetch(health).then((r) => r.json() as Promise<{ components?: { subscriptions?: { active: number } } }>).catch(() => undefined);
+      const h = await fetch(health)
+        .then((r) => r.json() as Promise<{ components?: { subscriptions?: { active: number } } }>)
+        .catch(() => undefined);
       if ((h?.components?.subscriptions?.active ?? 0) >= opts.enterprises) break;
       if (Date.now() > deadline || daemon.child.exitCode !== null) {
-        throw new Error(`only ${h?.components?.subscriptions?.active ?? 0} of ${opts.enterprises} subscribed after ${Date.now() - t0} ms`);
+        throw new Error(
+          `only ${h?.components?.subscriptions?.active ?? 0} of ${opts.enterprises} subscribed after ${Date.now() - t0} ms`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -65,12 +84,18 @@ export async function runScale(opts: { enterprises: number; profile: RealtimePro
     await new Promise((r) => setTimeout(r, 5000)); // settle: catch-ups done, GC had a chance
     const tenant = Object.values(stack.realtime.counters().projects)[0];
     return {
-      enterprises: opts.enterprises, profile: opts.profile, realtimeHosts: opts.realtimeHosts, allSubscribedMs,
-      sockets: tenant?.socketsOpen ?? 0, joins: tenant?.joins ?? 0,
+      enterprises: opts.enterprises,
+      profile: opts.profile,
+      realtimeHosts: opts.realtimeHosts,
+      allSubscribedMs,
+      sockets: tenant?.socketsOpen ?? 0,
+      joins: tenant?.joins ?? 0,
       joinsRefused: Object.values(tenant?.joinsRefused ?? {}).reduce((a, b) => a + b, 0),
       connectionsRefused: tenant?.connectionsRefused ?? 0,
-      peakJoinsPerSecond: Math.round(Math.max(peak, tenant?.rates.joinsPerSecond ?? 0) * 10) / 10, joinLimit,
-      rssMb: procMb(daemon.child.pid, 'VmRSS'), peakRssMb: procMb(daemon.child.pid, 'VmHWM'),
+      peakJoinsPerSecond: Math.round(Math.max(peak, tenant?.rates.joinsPerSecond ?? 0) * 10) / 10,
+      joinLimit,
+      rssMb: procMb(daemon.child.pid, 'VmRSS'),
+      peakRssMb: procMb(daemon.child.pid, 'VmHWM'),
     };
   } finally {
     if (daemon !== undefined && daemon.child.exitCode === null) {
@@ -90,7 +115,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   out(`${r.enterprises} enterprises, profile ${r.profile}, ${r.realtimeHosts} realtime host threads`);
   out(`  all subscribed after   ${(r.allSubscribedMs / 1000).toFixed(1)} s`);
   out(`  sockets                ${r.sockets} (≤ 100 channels each)`);
-  out(`  joins                  ${r.joins}; peak ${r.peakJoinsPerSecond}/s (60 s average) against a limit of ${r.joinLimit ?? '∞'}/s; refused ${r.joinsRefused}; connections refused ${r.connectionsRefused}`);
+  out(
+    `  joins                  ${r.joins}; peak ${r.peakJoinsPerSecond}/s (60 s average) against a limit of ${r.joinLimit ?? '∞'}/s; refused ${r.joinsRefused}; connections refused ${r.connectionsRefused}`,
+  );
   out(`  daemon RSS             ${r.rssMb} MB settled, ${r.peakRssMb} MB peak`);
   out(JSON.stringify({ bench: 'enterprises', ...r }));
   process.exit(0);

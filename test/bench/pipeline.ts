@@ -23,7 +23,17 @@ import { startStack, type Stack } from '../support/stack.js';
 import type { Delivery } from '../../src/devstack/novu/types.js';
 import { bullmqNoop, type NoopResult } from './bullmq-noop.js';
 import { cpuBetween, pidsNamed, processCpuMs, snapshotCpu, type CpuTargets } from './cpu.js';
-import { median, pctl, percentiles, printReport, r1, whatLimits, type Rate, type RunResult, type StageLatency } from './pipeline-report.js';
+import {
+  median,
+  pctl,
+  percentiles,
+  printReport,
+  r1,
+  whatLimits,
+  type Rate,
+  type RunResult,
+  type StageLatency,
+} from './pipeline-report.js';
 
 /**
  * Tried 5, 10, 20, 50 and 100 on the 2-core machine: 250–360 delivered/s with no clear winner, because the pipeline is
@@ -41,12 +51,16 @@ function intEnv(name: string, fallback: number, min = 1): number {
 }
 
 function parseRates(raw: string): Rate[] {
-  return raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '').map((s) => {
-    if (s === 'max') return 'max';
-    const n = Number(s);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_RATES: ${s} is not a positive number or "max"`);
-    return n;
-  });
+  return raw
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '')
+    .map((s) => {
+      if (s === 'max') return 'max';
+      const n = Number(s);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_RATES: ${s} is not a positive number or "max"`);
+      return n;
+    });
 }
 
 const SECONDS = intEnv('BENCH_SECONDS', 10);
@@ -68,7 +82,9 @@ const TARGET_PER_S = 2000;
 const ENTERPRISE_IDS = Array.from({ length: ENTERPRISES }, (_, i) => `bench${i + 1}`);
 
 let aborted = false;
-process.once('SIGINT', () => { aborted = true; });
+process.once('SIGINT', () => {
+  aborted = true;
+});
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,7 +101,12 @@ async function freePort(): Promise<number> {
 async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -94,15 +115,23 @@ async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 // ---------------------------------------------------------------------------------------------------------------
 // the daemon
 
-interface HealthBody { status: string; components?: { subscriptions?: { active: number } } }
+interface HealthBody {
+  status: string;
+  components?: { subscriptions?: { active: number } };
+}
 
 async function waitSubscribed(healthUrl: string, daemon: DaemonProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | undefined;
-  void daemon.exited.then((code) => { exited = code; });
+  void daemon.exited.then((code) => {
+    exited = code;
+  });
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (exited !== undefined) throw new Error(`daemon exited with ${exited} while starting:\n${daemon.stderr.join('')}${daemon.lines.slice(-10).join('\n')}`);
+    if (exited !== undefined)
+      throw new Error(
+        `daemon exited with ${exited} while starting:\n${daemon.stderr.join('')}${daemon.lines.slice(-10).join('\n')}`,
+      );
     try {
       const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
       const body = (await res.json()) as HealthBody;
@@ -134,7 +163,8 @@ async function insertRows(stack: Stack, tag: string, offset: number, n: number):
     `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
      select 'bench' || ((($3::int + g) % $4::int) + 1), $1, array['user-' || ($3::int + g)], jsonb_build_object('n', $3::int + g)
        from generate_series(1, $2::int) g`,
-    [tag, n, offset, ENTERPRISES]);
+    [tag, n, offset, ENTERPRISES],
+  );
 }
 
 interface LoadResult {
@@ -176,10 +206,18 @@ async function offerLoad(stack: Stack, tag: string, rate: Rate, ms: number): Pro
     if (want > 0 && inflight.size < 3) {
       const offset = requested;
       requested += want;
-      const p: Promise<void> = insertRows(stack, tag, offset, want).then(
-        () => { committed += want; },
-        () => { insertErrors += 1; },
-      ).finally(() => { inflight.delete(p); });
+      const p: Promise<void> = insertRows(stack, tag, offset, want)
+        .then(
+          () => {
+            committed += want;
+          },
+          () => {
+            insertErrors += 1;
+          },
+        )
+        .finally(() => {
+          inflight.delete(p);
+        });
       inflight.add(p);
     }
     await sleep(10);
@@ -191,7 +229,11 @@ async function offerLoad(stack: Stack, tag: string, rate: Rate, ms: number): Pro
 // ---------------------------------------------------------------------------------------------------------------
 // measurement
 
-async function stageLatency(queue: Queue<NotificationJobData>, created: Map<string, number>, receipts: Map<string, number>): Promise<StageLatency | undefined> {
+async function stageLatency(
+  queue: Queue<NotificationJobData>,
+  created: Map<string, number>,
+  receipts: Map<string, number>,
+): Promise<StageLatency | undefined> {
   const ids = [...receipts.keys()];
   const step = Math.max(1, Math.ceil(ids.length / STAGE_SAMPLE));
   const sample = ids.filter((_, i) => i % step === 0);
@@ -203,7 +245,9 @@ async function stageLatency(queue: Queue<NotificationJobData>, created: Map<stri
   let retried = 0;
   const retriedExamples: StageLatency['retried_examples'] = [];
   for (let i = 0; i < sample.length; i += 100) {
-    const jobs = await Promise.all(sample.slice(i, i + 100).map((id) => queue.getJob(jobIdFor(id, '1')).catch(() => undefined)));
+    const jobs = await Promise.all(
+      sample.slice(i, i + 100).map((id) => queue.getJob(jobIdFor(id, '1')).catch(() => undefined)),
+    );
     for (const job of jobs as (Job<NotificationJobData> | undefined | null)[]) {
       if (job === undefined || job === null || job.processedOn === undefined || job.finishedOn === undefined) continue;
       const id = job.data.notificationId;
@@ -217,7 +261,13 @@ async function stageLatency(queue: Queue<NotificationJobData>, created: Map<stri
       if (job.attemptsMade > 1 || job.attemptsStarted > 1) {
         retried += 1;
         if (retriedExamples.length < 3) {
-          retriedExamples.push({ jobId: job.id ?? '', attemptsStarted: job.attemptsStarted, attemptsMade: job.attemptsMade, stalledCounter: job.stalledCounter, failedReason: job.failedReason ?? null });
+          retriedExamples.push({
+            jobId: job.id ?? '',
+            attemptsStarted: job.attemptsStarted,
+            attemptsMade: job.attemptsMade,
+            stalledCounter: job.stalledCounter,
+            failedReason: job.failedReason ?? null,
+          });
         }
       }
       c2e.push(job.data.enqueuedAt - c);
@@ -227,12 +277,22 @@ async function stageLatency(queue: Queue<NotificationJobData>, created: Map<stri
     }
   }
   if (c2e.length === 0) return undefined;
-  return { sampled: c2e.length, origins, retried, retried_examples: retriedExamples, commit_to_enqueue_ms: percentiles(c2e), queue_wait_ms: percentiles(wait), active_to_novu_ms: percentiles(a2n), novu_to_finished_ms: percentiles(n2f) };
+  return {
+    sampled: c2e.length,
+    origins,
+    retried,
+    retried_examples: retriedExamples,
+    commit_to_enqueue_ms: percentiles(c2e),
+    queue_wait_ms: percentiles(wait),
+    active_to_novu_ms: percentiles(a2n),
+    novu_to_finished_ms: percentiles(n2f),
+  };
 }
 
 async function pgPidsByApp(stack: Stack): Promise<Map<string, number[]>> {
   const res = await stack.pool.query<{ pid: number; app: string }>(
-    'select pid, coalesce(nullif(application_name, \'\'), \'bench\') as app from pg_stat_activity where datname = current_database()');
+    "select pid, coalesce(nullif(application_name, ''), 'bench') as app from pg_stat_activity where datname = current_database()",
+  );
   const out = new Map<string, number[]>();
   for (const row of res.rows) out.set(row.app, [...(out.get(row.app) ?? []), row.pid]);
   return out;
@@ -242,7 +302,11 @@ async function pgPidsByApp(stack: Stack): Promise<Map<string, number[]>> {
  * What a run measures. The PostgreSQL backends of our database are grouped by application_name; `refresh()` reads
  * them again so connections opened during the run (pools grow under load) count too.
  */
-async function cpuTargets(stack: Stack, daemonPid: number, redisPid: number | undefined): Promise<{ targets: CpuTargets; refresh: () => Promise<void> }> {
+async function cpuTargets(
+  stack: Stack,
+  daemonPid: number,
+  redisPid: number | undefined,
+): Promise<{ targets: CpuTargets; refresh: () => Promise<void> }> {
   const byApp = new Map<string, number[]>();
   const groups: CpuTargets['groups'] = {
     daemon: () => [daemonPid],
@@ -269,7 +333,8 @@ function sampleWaits(stack: Stack, everyMs: number): { stop: () => Promise<Recor
       try {
         const res = await stack.pool.query<{ w: string; n: number }>(
           `select coalesce(wait_event_type || ':' || wait_event, 'on CPU') as w, count(*)::int as n from pg_stat_activity
-            where datname = current_database() and state = 'active' and pid <> pg_backend_pid() group by 1`);
+            where datname = current_database() and state = 'active' and pid <> pg_backend_pid() group by 1`,
+        );
         for (const row of res.rows) counts[row.w] = (counts[row.w] ?? 0) + row.n;
       } catch {
         // a sample lost is fine
@@ -282,7 +347,11 @@ function sampleWaits(stack: Stack, everyMs: number): { stop: () => Promise<Recor
       running = false;
       await loop;
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
-      return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((v / Math.max(1, total)) * 1000) / 10]));
+      return Object.fromEntries(
+        Object.entries(counts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [k, Math.round((v / Math.max(1, total)) * 1000) / 10]),
+      );
     },
   };
 }
@@ -297,7 +366,14 @@ function novuUsagePerRow(stack: Stack, rows: number): { novu_requests_per_row: n
   };
 }
 
-async function runPhase(stack: Stack, queue: Queue<NotificationJobData>, index: number, rate: Rate, daemonPid: number, redisPid: number | undefined): Promise<RunResult> {
+async function runPhase(
+  stack: Stack,
+  queue: Queue<NotificationJobData>,
+  index: number,
+  rate: Rate,
+  daemonPid: number,
+  redisPid: number | undefined,
+): Promise<RunResult> {
   const tag = `bench-${index}-${rate}`;
   stack.novu.reset();
   const { targets, refresh } = await cpuTargets(stack, daemonPid, redisPid);
@@ -320,14 +396,18 @@ async function runPhase(stack: Stack, queue: Queue<NotificationJobData>, index: 
   const settleDeadline = Date.now() + 15_000;
   while (Date.now() < settleDeadline && !aborted) {
     const open = await stack.pool.query<{ n: number }>(
-      "select count(*)::int as n from notify.ent_notification where workflow_id = $1 and status in ('pending', 'processing')", [tag]);
+      "select count(*)::int as n from notify.ent_notification where workflow_id = $1 and status in ('pending', 'processing')",
+      [tag],
+    );
     if ((open.rows[0]?.n ?? 0) === 0) break;
     await sleep(200);
   }
 
   const deliveries: Delivery[] = stack.novu.deliveries().filter((d) => d.workflow === tag);
   const rows = await stack.pool.query<{ id: string; created: string; status: string }>(
-    'select id::text as id, extract(epoch from created_at) * 1000 as created, status from notify.ent_notification where workflow_id = $1', [tag]);
+    'select id::text as id, extract(epoch from created_at) * 1000 as created, status from notify.ent_notification where workflow_id = $1',
+    [tag],
+  );
   const created = new Map<string, number>();
   const rowStatus: Record<string, number> = {};
   for (const row of rows.rows) {
@@ -360,8 +440,11 @@ async function runPhase(stack: Stack, queue: Queue<NotificationJobData>, index: 
   const cpu = cpuBetween(before, afterLoad);
   // rows delivered while the CPU was measured: receipts during the load window
   const duringLoad = [...receipts.values()].filter((t) => t >= load.startWall && t <= load.endWall).length;
-  const perRow = (p: number) => (duringLoad === 0 ? NaN : Math.round(((p / 100) * cpu.wallMs / duringLoad) * 100) / 100);
-  const pgThisDb = Object.entries(cpu.groups).filter(([k]) => k.startsWith('pg:')).reduce((a, [, v]) => a + v, 0);
+  const perRow = (p: number) =>
+    duringLoad === 0 ? NaN : Math.round((((p / 100) * cpu.wallMs) / duringLoad) * 100) / 100;
+  const pgThisDb = Object.entries(cpu.groups)
+    .filter(([k]) => k.startsWith('pg:'))
+    .reduce((a, [, v]) => a + v, 0);
   const cpuPerRow: Record<string, number> = {
     daemon: perRow(cpu.groups['daemon'] ?? 0),
     'postgres (this db)': perRow(pgThisDb),
@@ -392,7 +475,8 @@ async function runPhase(stack: Stack, queue: Queue<NotificationJobData>, index: 
     stages,
     cpu,
     cpu_ms_per_row: cpuPerRow,
-    realtime_events_per_row: Math.round(((stack.realtime.stats().eventsSent - eventsBefore) / Math.max(1, load.rows)) * 100) / 100,
+    realtime_events_per_row:
+      Math.round(((stack.realtime.stats().eventsSent - eventsBefore) / Math.max(1, load.rows)) * 100) / 100,
     ...novuUsagePerRow(stack, load.rows),
     novu_ignored: stack.novu.ignored().length,
     pg_waits_pct: pgWaits,
@@ -420,24 +504,34 @@ async function redisProcessId(): Promise<number | undefined> {
 
 async function main(): Promise<void> {
   await ensureServices();
-  console.log(`notifyd pipeline bench: ${SECONDS} s per rate, rates ${RATES.join(', ')}, ${ENTERPRISES} enterprises, WORKER_CONCURRENCY=${CONCURRENCY}, DAEMON_REALTIME_HOSTS=${REALTIME_HOSTS}, Node ${process.version}`);
+  console.log(
+    `notifyd pipeline bench: ${SECONDS} s per rate, rates ${RATES.join(', ')}, ${ENTERPRISES} enterprises, WORKER_CONCURRENCY=${CONCURRENCY}, DAEMON_REALTIME_HOSTS=${REALTIME_HOSTS}, Node ${process.version}`,
+  );
 
   // 1. the engine's ceiling, before anything else runs (so it has the machine to itself)
   const redisPid = await redisProcessId();
   const noopRuns: (NoopResult & { othersPct: number })[] = [];
   const measured = async (variant: 'plain' | 'daemon-options') => {
-    const targets: CpuTargets = { groups: { bench: () => [process.pid], redis: () => (redisPid === undefined ? [] : [redisPid]) }, threadsOf: {} };
+    const targets: CpuTargets = {
+      groups: { bench: () => [process.pid], redis: () => (redisPid === undefined ? [] : [redisPid]) },
+      threadsOf: {},
+    };
     const a = snapshotCpu(targets);
     const result = await bullmqNoop(TEST_REDIS_URL, BASELINE_JOBS, variant);
     const c = cpuBetween(a, snapshotCpu(targets));
-    return { ...result, othersPct: Math.max(0, r1(c.machinePct - (c.groups['bench'] ?? 0) - (c.groups['redis'] ?? 0))) };
+    return {
+      ...result,
+      othersPct: Math.max(0, r1(c.machinePct - (c.groups['bench'] ?? 0) - (c.groups['redis'] ?? 0))),
+    };
   };
   for (let i = 0; i < BASELINE_REPEATS && !aborted; i++) noopRuns.push(await measured('plain'));
   const noopOpts = aborted ? undefined : await measured('daemon-options');
   const noop = Math.round(median(noopRuns.map((r) => r.processPerS)));
-  console.log(`BullMQ no-op (addBulk ${BASELINE_JOBS}, 1 Worker × concurrency 50, removeOnComplete): ${noopRuns.map((r) => `${r.processPerS}/s`).join(', ')} → median ${noop} jobs/s` +
-    ` (addBulk ${Math.round(median(noopRuns.map((r) => r.addPerS)))}/s; other work on the machine meanwhile: ${noopRuns.map((r) => `${r.othersPct}%`).join(', ')} of a core);` +
-    ` with notifyd's job/worker options: ${noopOpts?.processPerS ?? '?'} jobs/s`);
+  console.log(
+    `BullMQ no-op (addBulk ${BASELINE_JOBS}, 1 Worker × concurrency 50, removeOnComplete): ${noopRuns.map((r) => `${r.processPerS}/s`).join(', ')} → median ${noop} jobs/s` +
+      ` (addBulk ${Math.round(median(noopRuns.map((r) => r.addPerS)))}/s; other work on the machine meanwhile: ${noopRuns.map((r) => `${r.othersPct}%`).join(', ')} of a core);` +
+      ` with notifyd's job/worker options: ${noopOpts?.processPerS ?? '?'} jobs/s`,
+  );
 
   // 2. the stack and the daemon as a child process
   const healthPort = await freePort();
@@ -457,7 +551,9 @@ async function main(): Promise<void> {
       SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '30000',
     },
   });
-  console.log(`stack: database ${stack.db.name}, BullMQ prefix ${stack.prefix}, Novu stand-in ${stack.novu.url}, Realtime stand-in ${stack.realtime.url}`);
+  console.log(
+    `stack: database ${stack.db.name}, BullMQ prefix ${stack.prefix}, Novu stand-in ${stack.novu.url}, Realtime stand-in ${stack.realtime.url}`,
+  );
   let daemon: DaemonProcess | undefined;
   let redis: Redis | undefined;
   let queue: Queue<NotificationJobData> | undefined;
@@ -479,13 +575,16 @@ async function main(): Promise<void> {
     await insertRows(stack, 'bench-warmup', 0, 500);
     const warmDeadline = Date.now() + 60_000;
     while (stack.novu.deliveries().length < 500 && Date.now() < warmDeadline) await sleep(100);
-    if (stack.novu.deliveries().length < 500) throw new Error(`warm-up: ${stack.novu.deliveries().length}/500 delivered within 60 s`);
+    if (stack.novu.deliveries().length < 500)
+      throw new Error(`warm-up: ${stack.novu.deliveries().length}/500 delivered within 60 s`);
 
     for (const [i, rate] of RATES.entries()) {
       if (aborted) break;
       const run = await runPhase(stack, queue, i, rate, daemonPid, redisPid);
       runs.push(run);
-      console.log(`  ${rate === 'max' ? 'max' : `${rate}/s`}: ${run.delivered}/${run.rows} delivered, ${run.delivered_per_s}/s, p50 ${run.p50_ms} p99 ${run.p99_ms} ms`);
+      console.log(
+        `  ${rate === 'max' ? 'max' : `${rate}/s`}: ${run.delivered}/${run.rows} delivered, ${run.delivered_per_s}/s, p50 ${run.p50_ms} p99 ${run.p99_ms} ms`,
+      );
       await sleep(1000);
     }
   } catch (err) {
@@ -493,7 +592,10 @@ async function main(): Promise<void> {
   } finally {
     if (daemon !== undefined) {
       const code = await stopDaemon(daemon);
-      if (code !== 0) console.log(`daemon exited with ${code}${daemon.stderr.length > 0 ? `: ${daemon.stderr.join('').slice(-2000)}` : ''}`);
+      if (code !== 0)
+        console.log(
+          `daemon exited with ${code}${daemon.stderr.length > 0 ? `: ${daemon.stderr.join('').slice(-2000)}` : ''}`,
+        );
       const warnings = daemon.lines.filter((l) => /"level":"(warn|error|fatal)"/.test(l));
       daemonWarnings = {};
       for (const l of warnings) {
@@ -501,7 +603,11 @@ async function main(): Promise<void> {
         daemonWarnings[event] = (daemonWarnings[event] ?? 0) + 1;
       }
       if (warnings.length > 0) {
-        console.log(`daemon logged ${warnings.length} warning/error lines: ${Object.entries(daemonWarnings).map(([k, v]) => `${k} ×${v}`).join(', ')}; first:\n${warnings.slice(0, 3).join('\n')}`);
+        console.log(
+          `daemon logged ${warnings.length} warning/error lines: ${Object.entries(daemonWarnings)
+            .map(([k, v]) => `${k} ×${v}`)
+            .join(', ')}; first:\n${warnings.slice(0, 3).join('\n')}`,
+        );
       }
     }
     await queue?.close().catch(() => undefined);
@@ -516,9 +622,13 @@ async function main(): Promise<void> {
   const deliveredPerS = maxRun?.delivered_per_s ?? Math.max(0, ...runs.map((r) => r.delivered_per_s));
   const limits = whatLimits(runs, noop, median(noopRuns.map((r) => r.othersPct)));
   printReport(runs, { rampMs: RAMP_MS, maxBacklog: MAX_BACKLOG });
-  console.log(`BullMQ no-op ceiling ${noop} jobs/s (median of ${noopRuns.length}); pipeline ${deliveredPerS} delivered/s = ${Math.round((deliveredPerS / noop) * 100)}% of it.`);
-  console.log(`targets: p99 ≤ ${TARGET_P99_MS} ms at 500/s: ${at500 === undefined ? 'not run' : at500.p99_ms <= TARGET_P99_MS ? `met (${at500.p99_ms} ms)` : `MISSED (${at500.p99_ms} ms)`}; ` +
-    `sustained ≥ ${TARGET_PER_S}/s: ${maxRun === undefined ? 'not run' : deliveredPerS >= TARGET_PER_S ? `met (${deliveredPerS}/s)` : `MISSED (${deliveredPerS}/s)`}`);
+  console.log(
+    `BullMQ no-op ceiling ${noop} jobs/s (median of ${noopRuns.length}); pipeline ${deliveredPerS} delivered/s = ${Math.round((deliveredPerS / noop) * 100)}% of it.`,
+  );
+  console.log(
+    `targets: p99 ≤ ${TARGET_P99_MS} ms at 500/s: ${at500 === undefined ? 'not run' : at500.p99_ms <= TARGET_P99_MS ? `met (${at500.p99_ms} ms)` : `MISSED (${at500.p99_ms} ms)`}; ` +
+      `sustained ≥ ${TARGET_PER_S}/s: ${maxRun === undefined ? 'not run' : deliveredPerS >= TARGET_PER_S ? `met (${deliveredPerS}/s)` : `MISSED (${deliveredPerS}/s)`}`,
+  );
   console.log(`what limits it: ${limits}`);
 
   const result = {
@@ -538,7 +648,10 @@ async function main(): Promise<void> {
     seconds_per_rate: SECONDS,
     max_backlog: MAX_BACKLOG,
     cpu_ms_per_row_max_run: maxRun?.cpu_ms_per_row['total'] ?? null,
-    cpu_bound_estimate_per_s: maxRun === undefined || !(maxRun.cpu_ms_per_row['total'] ?? 0) ? null : Math.round((maxRun.cpu.capacityPct * 10) / (maxRun.cpu_ms_per_row['total'] as number)),
+    cpu_bound_estimate_per_s:
+      maxRun === undefined || !(maxRun.cpu_ms_per_row['total'] ?? 0)
+        ? null
+        : Math.round((maxRun.cpu.capacityPct * 10) / (maxRun.cpu_ms_per_row['total'] as number)),
     bullmq_noop_runs: noopRuns,
     bullmq_daemon_options: noopOpts ?? null,
     runs: runs.map((r) => ({ ...r, rate: r.rate === 'max' ? 'max' : r.rate })),
@@ -552,7 +665,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result));
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  console.error(`pipeline bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`pipeline bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

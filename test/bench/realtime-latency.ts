@@ -24,8 +24,11 @@ const rt = await startRealtimeStandin({ databaseUrl: db.url, apiKeys: [KEY], cad
 const supabase = createClient(rt.url, KEY, { auth: { persistSession: false } });
 const received = new Map<string, number[]>();
 let subscribed!: () => void;
-const ready = new Promise<void>((r) => { subscribed = r; });
-supabase.channel('bench')
+const ready = new Promise<void>((r) => {
+  subscribed = r;
+});
+supabase
+  .channel('bench')
   .on('postgres_changes', { event: 'INSERT', schema: 'notify', table: 'ent_notification' }, (p) => {
     const now = Date.now();
     const row = p.new as { workflow_id: string };
@@ -34,7 +37,9 @@ supabase.channel('bench')
     list.push(now - Date.parse(p.commit_timestamp));
     received.set(group, list);
   })
-  .on('system', {}, (m: { status?: string }) => { if (m.status === 'ok') subscribed(); })
+  .on('system', {}, (m: { status?: string }) => {
+    if (m.status === 'ok') subscribed();
+  })
   .subscribe();
 await ready;
 
@@ -65,13 +70,18 @@ for (let i = 1; i <= COMMITS; i++) {
 }
 const separate = await waitFor('sessions');
 
-const rows = [['30 commits in one DO block', inBlock], ['30 commits from separate sessions', separate]] as const;
+const rows = [
+  ['30 commits in one DO block', inBlock],
+  ['30 commits from separate sessions', separate],
+] as const;
 process.stdout.write(`Realtime stand-in commit → client-receive latency (cadence ${cadence}), ms\n`);
 process.stdout.write('case                                 n    p50    p95    max\n');
 for (const [label, list] of rows) {
   const s = [...list].sort((a, b) => a - b);
-  process.stdout.write(`${label.padEnd(36)} ${String(s.length).padStart(2)} ${String(percentile(s, 50)).padStart(6)} ` +
-    `${String(percentile(s, 95)).padStart(6)} ${String(s.at(-1) ?? NaN).padStart(6)}\n`);
+  process.stdout.write(
+    `${label.padEnd(36)} ${String(s.length).padStart(2)} ${String(percentile(s, 50)).padStart(6)} ` +
+      `${String(percentile(s, 95)).padStart(6)} ${String(s.at(-1) ?? NaN).padStart(6)}\n`,
+  );
 }
 await supabase.removeAllChannels();
 await supabase.realtime.disconnect();

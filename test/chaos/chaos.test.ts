@@ -21,7 +21,11 @@ describe(`chaos: faults under a load of ${LOAD} notifications over 5 enterprises
       assert.equal(r.duplicates, 0, `[${scenario.name}] ${r.duplicates} notifications delivered twice: ${detail}`);
       // a database restart can make the application's retried insert commit twice: more rows, each to deliver once
       assert.ok(r.notifications >= LOAD, `[${scenario.name}] expected ${LOAD} rows, found ${r.notifications}`);
-      assert.equal(r.delivered + r.cancelled, r.notifications, `[${scenario.name}] ${r.delivered}/${r.notifications - r.cancelled} delivered: ${detail}`);
+      assert.equal(
+        r.delivered + r.cancelled,
+        r.notifications,
+        `[${scenario.name}] ${r.delivered}/${r.notifications - r.cancelled} delivered: ${detail}`,
+      );
       assert.deepEqual(r.problems, [], `[${scenario.name}] ${detail}`);
     });
   }

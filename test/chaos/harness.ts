@@ -58,7 +58,9 @@ export interface ScenarioResult {
 }
 
 /** What one scenario measures; runScenario adds the name, duration and bound. */
-export type Outcome = Omit<ScenarioResult, 'scenario' | 'load' | 'durationMs' | 'boundMs' | 'finished'> & { settled: boolean };
+export type Outcome = Omit<ScenarioResult, 'scenario' | 'load' | 'durationMs' | 'boundMs' | 'finished'> & {
+  settled: boolean;
+};
 
 export interface ScenarioContext {
   readonly name: string;
@@ -92,7 +94,11 @@ export function effectiveBoundMs(scenario: Scenario, load: number): number {
   return Math.round(scenario.boundMs(load) * (Number.isFinite(scale) && scale > 0 ? scale : 1));
 }
 
-export async function runScenario(scenario: Scenario, suiteLoad: number, progress: (text: string) => void = () => undefined): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  suiteLoad: number,
+  progress: (text: string) => void = () => undefined,
+): Promise<ScenarioResult> {
   const load = scenario.fixedLoad ?? suiteLoad;
   const boundMs = effectiveBoundMs(scenario, load);
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -100,13 +106,20 @@ export async function runScenario(scenario: Scenario, suiteLoad: number, progres
   let closed = false;
   const abort = new AbortController();
   const ctx: ScenarioContext = {
-    name: scenario.name, load, signal: abort.signal,
+    name: scenario.name,
+    load,
+    signal: abort.signal,
     // a scenario still running after its bound must not leave anything behind: late cleanups run at once
     defer: (fn) => {
-      if (closed) void Promise.resolve().then(fn).catch(() => undefined);
+      if (closed)
+        void Promise.resolve()
+          .then(fn)
+          .catch(() => undefined);
       else cleanups.push(fn);
     },
-    note: (text) => { notes.push(text); },
+    note: (text) => {
+      notes.push(text);
+    },
     progress: (text) => progress(`[${scenario.name}] ${text}`),
   };
   const started = Date.now();
@@ -132,10 +145,24 @@ export async function runScenario(scenario: Scenario, suiteLoad: number, progres
   const durationMs = Date.now() - started;
   const base = { scenario: scenario.name, load, durationMs, boundMs };
   if (outcome === 'timeout' || outcome instanceof Error) {
-    const why = outcome === 'timeout' ? `did not finish within its bound of ${Math.round(boundMs / 1000)} s` : `error: ${outcome.message}`;
+    const why =
+      outcome === 'timeout'
+        ? `did not finish within its bound of ${Math.round(boundMs / 1000)} s`
+        : `error: ${outcome.message}`;
     return {
-      ...base, notifications: 0, delivered: 0, failed: 0, cancelled: 0, failedReasons: {}, lost: 0, duplicates: 0, absorbed: 0, recoverMs: null,
-      finished: false, notes, problems: [why],
+      ...base,
+      notifications: 0,
+      delivered: 0,
+      failed: 0,
+      cancelled: 0,
+      failedReasons: {},
+      lost: 0,
+      duplicates: 0,
+      absorbed: 0,
+      recoverMs: null,
+      finished: false,
+      notes,
+      problems: [why],
     };
   }
   const { settled, ...rest } = outcome;
@@ -171,10 +198,19 @@ export async function startDaemon(ctx: ScenarioContext, rig: Rig, extra: Record<
   if (ctx.signal.aborted) throw new Error('scenario over: not starting a daemon');
   // CHAOS_DAEMON_LOG_LEVEL (e.g. info) and CHAOS_DUMP_DIR (where each daemon's log lines are written) for diagnosis
   const level = process.env['CHAOS_DAEMON_LOG_LEVEL'];
-  const { proc, port } = await startDaemonOnFreePort({ ...rig.env, ...extra, ...(level ? { DAEMON_LOG_LEVEL: level } : {}) });
+  const { proc, port } = await startDaemonOnFreePort({
+    ...rig.env,
+    ...extra,
+    ...(level ? { DAEMON_LOG_LEVEL: level } : {}),
+  });
   const dumpDir = process.env['CHAOS_DUMP_DIR'];
   if (dumpDir) {
-    ctx.defer(() => writeFile(join(dumpDir, `${ctx.name}-${proc.child.pid ?? 'x'}.log`), `${proc.lines.join('\n')}\n${proc.stderr.join('')}`).catch(() => undefined));
+    ctx.defer(() =>
+      writeFile(
+        join(dumpDir, `${ctx.name}-${proc.child.pid ?? 'x'}.log`),
+        `${proc.lines.join('\n')}\n${proc.stderr.join('')}`,
+      ).catch(() => undefined),
+    );
   }
   ctx.defer(async () => {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
@@ -197,10 +233,12 @@ export async function enterpriseStatus(d: Daemon): Promise<Record<string, string
 export async function waitReady(d: Daemon, timeoutMs = 60_000): Promise<number> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    if (d.child.exitCode !== null) throw new Error(`daemon exited with ${d.child.exitCode} before it was ready\n${d.stderr.join('').slice(-2000)}`);
+    if (d.child.exitCode !== null)
+      throw new Error(`daemon exited with ${d.child.exitCode} before it was ready\n${d.stderr.join('').slice(-2000)}`);
     const s = await enterpriseStatus(d);
     if (s !== undefined && ENTERPRISES.every((e) => s[e] === 'subscribed')) return Date.now();
-    if (Date.now() > until) throw new Error(`daemon not ready within ${timeoutMs} ms: ${JSON.stringify(s)}\n${d.lines.slice(-5).join('\n')}`);
+    if (Date.now() > until)
+      throw new Error(`daemon not ready within ${timeoutMs} ms: ${JSON.stringify(s)}\n${d.lines.slice(-5).join('\n')}`);
     await sleep(200);
   }
 }
@@ -217,7 +255,10 @@ export async function waitNotReady(d: Daemon, timeoutMs: number): Promise<boolea
 }
 
 /** SIGTERM, bounded wait; SIGKILL if it hangs. Returns the exit code and how long it took. */
-export async function stopDaemon(d: Daemon, timeoutMs = 35_000): Promise<{ code: number; ms: number; killed: boolean }> {
+export async function stopDaemon(
+  d: Daemon,
+  timeoutMs = 35_000,
+): Promise<{ code: number; ms: number; killed: boolean }> {
   const t0 = Date.now();
   if (d.child.exitCode !== null) return { code: d.child.exitCode, ms: 0, killed: false };
   d.signal('SIGTERM');
@@ -232,7 +273,11 @@ export function events(d: DaemonProcess, ...names: string[]): Record<string, unk
   const out: Record<string, unknown>[] = [];
   for (const line of d.lines) {
     if (!names.some((n) => line.includes(`"event":"${n}"`))) continue;
-    try { out.push(JSON.parse(line) as Record<string, unknown>); } catch { /* not JSON */ }
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      /* not JSON */
+    }
   }
   return out;
 }
@@ -246,14 +291,24 @@ export function bound(fixedS: number, perThousandS: number): (load: number) => n
  * The common opening of a fault scenario: the daemon is ready, the load is running, 40 % of it is committed and
  * at least `deliveredShare` of it (at most `deliveredCap`) has reached Novu — the fault then strikes mid-flight.
  */
-export async function loadUntilMidFlight(ctx: ScenarioContext, rig: Rig, daemon: Daemon, deliveredShare: number, deliveredCap = Number.POSITIVE_INFINITY): Promise<Load> {
+export async function loadUntilMidFlight(
+  ctx: ScenarioContext,
+  rig: Rig,
+  daemon: Daemon,
+  deliveredShare: number,
+  deliveredCap = Number.POSITIVE_INFINITY,
+): Promise<Load> {
   return loadUntilMidFlightWith(ctx, rig, daemon, deliveredShare, {}, deliveredCap);
 }
 
 /** loadUntilMidFlight with the load's shape chosen (spread, batches, lifecycle edits). */
 export async function loadUntilMidFlightWith(
-  ctx: ScenarioContext, rig: Rig, daemon: Daemon, deliveredShare: number,
-  shape: Omit<Parameters<typeof startLoad>[1], 'total' | 'signal'>, deliveredCap = Number.POSITIVE_INFINITY,
+  ctx: ScenarioContext,
+  rig: Rig,
+  daemon: Daemon,
+  deliveredShare: number,
+  shape: Omit<Parameters<typeof startLoad>[1], 'total' | 'signal'>,
+  deliveredCap = Number.POSITIVE_INFINITY,
 ): Promise<Load> {
   await waitReady(daemon);
   const load = startLoad(rig.pool, { total: ctx.load, signal: ctx.signal, ...shape });

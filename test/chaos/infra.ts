@@ -23,7 +23,11 @@ function own(pid: number | undefined): void {
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const p of owned) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   });
 }
@@ -35,7 +39,12 @@ function disown(pid: number | undefined): void {
 export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -74,15 +83,33 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-export async function startPrivateRedis(options: { appendfsync?: 'always' | 'everysec' | 'none' } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  options: { appendfsync?: 'always' | 'everysec' | 'none' } = {},
+): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'notifyd-chaos-redis-'));
   let child: ChildProcess | undefined;
-  const persistence = options.appendfsync === 'none'
-    ? ['--appendonly', 'no']
-    : ['--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always'];
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence,
-    '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--loglevel', 'warning'];
+  const persistence =
+    options.appendfsync === 'none'
+      ? ['--appendonly', 'no']
+      : ['--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    ...persistence,
+    '--maxmemory-policy',
+    'noeviction',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
   let stopped = false;
   const start = async (): Promise<void> => {
     if (stopped) throw new Error('private redis was stopped');
@@ -135,7 +162,9 @@ export interface PrivatePostgres {
 }
 
 function pgBinDir(): string {
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
   if (versions[0] === undefined) throw new Error('no PostgreSQL under /usr/lib/postgresql');
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
@@ -161,7 +190,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     chownSync(root, Number(stdout.trim()), Number(g.trim()));
   }
   const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c shared_buffers=32MB -c wal_level=logical`;
-  const ctl = (action: string) => `${bin}/pg_ctl -D ${quote(dataDir)} -l ${quote(logFile)} -o ${quote(opts)} -w -t 60 ${action}`;
+  const ctl = (action: string) =>
+    `${bin}/pg_ctl -D ${quote(dataDir)} -l ${quote(logFile)} -o ${quote(opts)} -w -t 60 ${action}`;
   try {
     await asPostgres(`${bin}/initdb -D ${quote(dataDir)} -A trust -U postgres --no-sync >/dev/null`);
     await asPostgres(ctl('start'));
@@ -175,8 +205,13 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     if (stopped) return;
     const cmd = `${bin}/pg_ctl -D ${quote(dataDir)} -m immediate stop`;
     try {
-      execSync(process.getuid?.() === 0 ? `su postgres -s /bin/sh -c ${quote(cmd)}` : cmd, { stdio: 'ignore', timeout: 20_000 });
-    } catch { /* best effort */ }
+      execSync(process.getuid?.() === 0 ? `su postgres -s /bin/sh -c ${quote(cmd)}` : cmd, {
+        stdio: 'ignore',
+        timeout: 20_000,
+      });
+    } catch {
+      /* best effort */
+    }
     rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', onExit);
@@ -202,4 +237,3 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
   };
 }
-

@@ -51,18 +51,32 @@ async function insertBatch(pool: pg.Pool, enterprise: string, n: number, mix: Li
      select $1, 'welcome', array['user-' || g], jsonb_build_object('n', g),
             case when g <= $3 then clock_timestamp() + make_interval(secs => $4::float8 / 1000) end
        from generate_series(1, $2) g returning id::text`,
-    [enterprise, n, scheduled, mix.scheduleAheadMs ?? 3000]);
+    [enterprise, n, scheduled, mix.scheduleAheadMs ?? 3000],
+  );
   const ids = res.rows.map((r) => r.id).slice(0, scheduled);
-  if (cancel > 0) await pool.query(`update notify.ent_notification set status = 'cancelled' where id = any($1::bigint[])`, [ids.slice(0, cancel)]);
+  if (cancel > 0)
+    await pool.query(`update notify.ent_notification set status = 'cancelled' where id = any($1::bigint[])`, [
+      ids.slice(0, cancel),
+    ]);
   if (reschedule > 0) {
-    await pool.query(`update notify.ent_notification set scheduled_for = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
-      where id = any($1::bigint[])`, [ids.slice(cancel, cancel + reschedule), mix.rescheduleAheadMs ?? 6000]);
+    await pool.query(
+      `update notify.ent_notification set scheduled_for = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
+      where id = any($1::bigint[])`,
+      [ids.slice(cancel, cancel + reschedule), mix.rescheduleAheadMs ?? 6000],
+    );
   }
 }
 
-export function startLoad(pool: pg.Pool, options: {
-  total: number; spreadMs?: number; batches?: number; signal?: AbortSignal; lifecycle?: LifecycleMix;
-}): Load {
+export function startLoad(
+  pool: pg.Pool,
+  options: {
+    total: number;
+    spreadMs?: number;
+    batches?: number;
+    signal?: AbortSignal;
+    lifecycle?: LifecycleMix;
+  },
+): Load {
   const batches = Math.max(1, options.batches ?? 25);
   const spreadMs = options.spreadMs ?? 5000;
   const per = Math.ceil(options.total / batches);
@@ -88,7 +102,11 @@ export function startLoad(pool: pg.Pool, options: {
         }
       }
       inserted += n;
-      for (const w of [...waiters]) if (inserted >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+      for (const w of [...waiters])
+        if (inserted >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     }
     return Date.now();
   })();
@@ -107,11 +125,17 @@ export function startLoad(pool: pg.Pool, options: {
 }
 
 /** Resolves when the Novu stand-in has delivered n triggers (or rejects after timeoutMs). */
-export async function deliveredAtLeast(novu: NovuStandin, n: number, timeoutMs = 60_000, signal?: AbortSignal): Promise<void> {
+export async function deliveredAtLeast(
+  novu: NovuStandin,
+  n: number,
+  timeoutMs = 60_000,
+  signal?: AbortSignal,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (novu.deliveries().length < n) {
     if (signal?.aborted === true) throw new Error('aborted');
-    if (Date.now() > until) throw new Error(`only ${novu.deliveries().length} deliveries after ${timeoutMs} ms, wanted ${n}`);
+    if (Date.now() > until)
+      throw new Error(`only ${novu.deliveries().length} deliveries after ${timeoutMs} ms, wanted ${n}`);
     await sleep(50);
   }
 }

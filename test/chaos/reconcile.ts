@@ -19,7 +19,9 @@ export async function settle(pool: pg.Pool, timeoutMs: number, signal?: AbortSig
   for (;;) {
     let unsettled = -1;
     try {
-      const res = await pool.query<{ n: number }>(`select count(*)::int as n from notify.ent_notification where status not in ('sent', 'failed', 'cancelled')`);
+      const res = await pool.query<{ n: number }>(
+        `select count(*)::int as n from notify.ent_notification where status not in ('sent', 'failed', 'cancelled')`,
+      );
       unsettled = res.rows[0]?.n ?? 0;
     } catch {
       // a restarting database: ask again
@@ -49,18 +51,31 @@ const TX = /^notifyd-(.+)-(\d+)-(\d+)$/;
  * Reads the truth after a scenario. `failureAllowed`: whether a `failed` row with a reason is a right outcome
  * here; when it is not, failed rows count as lost (their reasons are still shown).
  */
-export async function reconcile(rig: Rig, args: {
-  settled: Settlement; faultEndAt: number; failureAllowed?: boolean; quietMs?: number; notes?: string[];
-}): Promise<Outcome> {
+export async function reconcile(
+  rig: Rig,
+  args: {
+    settled: Settlement;
+    faultEndAt: number;
+    failureAllowed?: boolean;
+    quietMs?: number;
+    notes?: string[];
+  },
+): Promise<Outcome> {
   // Deliveries that a late, stale job could still cause show up after a quiet period.
   await sleep(args.quietMs ?? 2000);
   const problems: string[] = [];
-  const rows = (await rig.pool.query<RowState>(
-    `select id::text, enterprise_id, status, last_error, transaction_id,
+  const rows = (
+    await rig.pool.query<RowState>(
+      `select id::text, enterprise_id, status, last_error, transaction_id,
             (extract(epoch from scheduled_for) * 1000)::bigint::text as due
-       from notify.ent_notification order by id`)).rows;
-  const last = (await rig.pool.query<{ at: string | null }>(
-    `select (extract(epoch from max(updated_at)) * 1000)::bigint::text as at from notify.ent_notification where status in ('sent', 'failed')`)).rows[0]?.at;
+       from notify.ent_notification order by id`,
+    )
+  ).rows;
+  const last = (
+    await rig.pool.query<{ at: string | null }>(
+      `select (extract(epoch from max(updated_at)) * 1000)::bigint::text as at from notify.ent_notification where status in ('sent', 'failed')`,
+    )
+  ).rows[0]?.at;
   const deliveries = rig.novu.deliveries();
   const perNotification = new Map<string, number>();
   const firstAt = new Map<string, number>();
@@ -69,7 +84,10 @@ export async function reconcile(rig: Rig, args: {
   for (const d of deliveries) {
     deliveredTx.add(d.transactionId);
     const m = TX.exec(d.transactionId);
-    if (m === null) { foreign += 1; continue; }
+    if (m === null) {
+      foreign += 1;
+      continue;
+    }
     const id = m[2] as string;
     perNotification.set(id, (perNotification.get(id) ?? 0) + 1);
     firstAt.set(id, Math.min(firstAt.get(id) ?? Number.POSITIVE_INFINITY, d.acceptedAt));
@@ -95,7 +113,10 @@ export async function reconcile(rig: Rig, args: {
       if (at !== undefined) cancelledDelivered += 1;
     } else if (r.status === 'sent') {
       if (r.transaction_id !== null && deliveredTx.has(r.transaction_id)) delivered += 1;
-      else { sentNotDelivered += 1; lost += 1; }
+      else {
+        sentNotDelivered += 1;
+        lost += 1;
+      }
     } else if (r.status === 'failed') {
       failed += 1;
       const reason = (r.last_error ?? '').trim();
@@ -110,7 +131,8 @@ export async function reconcile(rig: Rig, args: {
   }
   if (Object.keys(unsettled).length > 0) problems.push(`never settled: ${JSON.stringify(unsettled)}`);
   if (sentNotDelivered > 0) problems.push(`${sentNotDelivered} rows marked sent that Novu never delivered`);
-  if (failed > 0 && !args.failureAllowed) problems.push(`${failed} rows failed where nothing should fail: ${JSON.stringify(failedReasons)}`);
+  if (failed > 0 && !args.failureAllowed)
+    problems.push(`${failed} rows failed where nothing should fail: ${JSON.stringify(failedReasons)}`);
   if (failedButDelivered > 0) problems.push(`${failedButDelivered} rows marked failed although Novu delivered them`);
   if (foreign > 0) problems.push(`${foreign} deliveries with a transactionId notifyd does not make`);
   if (cancelledDelivered > 0) problems.push(`${cancelledDelivered} cancelled rows were delivered`);
@@ -118,8 +140,16 @@ export async function reconcile(rig: Rig, args: {
   if (duplicates > 0) problems.push(`${duplicates} notifications delivered more than once`);
   const lastSettledAt = last === null || last === undefined ? undefined : Number(last);
   return {
-    notifications: rows.length, delivered, failed, cancelled, failedReasons, lost, duplicates, absorbed,
-    recoverMs: args.settled.settled && lastSettledAt !== undefined ? Math.max(0, lastSettledAt - args.faultEndAt) : null,
+    notifications: rows.length,
+    delivered,
+    failed,
+    cancelled,
+    failedReasons,
+    lost,
+    duplicates,
+    absorbed,
+    recoverMs:
+      args.settled.settled && lastSettledAt !== undefined ? Math.max(0, lastSettledAt - args.faultEndAt) : null,
     settled: args.settled.settled,
     notes: args.notes ?? [],
     problems,

@@ -2,7 +2,18 @@
 // time to recover, notes) and the totals as one JSON object, which the CLI prints as its last line.
 import type { ScenarioResult } from './harness.js';
 
-const COLUMNS = ['scenario', 'notifications', 'delivered', 'failed (reason)', 'lost', 'duplicates', 'absorbed', 'time to recover', 'result', 'notes'] as const;
+const COLUMNS = [
+  'scenario',
+  'notifications',
+  'delivered',
+  'failed (reason)',
+  'lost',
+  'duplicates',
+  'absorbed',
+  'time to recover',
+  'result',
+  'notes',
+] as const;
 
 function seconds(ms: number | null): string {
   return ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`;
@@ -10,7 +21,9 @@ function seconds(ms: number | null): string {
 
 function failedCell(r: ScenarioResult): string {
   if (r.failed === 0) return '0';
-  const reasons = Object.entries(r.failedReasons).sort((a, b) => b[1] - a[1]).map(([why, n]) => `${n}× ${why}`);
+  const reasons = Object.entries(r.failedReasons)
+    .sort((a, b) => b[1] - a[1])
+    .map(([why, n]) => `${n}× ${why}`);
   return `${r.failed} (${reasons.slice(0, 2).join('; ')}${reasons.length > 2 ? '; …' : ''})`;
 }
 
@@ -21,15 +34,26 @@ export function passed(r: ScenarioResult): boolean {
 export function row(r: ScenarioResult): string[] {
   const verdict = passed(r) ? 'ok' : r.finished ? 'FAIL' : 'FAIL (unfinished)';
   return [
-    r.scenario, String(r.notifications), String(r.delivered), failedCell(r), String(r.lost), String(r.duplicates), String(r.absorbed),
-    seconds(r.recoverMs), verdict, [...r.notes, ...r.problems].join('; '),
+    r.scenario,
+    String(r.notifications),
+    String(r.delivered),
+    failedCell(r),
+    String(r.lost),
+    String(r.duplicates),
+    String(r.absorbed),
+    seconds(r.recoverMs),
+    verdict,
+    [...r.notes, ...r.problems].join('; '),
   ];
 }
 
 export function formatTable(results: readonly ScenarioResult[]): string {
   const rows = [COLUMNS.map(String), ...results.map(row)];
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (i === COLUMNS.length - 1 ? 0 : (r[i] ?? '').length))));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === COLUMNS.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
+  const widths = COLUMNS.map((_, i) =>
+    Math.max(...rows.map((r) => (i === COLUMNS.length - 1 ? 0 : (r[i] ?? '').length))),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === COLUMNS.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => '-'.repeat(i === COLUMNS.length - 1 ? 7 : w + 2)).join('|')}|`;
   return [line(rows[0] as string[]), rule, ...rows.slice(1).map(line)].join('\n');
 }

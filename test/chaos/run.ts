@@ -12,7 +12,10 @@ if (!Number.isInteger(load) || load < 1) {
   console.error(`CHAOS_LOAD must be a positive integer, got ${process.env['CHAOS_LOAD']}`);
   process.exit(2);
 }
-const wanted = (process.env['CHAOS_SCENARIOS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+const wanted = (process.env['CHAOS_SCENARIOS'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
 const known = [...SCENARIOS, ...EXTRA_SCENARIOS];
 const unknown = wanted.filter((w) => !known.some((s) => s.name === w));
 if (unknown.length > 0) {
@@ -35,9 +38,13 @@ const results: ScenarioResult[] = [];
 for (const scenario of selected) {
   if (stopping) break;
   const progress = (text: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${text}`);
-  progress(`[${scenario.name}] start: ${load} notifications, bound ${Math.round(effectiveBoundMs(scenario, load) / 1000)} s`);
+  progress(
+    `[${scenario.name}] start: ${load} notifications, bound ${Math.round(effectiveBoundMs(scenario, load) / 1000)} s`,
+  );
   const result = await runScenario(scenario, load, progress);
-  progress(`[${scenario.name}] ${passed(result) ? 'ok' : 'FAILED'} in ${(result.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(result)}`);
+  progress(
+    `[${scenario.name}] ${passed(result) ? 'ok' : 'FAILED'} in ${(result.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(result)}`,
+  );
   results.push(result);
 }
 console.log(formatTable(results));

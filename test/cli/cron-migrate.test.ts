@@ -17,12 +17,29 @@ interface CronDoc {
 
 describe('notifyd cron next', () => {
   let db: TestDatabase;
-  before(async () => { db = await createTestDatabase(); });
-  after(async () => { await db.drop(); });
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
 
-  it('gives an expression\'s fires across the spring-forward night, UTC and local (02:30 → 03:30 CEST)', async () => {
-    const run = await runCli(['cron', 'next', '30 2 * * *', '--tz', 'Europe/Berlin', '--from', '2026-03-27T12:00:00Z',
-      '--count', '3', '--json'], {});
+  it("gives an expression's fires across the spring-forward night, UTC and local (02:30 → 03:30 CEST)", async () => {
+    const run = await runCli(
+      [
+        'cron',
+        'next',
+        '30 2 * * *',
+        '--tz',
+        'Europe/Berlin',
+        '--from',
+        '2026-03-27T12:00:00Z',
+        '--count',
+        '3',
+        '--json',
+      ],
+      {},
+    );
     assertExit(run, 0);
     const doc = run.json<CronDoc>();
     assert.equal(doc.timezone, 'Europe/Berlin');
@@ -36,8 +53,10 @@ describe('notifyd cron next', () => {
   });
 
   it('fires a fixed-hour rule once on the fall-back night, and prints a table', async () => {
-    const run = await runCli(['cron', 'next', '30 2 * * *', '--tz', 'Europe/Berlin', '--from', '2026-10-24T12:00:00Z',
-      '--count', '2'], {});
+    const run = await runCli(
+      ['cron', 'next', '30 2 * * *', '--tz', 'Europe/Berlin', '--from', '2026-10-24T12:00:00Z', '--count', '2'],
+      {},
+    );
     assertExit(run, 0);
     assert.match(run.stdout, /Next 2 fires of "30 2 \* \* \*" in Europe\/Berlin/);
     // 02:30 happens twice on 25 October: only the first (CEST) fires, then the next day in CET
@@ -45,17 +64,26 @@ describe('notifyd cron next', () => {
     assert.match(run.stdout, /│ 2 │ 2026-10-26T01:30:00\.000Z │ 2026-10-26T02:30:00\+01:00 │ CET  │/);
   });
 
-  it('reads a rule\'s cron and timezone from notify.notification_rule', async () => {
-    const { rows: [rule] } = await db.pool.query<{ id: string }>(
+  it("reads a rule's cron and timezone from notify.notification_rule", async () => {
+    const {
+      rows: [rule],
+    } = await db.pool.query<{ id: string }>(
       `insert into notify.notification_rule (enterprise_id, name, cron, timezone, workflow_id, recipients)
-       values ('acme', 'weekday digest', '0 9 * * 1-5', 'America/New_York', 'digest', '{u1}') returning id::text`);
+       values ('acme', 'weekday digest', '0 9 * * 1-5', 'America/New_York', 'digest', '{u1}') returning id::text`,
+    );
     const id = (rule as { id: string }).id;
-    const run = await runCli(['cron', 'next', id, '--from', '2026-03-06T00:00:00Z', '--count', '2', '--json'],
-      { DATABASE_URL: db.url });
+    const run = await runCli(['cron', 'next', id, '--from', '2026-03-06T00:00:00Z', '--count', '2', '--json'], {
+      DATABASE_URL: db.url,
+    });
     assertExit(run, 0);
     const doc = run.json<CronDoc>();
-    assert.deepEqual(doc.rule,
-      { id, enterprise_id: 'acme', name: 'weekday digest', enabled: true, invalid_reason: null });
+    assert.deepEqual(doc.rule, {
+      id,
+      enterprise_id: 'acme',
+      name: 'weekday digest',
+      enabled: true,
+      invalid_reason: null,
+    });
     assert.equal(doc.cron, '0 9 * * 1-5');
     assert.equal(doc.timezone, 'America/New_York');
     // Friday in EST, then Monday after the 8 March change in EDT: 09:00 local both times
@@ -89,18 +117,28 @@ describe('notifyd cron next', () => {
 
 describe('notifyd migrate', () => {
   let fresh: TestDatabase;
-  before(async () => { fresh = await createTestDatabase({ migrate: false }); });
-  after(async () => { await fresh.drop(); });
+  before(async () => {
+    fresh = await createTestDatabase({ migrate: false });
+  });
+  after(async () => {
+    await fresh.drop();
+  });
 
   it('applies every migration to a fresh database, then finds the schema current', async () => {
     const first = await runCli(['migrate', '--json'], { DATABASE_URL: fresh.url });
     assertExit(first, 0);
     const doc = first.json<{ applied: string[]; skipped: string[]; durations_ms: Record<string, number> }>();
-    assert.deepEqual(doc.applied, migrations.map((m) => m.id));
+    assert.deepEqual(
+      doc.applied,
+      migrations.map((m) => m.id),
+    );
     assert.deepEqual(doc.skipped, []);
     assert.deepEqual(Object.keys(doc.durations_ms), doc.applied);
     const recorded = await fresh.pool.query<{ id: string }>('select id from notify.schema_migrations order by id');
-    assert.deepEqual(recorded.rows.map((r) => r.id), migrations.map((m) => m.id));
+    assert.deepEqual(
+      recorded.rows.map((r) => r.id),
+      migrations.map((m) => m.id),
+    );
     const pause = await fresh.pool.query(`select to_regclass('notify.enterprise_pause')::text as t`);
     assert.equal(pause.rows[0].t, 'notify.enterprise_pause');
 

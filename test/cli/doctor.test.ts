@@ -14,23 +14,44 @@ interface Check {
   fix?: string;
 }
 
-const ALL = ['config', 'postgres', 'migrations', 'replica-identity', 'publication', 'wal-level', 'redis',
-  'redis-eviction', 'novu', 'realtime'];
+const ALL = [
+  'config',
+  'postgres',
+  'migrations',
+  'replica-identity',
+  'publication',
+  'wal-level',
+  'redis',
+  'redis-eviction',
+  'novu',
+  'realtime',
+];
 
 describe('notifyd doctor', () => {
   let stack: Stack;
-  before(async () => { stack = await startStack({ enterprises: ['acme'], startDaemon: false }); });
-  after(async () => { await stack?.stop(); });
+  before(async () => {
+    stack = await startStack({ enterprises: ['acme'], startDaemon: false });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
 
   const doctor = async (env: Record<string, string>) => {
     const run = await runCli(['doctor', '--json'], { ...stack.env, ...env });
     const doc = run.json<{ ok: boolean; checks: Check[] }>();
-    assert.deepEqual(doc.checks.map((c) => c.id), ALL);
+    assert.deepEqual(
+      doc.checks.map((c) => c.id),
+      ALL,
+    );
     const by = Object.fromEntries(doc.checks.map((c) => [c.id, c]));
     return { run, doc, by };
   };
   const passing = (checks: Check[], except: string[]) =>
-    assert.deepEqual(checks.filter((c) => !except.includes(c.id) && c.status !== 'pass'), [], 'other checks pass');
+    assert.deepEqual(
+      checks.filter((c) => !except.includes(c.id) && c.status !== 'pass'),
+      [],
+      'other checks pass',
+    );
 
   it('passes every check against a healthy stack', async () => {
     const { run, doc, by } = await doctor({});
@@ -85,8 +106,10 @@ describe('notifyd doctor', () => {
       assertExit(run, 1);
       assert.equal(by['publication']?.status, 'fail');
       assert.match(by['publication']?.detail ?? '', /not in the supabase_realtime publication/);
-      assert.equal(by['publication']?.fix,
-        'run: alter publication supabase_realtime add table notify.ent_notification;');
+      assert.equal(
+        by['publication']?.fix,
+        'run: alter publication supabase_realtime add table notify.ent_notification;',
+      );
       assert.equal(by['replica-identity']?.status, 'fail');
       assert.match(by['replica-identity']?.detail ?? '', /REPLICA IDENTITY DEFAULT/);
       assert.equal(by['replica-identity']?.fix, 'run: alter table notify.ent_notification replica identity full;');

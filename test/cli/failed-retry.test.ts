@@ -48,12 +48,20 @@ describe('notifyd failed and retry', () => {
     stack = await startStack({ enterprises: ['acme', 'globex'] });
     stack.novu.addWorkflow({ id: 'inactive-wf', status: 'trigger_not_active' });
     const report = () => stack.daemon?.report().enterprise_status ?? {};
-    await waitFor(() => report()['acme'] === 'subscribed' && report()['globex'] === 'subscribed',
-      { what: 'acme and globex subscribed', timeoutMs: LONG });
+    await waitFor(() => report()['acme'] === 'subscribed' && report()['globex'] === 'subscribed', {
+      what: 'acme and globex subscribed',
+      timeoutMs: LONG,
+    });
     const mark = { m: PAYLOAD_MARKER };
     for (let i = 0; i < 3; i += 1) {
-      ids.acmeInactive.push(await failedRow({ enterprise_id: 'acme', workflow_id: 'inactive-wf', payload: mark,
-        recipients: [RECIPIENT_MARKER] }));
+      ids.acmeInactive.push(
+        await failedRow({
+          enterprise_id: 'acme',
+          workflow_id: 'inactive-wf',
+          payload: mark,
+          recipients: [RECIPIENT_MARKER],
+        }),
+      );
     }
     for (let i = 0; i < 2; i += 1) {
       ids.globexInactive.push(await failedRow({ enterprise_id: 'globex', workflow_id: 'inactive-wf', payload: mark }));
@@ -68,7 +76,9 @@ describe('notifyd failed and retry', () => {
     afterFirstBatch = clock.rows[0]?.t.toISOString() ?? '';
     ids.dup = await failedRow({ enterprise_id: 'acme', recipients: [RECIPIENT_MARKER, RECIPIENT_MARKER] });
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   it('lists failed rows newest first (id, enterprise, workflow, time, reason), no payload or recipients', async () => {
     const all = await run('failed', 'list', '--json');
@@ -76,8 +86,13 @@ describe('notifyd failed and retry', () => {
     const doc = all.json<ListDoc>();
     assert.equal(doc.rows.length, 8);
     assert.equal(doc.truncated, false);
-    assert.deepEqual(Object.keys(doc.rows[0] ?? {}),
-      ['id', 'enterprise_id', 'workflow_id', 'updated_at', 'last_error']);
+    assert.deepEqual(Object.keys(doc.rows[0] ?? {}), [
+      'id',
+      'enterprise_id',
+      'workflow_id',
+      'updated_at',
+      'last_error',
+    ]);
     assert.equal(doc.rows[0]?.['id'], ids.dup);
     assert.equal(doc.rows[0]?.['last_error'], DUPLICATE);
     assert.ok(!doc.rows.some((r) => r['id'] === ids.sent));
@@ -89,10 +104,15 @@ describe('notifyd failed and retry', () => {
     // the normalised form printed by `failed summary` matches too
     const big = (await run('failed', 'list', '--reason', TOO_BIG, '--json')).json<ListDoc>();
     assert.deepEqual(big.rows.map((r) => r['id']).sort(), [...ids.big].sort());
-    assert.match(String(big.rows[0]?.['last_error']),
-      /^invalid payload: 6\d{5} bytes, Novu accepts at most 524288 \(512 KB\)$/);
+    assert.match(
+      String(big.rows[0]?.['last_error']),
+      /^invalid payload: 6\d{5} bytes, Novu accepts at most 524288 \(512 KB\)$/,
+    );
     const recent = (await run('failed', 'list', '--since', afterFirstBatch, '--json')).json<ListDoc>();
-    assert.deepEqual(recent.rows.map((r) => r['id']), [ids.dup]);
+    assert.deepEqual(
+      recent.rows.map((r) => r['id']),
+      [ids.dup],
+    );
     assert.equal((await run('failed', 'list', '--since', '7d', '--json')).json<ListDoc>().rows.length, 8);
     const two = (await run('failed', 'list', '--limit', '2', '--json')).json<ListDoc>();
     assert.deepEqual([two.rows.length, two.truncated], [2, true]);
@@ -108,16 +128,29 @@ describe('notifyd failed and retry', () => {
     assertExit(all, 0);
     const doc = all.json<SummaryDoc>();
     assert.equal(doc.total, 8);
-    assert.deepEqual(doc.reasons.map((r) => [r.reason, r.count, r.enterprises]), [
-      [INACTIVE, 5, ['acme', 'globex']],
-      [TOO_BIG, 2, ['acme']],
-      [DUPLICATE, 1, ['acme']],
-    ]);
+    assert.deepEqual(
+      doc.reasons.map((r) => [r.reason, r.count, r.enterprises]),
+      [
+        [INACTIVE, 5, ['acme', 'globex']],
+        [TOO_BIG, 2, ['acme']],
+        [DUPLICATE, 1, ['acme']],
+      ],
+    );
     assert.match(doc.reasons[1]?.example ?? '', /^invalid payload: 6\d{5} bytes, Novu accepts at most 524288/);
     const acme = (await run('failed', 'summary', '--enterprise', 'acme', '--json')).json<SummaryDoc>();
-    assert.deepEqual(acme.reasons.map((r) => [r.reason, r.count]), [[INACTIVE, 3], [TOO_BIG, 2], [DUPLICATE, 1]]);
+    assert.deepEqual(
+      acme.reasons.map((r) => [r.reason, r.count]),
+      [
+        [INACTIVE, 3],
+        [TOO_BIG, 2],
+        [DUPLICATE, 1],
+      ],
+    );
     const recent = (await run('failed', 'summary', '--since', afterFirstBatch, '--json')).json<SummaryDoc>();
-    assert.deepEqual(recent.reasons.map((r) => [r.reason, r.count]), [[DUPLICATE, 1]]);
+    assert.deepEqual(
+      recent.reasons.map((r) => [r.reason, r.count]),
+      [[DUPLICATE, 1]],
+    );
 
     const table = await run('failed', 'summary');
     assertExit(table, 0);
@@ -131,13 +164,18 @@ describe('notifyd failed and retry', () => {
     const retry = await run('retry', a1, a2, ids.sent, '999999999', '--json');
     assertExit(retry, 1);
     const doc = retry.json<RetryDoc>();
-    assert.deepEqual(doc.rearmed.map((r) => r.id), [a1, a2]);
+    assert.deepEqual(
+      doc.rearmed.map((r) => r.id),
+      [a1, a2],
+    );
     assert.deepEqual(doc.not_rearmed, [
       { id: ids.sent, status: 'sent', why: 'not_failed' },
       { id: '999999999', status: null, why: 'not_found' },
     ]);
-    assert.match(retry.stderr,
-      new RegExp(`not re-armed: ${ids.sent} \\(not a failed row\\), 999999999 \\(no such notification\\)`));
+    assert.match(
+      retry.stderr,
+      new RegExp(`not re-armed: ${ids.sent} \\(not a failed row\\), 999999999 \\(no such notification\\)`),
+    );
     for (const r of doc.rearmed) {
       assert.notEqual(r.armed_version, '1');
       assert.equal(r.transaction_id, deliveryKey('acme', r.id, r.armed_version));
@@ -159,8 +197,13 @@ describe('notifyd failed and retry', () => {
   it('re-arms by enterprise and reason (a dry run first), leaving other enterprises and reasons failed', async () => {
     const dry = await run('retry', '--enterprise', 'globex', '--reason', 'trigger_not_active', '--dry-run', '--json');
     assertExit(dry, 0);
-    assert.deepEqual(dry.json<RetryDoc>().rearmed.map((r) => [r.id, r.transaction_id]).sort(),
-      ids.globexInactive.map((id) => [id, null]).sort());
+    assert.deepEqual(
+      dry
+        .json<RetryDoc>()
+        .rearmed.map((r) => [r.id, r.transaction_id])
+        .sort(),
+      ids.globexInactive.map((id) => [id, null]).sort(),
+    );
     for (const id of ids.globexInactive) assert.equal((await rowById(stack.pool, id))['status'], 'failed');
 
     const real = await run('retry', '--enterprise', 'globex', '--reason', 'trigger_not_active');

@@ -19,16 +19,21 @@ export interface CliRun {
 export const NEVER_SHOWN: string[] = [];
 
 export function runCli(
-  args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 90_000,
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 90_000,
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as
-      Record<string, string>;
+    const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
     const child = spawn(process.execPath, [CLI, ...args], { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       const shown = `stdout: ${stdout}\nstderr: ${stderr}`;
@@ -42,7 +47,9 @@ export function runCli(
         assert.ok(!leaked, `notifyd ${args.join(' ')} printed a secret`);
       }
       resolve({
-        code, stdout, stderr,
+        code,
+        stdout,
+        stderr,
         json<T>() {
           try {
             return JSON.parse(stdout) as T;
@@ -79,7 +86,9 @@ export function assertExit(run: CliRun, code: number): void {
 export const LONG = 60_000;
 
 /** Waits (up to LONG) for the daemon to bring about `probe`. */
-export function until<T>(probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
-  what: string): Promise<T> {
+export function until<T>(
+  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  what: string,
+): Promise<T> {
   return waitFor(probe, { what, timeoutMs: LONG });
 }

@@ -29,10 +29,14 @@ describe('notifyd pause and resume', () => {
 
   before(async () => {
     stack = await startStack({ enterprises: ['acme', 'globex'] });
-    await waitFor(() => status()['acme'] === 'subscribed' && status()['globex'] === 'subscribed',
-      { what: 'acme and globex subscribed', timeoutMs: LONG });
+    await waitFor(() => status()['acme'] === 'subscribed' && status()['globex'] === 'subscribed', {
+      what: 'acme and globex subscribed',
+      timeoutMs: LONG,
+    });
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   it('pauses durably on every host: /health and status say paused, and a new row stays pending', async () => {
     const pause = await runCli(['pause', '--enterprise', 'acme', '--reason', 'incident 7', '--json'], stack.env);
@@ -40,7 +44,9 @@ describe('notifyd pause and resume', () => {
     const doc = pause.json<{ enterprise_id: string; paused: boolean; changed: boolean; reason: string }>();
     assert.deepEqual([doc.enterprise_id, doc.paused, doc.changed, doc.reason], ['acme', true, true, 'incident 7']);
     const stored = await stack.pool.query(
-      'select reason, paused_by from notify.enterprise_pause where enterprise_id = $1', ['acme']);
+      'select reason, paused_by from notify.enterprise_pause where enterprise_id = $1',
+      ['acme'],
+    );
     assert.equal(stored.rows[0]?.reason, 'incident 7');
     assert.match(String(stored.rows[0]?.paused_by), /\(notifyd cli\)$/);
     await until(() => status()['acme'] === 'paused', '/health showing acme paused');
@@ -49,19 +55,25 @@ describe('notifyd pause and resume', () => {
     const before = await skipped();
     const held = await insertRow(stack.pool, { enterprise_id: 'acme' });
     // the daemon has taken the row's job up and dropped it at the claim: the pause, not a delay, keeps it pending
-    await until(async () => (await skipped()) > before, 'the paused row\'s job skipped');
+    await until(async () => (await skipped()) > before, "the paused row's job skipped");
     const other = await insertRow(stack.pool, { enterprise_id: 'globex' });
     await until(async () => (await statusOf(other)) === 'sent', 'globex still delivered');
     assert.equal((await rowById(stack.pool, held))['status'], 'pending');
     assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${held}-1`).length, 0);
 
-    const shown = await waitFor(async () => {
-      const d = (await runCli(['status', '--json'], stack.env)).json<StatusDoc>();
-      return d.enterprises.find((e) => e.id === 'acme')?.state === 'paused' ? d : undefined;
-    }, { what: 'status showing acme paused', timeoutMs: LONG });
+    const shown = await waitFor(
+      async () => {
+        const d = (await runCli(['status', '--json'], stack.env)).json<StatusDoc>();
+        return d.enterprises.find((e) => e.id === 'acme')?.state === 'paused' ? d : undefined;
+      },
+      { what: 'status showing acme paused', timeoutMs: LONG },
+    );
     assert.deepEqual(shown.enterprises.find((e) => e.id === 'acme')?.paused, true);
     assert.equal(shown.enterprises.find((e) => e.id === 'acme')?.pending, 1);
-    assert.deepEqual(shown.paused.map((p) => [p.enterprise_id, p.reason]), [['acme', 'incident 7']]);
+    assert.deepEqual(
+      shown.paused.map((p) => [p.enterprise_id, p.reason]),
+      [['acme', 'incident 7']],
+    );
     const table = await runCli(['status'], stack.env);
     assert.match(table.stdout, /^Paused \(1\)$/m);
     assert.match(table.stdout, /│ acme +│ \d{4}-\d\d-\d\d [\d:]+Z │ .*\(notifyd cli\) │ incident 7 │/);

@@ -32,12 +32,15 @@ describe('notifyd status', () => {
   before(async () => {
     NEVER_SHOWN.push('status-payload-marker', 'status-recipient-marker');
     stack = await startStack({
-      enterprises: ['acme', 'globex', 'hooli'], env: { DAEMON_HOST_ID: HOST, ENT_hooli_MODE: 'observe' },
+      enterprises: ['acme', 'globex', 'hooli'],
+      env: { DAEMON_HOST_ID: HOST, ENT_hooli_MODE: 'observe' },
     });
     const report = () => stack.daemon?.report().enterprise_status ?? {};
     await until(() => ['acme', 'globex', 'hooli'].every((e) => report()[e] === 'subscribed'), 'all three subscribed');
-    const sent = [await insertRow(stack.pool, { enterprise_id: 'acme', payload: { m: 'status-payload-marker' } }),
-      await insertRow(stack.pool, { enterprise_id: 'globex', recipients: ['status-recipient-marker'] })];
+    const sent = [
+      await insertRow(stack.pool, { enterprise_id: 'acme', payload: { m: 'status-payload-marker' } }),
+      await insertRow(stack.pool, { enterprise_id: 'globex', recipients: ['status-recipient-marker'] }),
+    ];
     const failed = [
       await insertRow(stack.pool, { enterprise_id: 'globex', recipients: ['u1', 'u1'] }),
       await insertRow(stack.pool, { enterprise_id: 'globex', recipients: ['u2', 'u3', 'u2'] }),
@@ -54,17 +57,22 @@ describe('notifyd status', () => {
     // initech is in no DAEMON_ENTERPRISE_IDS: its row waits, due, with nobody to serve it
     unservedRow = await insertRow(stack.pool, { enterprise_id: 'initech' });
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   it('lists the host, enterprises (owner, mode, state), queues, the oldest due row and failures', async () => {
-    const doc = await waitFor(async () => {
-      const run = await runCli(['status', '--json'], stack.env);
-      assertExit(run, 0);
-      const d = run.json<StatusDoc>();
-      // the host renews its entry every 2 s: its first one may predate its enterprises
-      const ready = d.hosts.length === 1 && d.hosts[0]?.enterprises === 3;
-      return ready && d.enterprises.filter((e) => e.state === 'subscribed').length === 3 ? d : undefined;
-    }, { what: 'status showing the host and both enterprises subscribed', timeoutMs: LONG });
+    const doc = await waitFor(
+      async () => {
+        const run = await runCli(['status', '--json'], stack.env);
+        assertExit(run, 0);
+        const d = run.json<StatusDoc>();
+        // the host renews its entry every 2 s: its first one may predate its enterprises
+        const ready = d.hosts.length === 1 && d.hosts[0]?.enterprises === 3;
+        return ready && d.enterprises.filter((e) => e.state === 'subscribed').length === 3 ? d : undefined;
+      },
+      { what: 'status showing the host and both enterprises subscribed', timeoutMs: LONG },
+    );
 
     assert.equal(doc.hosts[0]?.id, HOST);
     assert.equal(doc.hosts[0]?.role, 'all');
@@ -77,17 +85,27 @@ describe('notifyd status', () => {
     // acme's scheduled row is pending but not due
     assert.deepEqual([acme?.pending, acme?.due], [1, 0]);
     const hooli = doc.enterprises.find((e) => e.id === 'hooli');
-    assert.deepEqual([hooli?.host, hooli?.mode, hooli?.state, hooli?.pending, hooli?.due],
-      [HOST, 'observe', 'subscribed', 1, 1]);
+    assert.deepEqual(
+      [hooli?.host, hooli?.mode, hooli?.state, hooli?.pending, hooli?.due],
+      [HOST, 'observe', 'subscribed', 1, 1],
+    );
     const initech = doc.enterprises.find((e) => e.id === 'initech');
-    assert.deepEqual([initech?.host, initech?.mode, initech?.state, initech?.pending, initech?.due],
-      [null, null, 'unserved', 1, 1]);
+    assert.deepEqual(
+      [initech?.host, initech?.mode, initech?.state, initech?.pending, initech?.due],
+      [null, null, 'unserved', 1, 1],
+    );
     assert.deepEqual(doc.unserved, [{ enterprise_id: 'initech', pending: 1, due: 1, why: 'no live host serves it' }]);
 
     assert.equal(doc.queues['notifications']?.['delayed'], 1);
     assert.ok((doc.queues['notifications']?.['completed'] ?? 0) >= 4, JSON.stringify(doc.queues));
-    assert.deepEqual(Object.keys(doc.queues['cron'] ?? {}),
-      ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
+    assert.deepEqual(Object.keys(doc.queues['cron'] ?? {}), [
+      'waiting',
+      'prioritized',
+      'delayed',
+      'active',
+      'completed',
+      'failed',
+    ]);
     assert.equal(doc.oldest_due?.id, unservedRow);
     assert.equal(doc.oldest_due?.enterprise_id, 'initech');
     assert.ok((doc.oldest_due?.age_s ?? -1) >= 0);
@@ -106,8 +124,10 @@ describe('notifyd status', () => {
     assert.match(run.stdout, /│ initech +│ - +│ - +│ unserved +│ 1 +│ 1 +│/);
     assert.match(run.stdout, /^Pending rows nobody serves \(1\)$/m);
     assert.match(run.stdout, /│ notifications │ \d+ +│ \d+ +│ 1 +│/);
-    assert.match(run.stdout,
-      new RegExp(`│ oldest due pending row +│ \\S+ \\(id ${unservedRow}, enterprise initech\\)`));
+    assert.match(
+      run.stdout,
+      new RegExp(`│ oldest due pending row +│ \\S+ \\(id ${unservedRow}, enterprise initech\\)`),
+    );
     assert.match(run.stdout, /│ failed in the last hour │ 2 +│/);
     assert.match(run.stdout, /invalid recipients: the same subscriber id is listed/);
   });

@@ -10,8 +10,12 @@ import { assertExit, CLI, runCli } from './helpers.js';
 
 describe('notifyd CLI: usage, configuration, exit codes', () => {
   let db: TestDatabase;
-  before(async () => { db = await createTestDatabase(); });
-  after(async () => { await db.drop(); });
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
 
   it('exits 2 on usage errors, saying what was wrong on stderr and nothing on stdout', async () => {
     const cases: { args: string[]; says: RegExp }[] = [
@@ -53,7 +57,7 @@ describe('notifyd CLI: usage, configuration, exit codes', () => {
     assert.equal(version.stdout.trim(), pkg.version);
   });
 
-  it('is the package\'s bin (npx notifyd): the built file, run by node through its shebang', async () => {
+  it("is the package's bin (npx notifyd): the built file, run by node through its shebang", async () => {
     const root = new URL('../../../', import.meta.url);
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { bin?: Record<string, string> };
     assert.equal(pkg.bin?.['notifyd'], 'dist/src/cli/notifyd.js');
@@ -64,14 +68,26 @@ describe('notifyd CLI: usage, configuration, exit codes', () => {
   it('exits 78 naming the variable when what a command uses is missing or invalid', async () => {
     const cases: { args: string[]; env: Record<string, string>; says: RegExp }[] = [
       { args: ['failed', 'list'], env: {}, says: /^ {2}DATABASE_URL: required but not set$/m },
-      { args: ['pause', '--enterprise', 'acme'], env: { DATABASE_URL: 'mysql://db/x' },
-        says: /^ {2}DATABASE_URL: must be a URL/m },
-      { args: ['status'], env: { DATABASE_URL: db.url, REDIS_URL: 'http://127.0.0.1:6379' },
-        says: /^ {2}REDIS_URL: must be a URL/m },
-      { args: ['status', '--json'], env: { DATABASE_URL: db.url, QUEUE_PREFIX: 'no spaces allowed' },
-        says: /^ {2}QUEUE_PREFIX: /m },
-      { args: ['migrate'], env: { DATABASE_URL_FILE: '/nonexistent/notifyd-db-url' },
-        says: /^ {2}DATABASE_URL_FILE: cannot read/m },
+      {
+        args: ['pause', '--enterprise', 'acme'],
+        env: { DATABASE_URL: 'mysql://db/x' },
+        says: /^ {2}DATABASE_URL: must be a URL/m,
+      },
+      {
+        args: ['status'],
+        env: { DATABASE_URL: db.url, REDIS_URL: 'http://127.0.0.1:6379' },
+        says: /^ {2}REDIS_URL: must be a URL/m,
+      },
+      {
+        args: ['status', '--json'],
+        env: { DATABASE_URL: db.url, QUEUE_PREFIX: 'no spaces allowed' },
+        says: /^ {2}QUEUE_PREFIX: /m,
+      },
+      {
+        args: ['migrate'],
+        env: { DATABASE_URL_FILE: '/nonexistent/notifyd-db-url' },
+        says: /^ {2}DATABASE_URL_FILE: cannot read/m,
+      },
       { args: ['cron', 'next', '1'], env: {}, says: /DATABASE_URL: required but not set/ },
     ];
     for (const c of cases) {
@@ -83,9 +99,9 @@ describe('notifyd CLI: usage, configuration, exit codes', () => {
     }
   });
 
-  it('reads only the variables a command uses: the daemon\'s other settings may be absent or wrong', async () => {
+  it("reads only the variables a command uses: the daemon's other settings may be absent or wrong", async () => {
     // no SUPABASE_*, no NOVU_SECRET_KEY, and settings the daemon would refuse with 78
-    const env = { DATABASE_URL: db.url, WORKER_CONCURRENCY: 'lots', DELIVERY_MODE: 'log', 'ENT_bad$id_MODE': 'x' };
+    const env = { DATABASE_URL: db.url, WORKER_CONCURRENCY: 'lots', DELIVERY_MODE: 'log', ENT_bad$id_MODE: 'x' };
     const run = await runCli(['failed', 'summary', '--json'], env);
     assertExit(run, 0);
     assert.deepEqual(run.json(), { filter: { enterprise_id: null, since: null, reason: null }, total: 0, reasons: [] });

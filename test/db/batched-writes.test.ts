@@ -9,8 +9,12 @@ import { insertRow, rowById } from '../support/rows.js';
 
 describe('batched writes', () => {
   let db: TestDatabase;
-  before(async () => { db = await createTestDatabase(); });
-  after(async () => { await db.drop(); });
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
 
   it('groups requests that arrive while a statement runs, in order, and rejects a failed batch whole', async () => {
     const calls: number[][] = [];
@@ -26,7 +30,10 @@ describe('batched writes', () => {
     const running = batcher.submit(0); // runs alone; the next three wait and go together
     const failing = [batcher.submit(7), batcher.submit(-1), batcher.submit(8)];
     const settled = await Promise.allSettled([running, ...failing]);
-    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected']);
+    assert.deepEqual(
+      settled.map((r) => r.status),
+      ['fulfilled', 'rejected', 'rejected', 'rejected'],
+    );
     assert.deepEqual(calls.at(-1), [7, -1, 8]);
   });
 

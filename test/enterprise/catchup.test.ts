@@ -11,19 +11,37 @@ import { insertMany } from '../support/rows.js';
 
 describe('catch-up', () => {
   let db: TestDatabase;
-  before(async () => { db = await createTestDatabase(); });
-  after(async () => { await db.drop(); });
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
 
   it('reads 2,000 rows inserted in one statement once each, in pages, and moves the watermark', async () => {
     const ids = await insertMany(db.pool, 'e1', 2000);
     const sameMs = await db.pool.query<{ n: number }>(
-      `select max(c)::int as n from (select count(*) as c from notify.ent_notification group by date_trunc('milliseconds', updated_at)) x`);
+      `select max(c)::int as n from (select count(*) as c from notify.ent_notification group by date_trunc('milliseconds', updated_at)) x`,
+    );
     // many rows share each millisecond: a cursor rounded to the millisecond re-reads (or, past a page, loops on) them
-    assert.ok((sameMs.rows[0]?.n ?? 0) > 20, `the test needs rows sharing a millisecond (had at most ${sameMs.rows[0]?.n})`);
+    assert.ok(
+      (sameMs.rows[0]?.n ?? 0) > 20,
+      `the test needs rows sharing a millisecond (had at most ${sameMs.rows[0]?.n})`,
+    );
     const seen: EnqueueRequest[] = [];
-    const producer = { enqueueMany: async (reqs: readonly EnqueueRequest[]) => { seen.push(...reqs); } };
+    const producer = {
+      enqueueMany: async (reqs: readonly EnqueueRequest[]) => {
+        seen.push(...reqs);
+      },
+    };
     const before = (await db.pool.query<{ now: Date }>('select clock_timestamp() as now')).rows[0]?.now as Date;
-    const result = await catchUp({ db: db.pool, producer, enterpriseId: 'e1', priorities: { realtime: 10, scheduled: 5, cron: 1 }, overlapMs: 60_000 });
+    const result = await catchUp({
+      db: db.pool,
+      producer,
+      enterpriseId: 'e1',
+      priorities: { realtime: 10, scheduled: 5, cron: 1 },
+      overlapMs: 60_000,
+    });
     assert.equal(result.enqueued, 2000);
     assert.equal(result.pages, 4 + 1);
     assert.deepEqual(new Set(seen.map((r) => r.notificationId)), new Set(ids));

@@ -5,16 +5,33 @@ import { compactChange, interpretChange, type ChangePayload } from '../../actors
 
 const P = { realtime: 10, scheduled: 5, cron: 1 };
 const NOW = Date.parse('2026-11-28T12:00:00Z');
-const base = { id: 7, enterprise_id: 'e1', status: 'pending', version: 1, writer: 'app', source: 'app', scheduled_for: null };
-const ev = (eventType: ChangePayload['eventType'], n: Record<string, unknown>, o: Record<string, unknown> = {}): ChangePayload =>
-  ({ eventType, new: n, old: o, commit_timestamp: '2026-11-28T11:59:59.900Z', errors: null });
+const base = {
+  id: 7,
+  enterprise_id: 'e1',
+  status: 'pending',
+  version: 1,
+  writer: 'app',
+  source: 'app',
+  scheduled_for: null,
+};
+const ev = (
+  eventType: ChangePayload['eventType'],
+  n: Record<string, unknown>,
+  o: Record<string, unknown> = {},
+): ChangePayload => ({ eventType, new: n, old: o, commit_timestamp: '2026-11-28T11:59:59.900Z', errors: null });
 
 describe('interpreting Realtime changes', () => {
   it('enqueues an inserted pending row at realtime priority with the insert job id', () => {
     const [a] = interpretChange('e1', ev('INSERT', base), P, NOW);
     assert.equal(a?.kind, 'enqueue');
     assert.deepEqual(a?.kind === 'enqueue' && a.request, {
-      enterpriseId: 'e1', notificationId: '7', version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 0,
+      enterpriseId: 'e1',
+      notificationId: '7',
+      version: '1',
+      action: 'deliver',
+      origin: 'realtime',
+      priority: 10,
+      delayMs: 0,
       committedAt: Date.parse('2026-11-28T11:59:59.900Z'),
     });
   });
@@ -28,8 +45,13 @@ describe('interpreting Realtime changes', () => {
     assert.ok(c?.kind === 'enqueue' && c.request.priority === 1);
   });
 
-  it('ignores notifyd\'s own status writes', () => {
-    const acts = interpretChange('e1', ev('UPDATE', { ...base, status: 'processing', version: 2, writer: 'notifyd' }, base), P, NOW);
+  it("ignores notifyd's own status writes", () => {
+    const acts = interpretChange(
+      'e1',
+      ev('UPDATE', { ...base, status: 'processing', version: 2, writer: 'notifyd' }, base),
+      P,
+      NOW,
+    );
     assert.deepEqual(acts, [{ kind: 'ignore', reason: 'own_write' }]);
   });
 
@@ -41,7 +63,12 @@ describe('interpreting Realtime changes', () => {
   });
 
   it('does not ask Novu to cancel a row that failed before the application cancelled it', () => {
-    const acts = interpretChange('e1', ev('UPDATE', { ...base, status: 'cancelled', version: 3 }, { ...base, status: 'failed', version: 2 }), P, NOW);
+    const acts = interpretChange(
+      'e1',
+      ev('UPDATE', { ...base, status: 'cancelled', version: 3 }, { ...base, status: 'failed', version: 2 }),
+      P,
+      NOW,
+    );
     assert.deepEqual(acts, [{ kind: 'remove', jobId: 'ntf-7-update-v2' }]);
   });
 
@@ -53,41 +80,79 @@ describe('interpreting Realtime changes', () => {
   });
 
   it('asks for a Novu cancel when a row is cancelled after it was triggered', () => {
-    const acts = interpretChange('e1', ev('UPDATE', { ...base, status: 'cancelled', version: 4 }, { ...base, status: 'processing', version: 3 }), P, NOW);
+    const acts = interpretChange(
+      'e1',
+      ev('UPDATE', { ...base, status: 'cancelled', version: 4 }, { ...base, status: 'processing', version: 3 }),
+      P,
+      NOW,
+    );
     assert.equal(acts.length, 2);
     assert.ok(acts[1]?.kind === 'enqueue' && acts[1].request.action === 'cancel' && acts[1].request.version === '4');
   });
 
   it('re-arms a failed row set back to pending with a new job', () => {
-    const acts = interpretChange('e1', ev('UPDATE', { ...base, status: 'pending', version: 5 }, { ...base, status: 'failed', version: 4 }), P, NOW);
+    const acts = interpretChange(
+      'e1',
+      ev('UPDATE', { ...base, status: 'pending', version: 5 }, { ...base, status: 'failed', version: 4 }),
+      P,
+      NOW,
+    );
     assert.equal(acts.length, 1);
     assert.ok(acts[0]?.kind === 'enqueue' && acts[0].request.version === '5');
   });
 
   it('reschedules: a job at the new time and the old one dropped', () => {
-    const acts = interpretChange('e1', ev('UPDATE', { ...base, version: 2, scheduled_for: '2026-11-28T12:01:00+00:00' }, { ...base, scheduled_for: '2026-11-28T12:00:30+00:00' }), P, NOW);
+    const acts = interpretChange(
+      'e1',
+      ev(
+        'UPDATE',
+        { ...base, version: 2, scheduled_for: '2026-11-28T12:01:00+00:00' },
+        { ...base, scheduled_for: '2026-11-28T12:00:30+00:00' },
+      ),
+      P,
+      NOW,
+    );
     assert.deepEqual(acts[0], { kind: 'remove', jobId: 'ntf-7-insert-v1' });
     assert.ok(acts[1]?.kind === 'enqueue' && acts[1].request.delayMs === 60_000 && acts[1].request.version === '2');
   });
 
   it('makes no work when the application edits a pending row without rescheduling', () => {
-    const acts = interpretChange('e1', ev('UPDATE', { ...base, version: 2, payload: { a: 2 } }, { ...base, payload: { a: 1 } }), P, NOW);
+    const acts = interpretChange(
+      'e1',
+      ev('UPDATE', { ...base, version: 2, payload: { a: 2 } }, { ...base, payload: { a: 1 } }),
+      P,
+      NOW,
+    );
     assert.deepEqual(acts, [{ kind: 'ignore', reason: 'pending_row_edited' }]);
   });
 
   it('drops the waiting job of a deleted pending row', () => {
-    assert.deepEqual(interpretChange('e1', ev('DELETE', {}, base), P, NOW), [{ kind: 'remove', jobId: 'ntf-7-insert-v1' }]);
+    assert.deepEqual(interpretChange('e1', ev('DELETE', {}, base), P, NOW), [
+      { kind: 'remove', jobId: 'ntf-7-insert-v1' },
+    ]);
   });
 
-  it('never acts on another enterprise\'s row', () => {
-    for (const e of [ev('INSERT', { ...base, enterprise_id: 'e2' }), ev('UPDATE', { ...base, enterprise_id: 'e2', status: 'cancelled' }, base), ev('DELETE', {}, { ...base, enterprise_id: 'e2' })]) {
+  it("never acts on another enterprise's row", () => {
+    for (const e of [
+      ev('INSERT', { ...base, enterprise_id: 'e2' }),
+      ev('UPDATE', { ...base, enterprise_id: 'e2', status: 'cancelled' }, base),
+      ev('DELETE', {}, { ...base, enterprise_id: 'e2' }),
+    ]) {
       assert.deepEqual(interpretChange('e1', e, P, NOW), [{ kind: 'ignore', reason: 'other_enterprise' }]);
     }
   });
 
   it('falls back to a catch-up when an id cannot be trusted (beyond 2^53) or the event lost its fields', () => {
     assert.equal(interpretChange('e1', ev('INSERT', { ...base, id: 2 ** 53 + 2 }), P, NOW)[0]?.kind, 'catch_up');
-    assert.equal(interpretChange('e1', { ...ev('INSERT', { enterprise_id: 'e1' }), errors: ['Error 413: Payload Too Large'] }, P, NOW)[0]?.kind, 'catch_up');
+    assert.equal(
+      interpretChange(
+        'e1',
+        { ...ev('INSERT', { enterprise_id: 'e1' }), errors: ['Error 413: Payload Too Large'] },
+        P,
+        NOW,
+      )[0]?.kind,
+      'catch_up',
+    );
   });
 });
 
@@ -96,6 +161,9 @@ describe('buffering Realtime changes', () => {
     const big = { ...base, payload: { blob: 'x'.repeat(400_000) }, recipients: ['a', 'b'] };
     const c = compactChange(ev('UPDATE', { ...big, version: 2 }, big));
     assert.ok(JSON.stringify(c).length < 1000);
-    assert.deepEqual(interpretChange('e1', c, P, NOW), interpretChange('e1', ev('UPDATE', { ...big, version: 2 }, big), P, NOW));
+    assert.deepEqual(
+      interpretChange('e1', c, P, NOW),
+      interpretChange('e1', ev('UPDATE', { ...big, version: 2 }, big), P, NOW),
+    );
   });
 });

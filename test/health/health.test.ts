@@ -8,7 +8,13 @@ import { assembleHealth } from '../../supervisor/health.js';
 
 function tree(): StatusRegistry {
   const r = new StatusRegistry();
-  for (const [id, kind] of [['host:processing', 'host'], ['processing', 'processing'], ['scheduler', 'scheduler'], ['cron', 'cron'], ['enterprise:acme', 'enterprise']] as const) {
+  for (const [id, kind] of [
+    ['host:processing', 'host'],
+    ['processing', 'processing'],
+    ['scheduler', 'scheduler'],
+    ['cron', 'cron'],
+    ['enterprise:acme', 'enterprise'],
+  ] as const) {
     r.set({ id, kind, status: kind === 'enterprise' ? 'subscribed' : 'running', health: 'ok', thread: 1 });
   }
   return r;
@@ -18,10 +24,24 @@ describe('/health', () => {
   it('is healthy, then degraded, then unhealthy with 503 as parts go down, and unhealthy once shutdown begins', async () => {
     const registry = tree();
     let phase: 'starting' | 'running' | 'stopping' = 'running';
-    const report = () => assembleHealth({ registry, startedAt: Date.now() - 5000, phase: () => phase, disabledEnterprises: () => ['umbrella'] });
-    const server = await startHealthServer({ host: '127.0.0.1', port: 0, health: report, ready: () => phase === 'running' });
+    const report = () =>
+      assembleHealth({
+        registry,
+        startedAt: Date.now() - 5000,
+        phase: () => phase,
+        disabledEnterprises: () => ['umbrella'],
+      });
+    const server = await startHealthServer({
+      host: '127.0.0.1',
+      port: 0,
+      health: report,
+      ready: () => phase === 'running',
+    });
     try {
-      const get = async (path: string) => { const res = await fetch(`${server.url}${path}`); return { code: res.status, body: (await res.json()) as Record<string, unknown> }; };
+      const get = async (path: string) => {
+        const res = await fetch(`${server.url}${path}`);
+        return { code: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
       let h = await get('/health');
       assert.equal(h.code, 200);
       assert.equal(h.body['status'], 'healthy');
@@ -32,7 +52,12 @@ describe('/health', () => {
       h = await get('/health');
       assert.equal(h.code, 200);
       assert.equal(h.body['status'], 'degraded');
-      assert.deepEqual(h.body['components'], { subscriptions: { total: 1, active: 0, failed: 0 }, cronManager: 'healthy', scheduledManager: 'healthy', queue: 'healthy' });
+      assert.deepEqual(h.body['components'], {
+        subscriptions: { total: 1, active: 0, failed: 0 },
+        cronManager: 'healthy',
+        scheduledManager: 'healthy',
+        queue: 'healthy',
+      });
 
       registry.set({ id: 'processing', status: 'crashed', health: 'down', last_error: 'boom' });
       h = await get('/health');

@@ -24,31 +24,48 @@ const ALERT_TESTS = join(PROM, 'alerts.test.yml');
 const DASHBOARD = join(OBS, 'grafana/dashboards/notifyd.json');
 const CATALOGUE = join(ROOT, 'src/metrics/catalogue.ts');
 
-const INSTALL_HINT = "install Debian's prometheus package, which ships promtool: `apt-get update && apt-get install -y prometheus` "
-  + '(.ci/run does this), or point PROMTOOL at a promtool binary';
+const INSTALL_HINT =
+  "install Debian's prometheus package, which ships promtool: `apt-get update && apt-get install -y prometheus` " +
+  '(.ci/run does this), or point PROMTOOL at a promtool binary';
 
 /** promtool from $PROMTOOL, else PATH, else /usr/bin/promtool; a clear failure (never a skip) when there is none. */
 function findPromtool(): string {
-  const candidates = [process.env['PROMTOOL'], ...(process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'promtool')), '/usr/bin/promtool'];
+  const candidates = [
+    process.env['PROMTOOL'],
+    ...(process.env['PATH'] ?? '')
+      .split(delimiter)
+      .filter((d) => d !== '')
+      .map((d) => join(d, 'promtool')),
+    '/usr/bin/promtool',
+  ];
   for (const c of candidates) {
     if (c === undefined || c === '') continue;
     try {
       accessSync(c, constants.X_OK);
       return c;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   throw new Error(`promtool not found (looked at $PROMTOOL, every PATH entry and /usr/bin/promtool): ${INSTALL_HINT}`);
 }
 
-interface Ran { code: number | null; out: string }
+interface Ran {
+  code: number | null;
+  out: string;
+}
 
 /** Runs promtool without blocking the event loop (the daemon under test shares it); stdout and stderr together. */
 function promtool(bin: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { cwd: opts.cwd ?? PROM, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out }));
     child.stdin.end(opts.input ?? '');
@@ -57,17 +74,30 @@ function promtool(bin: string, args: string[], opts: { cwd?: string; input?: str
 
 // ---- metric names --------------------------------------------------------------------------------------------
 
-interface Catalogue { names: Set<string>; histograms: Set<string> }
+interface Catalogue {
+  names: Set<string>;
+  histograms: Set<string>;
+}
 
 /** Every metric of src/metrics/catalogue.ts, read from its source (importing it would register them in this
  * process's default registry, which the in-process daemon below serves). */
 function catalogue(): Catalogue {
   const src = readFileSync(CATALOGUE, 'utf8');
   const made = [...src.matchAll(/make\('([a-z_:][a-z0-9_:]*)'/g)].map((m) => m[1] as string);
-  const declared = [...src.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name: '([a-z_:][a-z0-9_:]*)'/g)].map((m) => ({ type: m[1] as string, name: m[2] as string }));
+  const declared = [...src.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name: '([a-z_:][a-z0-9_:]*)'/g)].map((m) => ({
+    type: m[1] as string,
+    name: m[2] as string,
+  }));
   assert.ok(made.length >= 20, `read only ${made.length} metrics from ${CATALOGUE}: has its shape changed?`);
-  assert.deepEqual(declared.map((d) => d.name), made, 'each make(name, …) of the catalogue declares a metric of that name');
-  return { names: new Set(made), histograms: new Set(declared.filter((d) => d.type === 'Histogram').map((d) => d.name)) };
+  assert.deepEqual(
+    declared.map((d) => d.name),
+    made,
+    'each make(name, …) of the catalogue declares a metric of that name',
+  );
+  return {
+    names: new Set(made),
+    histograms: new Set(declared.filter((d) => d.type === 'Histogram').map((d) => d.name)),
+  };
 }
 
 /** What collect.ts adds to the catalogue: prom-client's default (process) metrics, read from a private registry. */
@@ -92,7 +122,21 @@ async function exportedSeriesNames(): Promise<Set<string>> {
   return names;
 }
 
-const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
+const PROMQL_KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+]);
 
 /** The metric names a PromQL expression selects (not its functions, labels, keywords or Grafana variables). */
 function metricNames(expr: string): string[] {
@@ -128,7 +172,11 @@ function selectors(expr: string): { name: string; matchers: { label: string; op:
 
 // ---- the rule files, read as text (promtool is the YAML parser that counts) ----------------------------------------
 
-interface AlertRule { name: string; block: string; expr: string }
+interface AlertRule {
+  name: string;
+  block: string;
+  expr: string;
+}
 
 function alertRules(): AlertRule[] {
   const text = readFileSync(ALERTS, 'utf8');
@@ -144,7 +192,9 @@ function alertRules(): AlertRule[] {
 
 describe('docker/observability with promtool', () => {
   let bin: string;
-  before(() => { bin = findPromtool(); });
+  before(() => {
+    bin = findPromtool();
+  });
 
   it('loads the alert rules with promtool check rules; every alert has for:, a severity and what-to-do annotations', async () => {
     const rules = alertRules();
@@ -152,8 +202,14 @@ describe('docker/observability with promtool', () => {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, new RegExp(`SUCCESS: ${rules.length} rules found`), r.out);
     assert.deepEqual(rules.map((a) => a.name).sort(), [
-      'NotifydDeliveryFailureRatioHigh', 'NotifydEnterpriseNotSubscribed', 'NotifydNovuRateLimited', 'NotifydOldestDuePendingRowOld',
-      'NotifydPendingWorkNotDelivered', 'NotifydSubscriptionsDownBeyondSeriesLimit', 'NotifydSweepRepairingMissedWork', 'NotifydTargetDown',
+      'NotifydDeliveryFailureRatioHigh',
+      'NotifydEnterpriseNotSubscribed',
+      'NotifydNovuRateLimited',
+      'NotifydOldestDuePendingRowOld',
+      'NotifydPendingWorkNotDelivered',
+      'NotifydSubscriptionsDownBeyondSeriesLimit',
+      'NotifydSweepRepairingMissedWork',
+      'NotifydTargetDown',
     ]);
     for (const a of rules) {
       assert.ok(a.expr.trim() !== '', `${a.name} has no expr`);
@@ -169,7 +225,8 @@ describe('docker/observability with promtool', () => {
     for (const a of alertRules()) {
       const names = metricNames(a.expr);
       assert.ok(names.length > 0, `${a.name}: no metric in ${a.expr}`);
-      for (const n of names) assert.ok(exported.has(n) || n === 'up', `${a.name} uses ${n}, which notifyd does not export`);
+      for (const n of names)
+        assert.ok(exported.has(n) || n === 'up', `${a.name} uses ${n}, which notifyd does not export`);
     }
   });
 
@@ -178,12 +235,23 @@ describe('docker/observability with promtool', () => {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /SUCCESS/);
     // every alert is shown both firing (a non-empty exp_alerts) and quiet (exp_alerts: [])
-    const checks = readFileSync(ALERT_TESTS, 'utf8').split(/^ {6}- eval_time: /m).slice(1);
+    const checks = readFileSync(ALERT_TESTS, 'utf8')
+      .split(/^ {6}- eval_time: /m)
+      .slice(1);
     for (const a of alertRules()) {
       const mine = checks.filter((c) => new RegExp(`^ {8}alertname: ${a.name}$`, 'm').test(c));
-      assert.ok(mine.some((c) => /^ {8}exp_alerts:\n {10}- exp_labels:/m.test(c)), `no unit test shows ${a.name} firing`);
-      assert.ok(mine.some((c) => /^ {8}exp_alerts: \[\]$/m.test(c)), `no unit test shows ${a.name} quiet`);
-      assert.ok(mine.filter((c) => /exp_annotations:/.test(c)).length > 0, `no unit test checks ${a.name}'s annotations`);
+      assert.ok(
+        mine.some((c) => /^ {8}exp_alerts:\n {10}- exp_labels:/m.test(c)),
+        `no unit test shows ${a.name} firing`,
+      );
+      assert.ok(
+        mine.some((c) => /^ {8}exp_alerts: \[\]$/m.test(c)),
+        `no unit test shows ${a.name} quiet`,
+      );
+      assert.ok(
+        mine.filter((c) => /exp_annotations:/.test(c)).length > 0,
+        `no unit test checks ${a.name}'s annotations`,
+      );
     }
   });
 
@@ -217,15 +285,28 @@ describe('docker/observability with promtool', () => {
     assert.match(job, /^ {4}metrics_path: \/metrics$/m);
     assert.match(job, /- targets: \["daemon:3001"\]/);
     assert.match(job, /- targets: \["worker:3001"\]/);
-    assert.match(job, /^ {6}password_file: \/run\/secrets\/admin_password$/m, 'basic auth reads the admin password from a file');
+    assert.match(
+      job,
+      /^ {6}password_file: \/run\/secrets\/admin_password$/m,
+      'basic auth reads the admin password from a file',
+    );
   });
 
   it('has a Grafana dashboard of schema 39 where every panel queries the Prometheus variable for metrics notifyd exports', async () => {
     const exported = await exportedSeriesNames();
     const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
-      schemaVersion: number; uid: string; title: string;
+      schemaVersion: number;
+      uid: string;
+      title: string;
       templating: { list: { name: string; type: string; query: unknown }[] };
-      panels: { id: number; type: string; title: string; gridPos?: unknown; datasource?: { type?: string; uid?: string }; targets?: { refId?: string; expr?: string; datasource?: { uid?: string } }[] }[];
+      panels: {
+        id: number;
+        type: string;
+        title: string;
+        gridPos?: unknown;
+        datasource?: { type?: string; uid?: string };
+        targets?: { refId?: string; expr?: string; datasource?: { uid?: string } }[];
+      }[];
     };
     assert.equal(d.schemaVersion, 39);
     assert.ok(d.uid !== '' && d.title !== '');
@@ -261,26 +342,47 @@ describe('docker/observability with promtool', () => {
       }
     }
     // the questions an operator asks first each have a panel
-    for (const n of ['notifyd_deliveries_total', 'notifyd_delivery_latency_seconds_bucket', 'notifyd_queue_jobs', 'notifyd_subscriptions',
-      'notifyd_delivery_failures_total', 'notifyd_novu_rate_limit_remaining', 'notifyd_novu_rate_limited_total',
-      'notifyd_novu_request_duration_seconds_bucket', 'notifyd_oldest_due_pending_seconds', 'notifyd_actor_restarts_total']) {
+    for (const n of [
+      'notifyd_deliveries_total',
+      'notifyd_delivery_latency_seconds_bucket',
+      'notifyd_queue_jobs',
+      'notifyd_subscriptions',
+      'notifyd_delivery_failures_total',
+      'notifyd_novu_rate_limit_remaining',
+      'notifyd_novu_rate_limited_total',
+      'notifyd_novu_request_duration_seconds_bucket',
+      'notifyd_oldest_due_pending_seconds',
+      'notifyd_actor_restarts_total',
+    ]) {
       assert.ok(used.has(n), `no panel shows ${n}`);
     }
     const exprs = queries.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
-    assert.ok(exprs.some((e) => /histogram_quantile\(0\.5,.*notifyd_delivery_latency_seconds_bucket/.test(e)), 'p50 latency');
-    assert.ok(exprs.some((e) => /histogram_quantile\(0\.99,.*notifyd_delivery_latency_seconds_bucket/.test(e)), 'p99 latency');
+    assert.ok(
+      exprs.some((e) => /histogram_quantile\(0\.5,.*notifyd_delivery_latency_seconds_bucket/.test(e)),
+      'p50 latency',
+    );
+    assert.ok(
+      exprs.some((e) => /histogram_quantile\(0\.99,.*notifyd_delivery_latency_seconds_bucket/.test(e)),
+      'p99 latency',
+    );
   });
 
   it('has only valid PromQL in the dashboard (promtool check rules on its queries, Grafana variables filled in)', async () => {
-    const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { type: string; targets?: { expr?: string }[] }[] };
+    const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      panels: { type: string; targets?: { expr?: string }[] }[];
+    };
     const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
     assert.ok(exprs.length > 0);
-    const filled = exprs.map((e) => e.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'notifyd').replaceAll('$instance', '.*'));
+    const filled = exprs.map((e) =>
+      e.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'notifyd').replaceAll('$instance', '.*'),
+    );
     for (const e of filled) assert.doesNotMatch(e, /\$/, `a Grafana variable left in ${e}`);
     const dir = mkdtempSync(join(tmpdir(), 'notifyd-dashboard-'));
     try {
       // JSON is YAML: one recording rule per query
-      const rules = { groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
+      const rules = {
+        groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }],
+      };
       writeFileSync(join(dir, 'queries.yml'), JSON.stringify(rules));
       const r = await promtool(bin, ['check', 'rules', 'queries.yml'], { cwd: dir });
       assert.equal(r.code, 0, r.out);
@@ -301,35 +403,62 @@ describe('docker/observability with promtool', () => {
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       return res.text();
     };
-    const value = (body: string, name: string, labels: Record<string, string> = {}): number => valueOf(parseMetrics(body), name, labels) ?? 0;
+    const value = (body: string, name: string, labels: Record<string, string> = {}): number =>
+      valueOf(parseMetrics(body), name, labels) ?? 0;
 
     before(async () => {
-      stack = await startStack({ enterprises: ['acme', 'globex'], env: { ADMIN_USER: ADMIN.user, ADMIN_PASSWORD: ADMIN.password } });
-      await waitFor(() => {
-        const s = stack.daemon?.report().enterprise_status ?? {};
-        return s['acme'] === 'subscribed' && s['globex'] === 'subscribed';
-      }, { what: 'two subscriptions', timeoutMs: 60_000 });
+      stack = await startStack({
+        enterprises: ['acme', 'globex'],
+        env: { ADMIN_USER: ADMIN.user, ADMIN_PASSWORD: ADMIN.password },
+      });
+      await waitFor(
+        () => {
+          const s = stack.daemon?.report().enterprise_status ?? {};
+          return s['acme'] === 'subscribed' && s['globex'] === 'subscribed';
+        },
+        { what: 'two subscriptions', timeoutMs: 60_000 },
+      );
       // one 5xx (retried) and one 429 (rate_limited) before the deliveries, so those series have values too
       stack.novu.faults.failNext(1);
       stack.novu.faults.rateLimitBurst(1, 1);
-      const good = [...await insertMany(stack.pool, 'acme', 5), ...await insertMany(stack.pool, 'globex', 3),
-        await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) })];
+      const good = [
+        ...(await insertMany(stack.pool, 'acme', 5)),
+        ...(await insertMany(stack.pool, 'globex', 3)),
+        await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) }),
+      ];
       const bad = await insertRow(stack.pool, { enterprise_id: 'globex', workflow_id: '' });
-      for (const id of good) await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `row ${id} sent`, timeoutMs: 60_000 });
-      await waitFor(async () => (await rowById(stack.pool, bad))['status'] === 'failed', { what: `row ${bad} failed`, timeoutMs: 60_000 });
+      for (const id of good)
+        await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
+          what: `row ${id} sent`,
+          timeoutMs: 60_000,
+        });
+      await waitFor(async () => (await rowById(stack.pool, bad))['status'] === 'failed', {
+        what: `row ${bad} failed`,
+        timeoutMs: 60_000,
+      });
       // the counters are incremented after the row is written: wait until the scrape shows all of it
-      text = await waitFor(async () => {
-        const body = await scrape();
-        const ok = value(body, 'notifyd_deliveries_total', { outcome: 'sent' }) >= good.length
-          && value(body, 'notifyd_deliveries_total', { outcome: 'failed' }) >= 1
-          && value(body, 'notifyd_deliveries_total', { outcome: 'retried' }) >= 1
-          && value(body, 'notifyd_novu_rate_limited_total') >= 1
-          && value(body, 'notifyd_delivery_failures_total', { reason: 'invalid_workflow' }) >= 1
-          && value(body, 'notifyd_delivery_latency_seconds_count') >= good.length;
-        return ok ? body : undefined;
-      }, { what: 'a scrape counting every delivery, the failure, the retry and the 429', timeoutMs: 60_000, intervalMs: 250 });
+      text = await waitFor(
+        async () => {
+          const body = await scrape();
+          const ok =
+            value(body, 'notifyd_deliveries_total', { outcome: 'sent' }) >= good.length &&
+            value(body, 'notifyd_deliveries_total', { outcome: 'failed' }) >= 1 &&
+            value(body, 'notifyd_deliveries_total', { outcome: 'retried' }) >= 1 &&
+            value(body, 'notifyd_novu_rate_limited_total') >= 1 &&
+            value(body, 'notifyd_delivery_failures_total', { reason: 'invalid_workflow' }) >= 1 &&
+            value(body, 'notifyd_delivery_latency_seconds_count') >= good.length;
+          return ok ? body : undefined;
+        },
+        {
+          what: 'a scrape counting every delivery, the failure, the retry and the 429',
+          timeoutMs: 60_000,
+          intervalMs: 250,
+        },
+      );
     });
-    after(async () => { await stack?.stop(); });
+    after(async () => {
+      await stack?.stop();
+    });
 
     it('passes promtool check metrics, naming-convention lint included', async () => {
       const r = await promtool(bin, ['check', 'metrics'], { input: text });
@@ -345,8 +474,14 @@ describe('docker/observability with promtool', () => {
           const found = lines.some((l) => {
             const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? /.exec(l);
             if (m?.[1] !== sel.name) return false;
-            const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-            return sel.matchers.every((mt) => (mt.op === '=' ? labels[mt.label] === mt.value : new RegExp(`^(?:${mt.value})$`).test(labels[mt.label] ?? '')));
+            const labels = Object.fromEntries(
+              [...(m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+            );
+            return sel.matchers.every((mt) =>
+              mt.op === '='
+                ? labels[mt.label] === mt.value
+                : new RegExp(`^(?:${mt.value})$`).test(labels[mt.label] ?? ''),
+            );
           });
           const shown = `${sel.name}{${sel.matchers.map((mt) => `${mt.label}${mt.op}"${mt.value}"`).join(',')}}`;
           assert.ok(found, `${a.name} selects ${shown}, which the daemon's scrape does not have`);

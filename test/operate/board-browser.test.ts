@@ -20,8 +20,15 @@ const ARTIFACTS = fileURLToPath(new URL('../../../.artifacts/', import.meta.url)
 const USER = 'ops';
 const PASSWORD = 'board-test-password';
 // as the machine's notes say: no background networking (the network is closed), a fresh profile, no sandbox as root
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 for (const readonly of [false, true]) {
   describe(`Bull Board in Chromium${readonly ? ' (ADMIN_READONLY)' : ''}`, () => {
@@ -38,17 +45,29 @@ for (const readonly of [false, true]) {
         env: { ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD, ...(readonly ? { ADMIN_READONLY: 'true' } : {}) },
       });
       board = `${stack.daemon?.health.url}/admin/queues`;
-      await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
-      for (let i = 0; i < 3; i += 1) await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 3_600_000) });
+      await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
+        what: 'subscribed',
+        timeoutMs: 20_000,
+      });
+      for (let i = 0; i < 3; i += 1)
+        await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 3_600_000) });
       redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
       queue = new Queue(QUEUE_NAME, { connection: redis, prefix: stack.prefix });
       // two jobs no producer of notifyd would make: the engine fails them at once
       for (const n of [1, 2]) {
-        const job = await queue.add('realtime-notification-insert', { enterpriseId: 'acme', notificationId: `forged-${n}`, version: '1', action: 'deliver' }, { jobId: `forged-${n}`, attempts: 1 });
+        const job = await queue.add(
+          'realtime-notification-insert',
+          { enterpriseId: 'acme', notificationId: `forged-${n}`, version: '1', action: 'deliver' },
+          { jobId: `forged-${n}`, attempts: 1 },
+        );
         failed.push(job.id as string);
       }
-      await waitFor(async () => (await queue.getJobCounts('delayed', 'failed')).failed === 2 && (await queue.getJobCounts('delayed')).delayed === 3,
-        { what: '3 delayed and 2 failed jobs', timeoutMs: 20_000 });
+      await waitFor(
+        async () =>
+          (await queue.getJobCounts('delayed', 'failed')).failed === 2 &&
+          (await queue.getJobCounts('delayed')).delayed === 3,
+        { what: '3 delayed and 2 failed jobs', timeoutMs: 20_000 },
+      );
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
       mkdirSync(ARTIFACTS, { recursive: true });
     });
@@ -81,11 +100,17 @@ for (const readonly of [false, true]) {
         assert.equal(res?.status(), 200);
         await page.getByText('notifications', { exact: false }).first().waitFor({ timeout: 20_000 });
         await page.goto(`${board}/queue/notifications?status=delayed`);
-        await page.getByText(/ntf-\d+-insert-v1/).first().waitFor({ timeout: 20_000 });
+        await page
+          .getByText(/ntf-\d+-insert-v1/)
+          .first()
+          .waitFor({ timeout: 20_000 });
         assert.equal(await page.getByText(/ntf-\d+-insert-v1/).count(), 3, 'three delayed jobs listed');
         await page.goto(`${board}/queue/notifications?status=failed`);
         await page.getByText('forged-1').first().waitFor({ timeout: 20_000 });
-        await page.getByText(/invalid job data/).first().waitFor({ timeout: 20_000 });
+        await page
+          .getByText(/invalid job data/)
+          .first()
+          .waitFor({ timeout: 20_000 });
         await page.screenshot({ path: `${ARTIFACTS}bull-board${readonly ? '-readonly' : ''}.png`, fullPage: true });
         const retry = page.getByRole('button', { name: /retry all/i });
         if (readonly) {
@@ -99,10 +124,13 @@ for (const readonly of [false, true]) {
           await page.getByRole('button', { name: 'Confirm', exact: true }).click({ timeout: 10_000 }); // "Are you sure?"
           await page.screenshot({ path: `${ARTIFACTS}bull-board-retried.png` });
           // retried: back to waiting and run again by the engine, which fails them again (later than before)
-          await waitFor(async () => {
-            const now = await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.finishedOn ?? 0));
-            return now.every((f, i) => f > (finishedBefore[i] ?? 0));
-          }, { what: 'the failed jobs run again after Retry all', timeoutMs: 20_000 });
+          await waitFor(
+            async () => {
+              const now = await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.finishedOn ?? 0));
+              return now.every((f, i) => f > (finishedBefore[i] ?? 0));
+            },
+            { what: 'the failed jobs run again after Retry all', timeoutMs: 20_000 },
+          );
         }
       } finally {
         await context.close();

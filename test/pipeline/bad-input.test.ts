@@ -11,16 +11,31 @@ describe('daemon: bad input', () => {
   let stack: Stack;
   before(async () => {
     // enterprises come from notify.enterprise (DAEMON_ENTERPRISE_IDS unset), so an unknown one can be recognised
-    stack = await startStack({ enterprises: [], tenants: ['acme', 'globex'], enterpriseRows: [{ id: 'acme' }, { id: 'globex' }] });
-    await waitFor(() => {
-      const s = stack.daemon?.report().enterprise_status ?? {};
-      return s['acme'] === 'subscribed' && s['globex'] === 'subscribed';
-    }, { what: 'subscribed', timeoutMs: 20_000 });
+    stack = await startStack({
+      enterprises: [],
+      tenants: ['acme', 'globex'],
+      enterpriseRows: [{ id: 'acme' }, { id: 'globex' }],
+    });
+    await waitFor(
+      () => {
+        const s = stack.daemon?.report().enterprise_status ?? {};
+        return s['acme'] === 'subscribed' && s['globex'] === 'subscribed';
+      },
+      { what: 'subscribed', timeoutMs: 20_000 },
+    );
   });
-  after(async () => { await stack.stop(); });
+  after(async () => {
+    await stack.stop();
+  });
 
   const failedWith = async (id: string, reason: RegExp) => {
-    const row = await waitFor(async () => { const r = await rowById(stack.pool, id); return r['status'] === 'failed' ? r : undefined; }, { what: `row ${id} failed`, timeoutMs: 20_000 });
+    const row = await waitFor(
+      async () => {
+        const r = await rowById(stack.pool, id);
+        return r['status'] === 'failed' ? r : undefined;
+      },
+      { what: `row ${id} failed`, timeoutMs: 20_000 },
+    );
     assert.match(String(row['last_error']), reason);
   };
 
@@ -29,7 +44,10 @@ describe('daemon: bad input', () => {
       [{ enterprise_id: 'acme', workflow_id: '' }, /invalid workflow_id: empty/],
       [{ enterprise_id: 'acme', workflow_id: 'has spaces/and slashes' }, /invalid workflow_id/],
       [{ enterprise_id: 'acme', recipients: [] }, /at least one subscriber id/],
-      [{ enterprise_id: 'acme', recipients: Array.from({ length: 101 }, (_, i) => `user-${i}`) }, /101 subscriber ids, at most 100/],
+      [
+        { enterprise_id: 'acme', recipients: Array.from({ length: 101 }, (_, i) => `user-${i}`) },
+        /101 subscriber ids, at most 100/,
+      ],
       [{ enterprise_id: 'globex', recipients: ['ok', ''] }, /position 2/],
       [{ enterprise_id: 'globex', recipients: ['tab\there'] }, /position 1/],
       [{ enterprise_id: 'globex', recipients: ['dup', 'dup'] }, /more than once/],
@@ -48,23 +66,49 @@ describe('daemon: bad input', () => {
       if (i === cases.length - 1) continue; // the stand-in accepts any workflow: this one is sent
       await failedWith(id, (cases[i] as [unknown, RegExp])[1]);
     }
-    for (const id of goods) await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `good row ${id} sent`, timeoutMs: 20_000 });
+    for (const id of goods)
+      await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
+        what: `good row ${id} sent`,
+        timeoutMs: 20_000,
+      });
   });
 
   it('refuses what the schema forbids with a clear error to the application', async () => {
-    await assert.rejects(stack.pool.query(`insert into notify.ent_notification (enterprise_id, recipients) values ('acme', '{u}')`), /null value in column "workflow_id"/);
-    await assert.rejects(insertRow(stack.pool, { enterprise_id: 'acme', status: 'queued' }), /ent_notification_status_check/);
-    await assert.rejects(stack.pool.query(`insert into notify.ent_notification (enterprise_id, workflow_id) values ('acme', 'wf')`), /null value in column "recipients"/);
+    await assert.rejects(
+      stack.pool.query(`insert into notify.ent_notification (enterprise_id, recipients) values ('acme', '{u}')`),
+      /null value in column "workflow_id"/,
+    );
+    await assert.rejects(
+      insertRow(stack.pool, { enterprise_id: 'acme', status: 'queued' }),
+      /ent_notification_status_check/,
+    );
+    await assert.rejects(
+      stack.pool.query(`insert into notify.ent_notification (enterprise_id, workflow_id) values ('acme', 'wf')`),
+      /null value in column "recipients"/,
+    );
   });
 
   it('refuses a scheduled_for that is not a schedulable instant, and a payload over 1 MiB, at insert', async () => {
     for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00', '0044-03-15 00:00:00+00 BC']) {
-      await assert.rejects(stack.pool.query(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
-        values ('acme', 'wf', '{u}', $1::timestamptz)`, [v]), /ent_notification_scheduled_for_check/, v);
+      await assert.rejects(
+        stack.pool.query(
+          `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
+        values ('acme', 'wf', '{u}', $1::timestamptz)`,
+          [v],
+        ),
+        /ent_notification_scheduled_for_check/,
+        v,
+      );
     }
     const id = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 60_000) });
-    await assert.rejects(stack.pool.query(`update notify.ent_notification set scheduled_for = 'infinity' where id = $1`, [id]), /ent_notification_scheduled_for_check/);
-    await assert.rejects(insertRow(stack.pool, { enterprise_id: 'acme', payload: { blob: 'x'.repeat(10 * 1024 * 1024) } }), /ent_notification_payload_size_check/);
+    await assert.rejects(
+      stack.pool.query(`update notify.ent_notification set scheduled_for = 'infinity' where id = $1`, [id]),
+      /ent_notification_scheduled_for_check/,
+    );
+    await assert.rejects(
+      insertRow(stack.pool, { enterprise_id: 'acme', payload: { blob: 'x'.repeat(10 * 1024 * 1024) } }),
+      /ent_notification_payload_size_check/,
+    );
     await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [id]);
   });
 
@@ -92,8 +136,12 @@ describe('daemon: a tenant whose table holds values no check stopped', () => {
   const good: string[] = [];
   const bad: { id: string; reason: RegExp }[] = [];
   const insertBad = async (sql: string, reason: RegExp) => {
-    const id = (await stack.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for, payload)
-      values ('acme', 'welcome', '{u1}', ${sql}) returning id::text`)).rows[0]?.id as string;
+    const id = (
+      await stack.pool.query<{
+        id: string;
+      }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for, payload)
+      values ('acme', 'welcome', '{u1}', ${sql}) returning id::text`)
+    ).rows[0]?.id as string;
     bad.push({ id, reason });
   };
   before(async () => {
@@ -107,15 +155,30 @@ describe('daemon: a tenant whose table holds values no check stopped', () => {
     for (let i = 0; i < 10; i += 1) good.push(await insertRow(stack.pool, { enterprise_id: 'acme' }));
     await stack.start();
   });
-  after(async () => { await stack.stop(); });
+  after(async () => {
+    await stack.stop();
+  });
 
   it('subscribes, delivers the good rows and fails the bad ones with their reasons, at start and live', async () => {
-    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed despite the bad rows', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
+      what: 'acme subscribed despite the bad rows',
+      timeoutMs: 20_000,
+    });
     await insertBad(`'infinity'::timestamptz, '{}'`, /invalid scheduled_for/);
     good.push(await insertRow(stack.pool, { enterprise_id: 'acme' }));
-    for (const id of good) await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `good row ${id} sent`, timeoutMs: 20_000 });
+    for (const id of good)
+      await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
+        what: `good row ${id} sent`,
+        timeoutMs: 20_000,
+      });
     for (const { id, reason } of bad) {
-      const row = await waitFor(async () => { const r = await rowById(stack.pool, id); return r['status'] === 'failed' ? r : undefined; }, { what: `bad row ${id} failed`, timeoutMs: 20_000 });
+      const row = await waitFor(
+        async () => {
+          const r = await rowById(stack.pool, id);
+          return r['status'] === 'failed' ? r : undefined;
+        },
+        { what: `bad row ${id} failed`, timeoutMs: 20_000 },
+      );
       assert.match(String(row['last_error']), reason);
     }
     assert.equal(stack.daemon?.report().status, 'healthy');

@@ -27,11 +27,17 @@ describe('npm run demo', () => {
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await waitFor(() => /notification_failed globex #13/.test(stdout) && (stdout.match(/novu {5}delivered/g) ?? []).length >= 10,
-      { what: '10 deliveries and the malformed row failing', timeoutMs: 90_000 });
+    await waitFor(
+      () => /notification_failed globex #13/.test(stdout) && (stdout.match(/novu {5}delivered/g) ?? []).length >= 10,
+      { what: '10 deliveries and the malformed row failing', timeoutMs: 90_000 },
+    );
     process.kill(-(child.pid as number), 'SIGINT'); // Ctrl-C: the terminal signals every process of the group
     const code = await exited;
     assert.equal(code, 0, `${stdout}\n${stderr}`);

@@ -19,7 +19,10 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
     let other: Daemon | undefined;
     before(async () => {
       stack = await startStack({ enterprises: ['acme', 'globex'] });
-      await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed', timeoutMs: 20_000 });
+      await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
+        what: 'acme subscribed',
+        timeoutMs: 20_000,
+      });
     });
     after(async () => {
       await other?.shutdown('test over');
@@ -30,7 +33,11 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
       await (other ?? stack.daemon)?.shutdown('reconfigure');
       stack.daemon = undefined;
       other = await startDaemon(loadConfig({ ...stack.env, ...env }), {
-        log: captureLogger([], 'error'), signals: testSignals(), exit: () => undefined, poolThreads: 1, enterpriseRefreshMs: 1000,
+        log: captureLogger([], 'error'),
+        signals: testSignals(),
+        exit: () => undefined,
+        poolThreads: 1,
+        enterpriseRefreshMs: 1000,
       });
       if (other === undefined) throw new Error('daemon did not start');
       return other;
@@ -39,12 +46,16 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
     it('delivers none of its waiting jobs while it is out, and each once when it is back', async () => {
       const due = Date.now() + 4000;
       const delayed: string[] = [];
-      for (let i = 0; i < 5; i += 1) delayed.push(await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) }));
+      for (let i = 0; i < 5; i += 1)
+        delayed.push(await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) }));
       await waitFor(async () => (await stack.pool.query('select 1')).rowCount === 1, { what: 'db' });
       await new Promise((r) => setTimeout(r, 500)); // the live path has queued the delayed jobs
 
       const without = await restartWith(way.env);
-      await waitFor(() => without.report().enterprise_status?.['globex'] === 'subscribed', { what: 'globex subscribed', timeoutMs: 20_000 });
+      await waitFor(() => without.report().enterprise_status?.['globex'] === 'subscribed', {
+        what: 'globex subscribed',
+        timeoutMs: 20_000,
+      });
       assert.notEqual(without.report().enterprise_status?.['acme'], 'subscribed');
       await new Promise((r) => setTimeout(r, Math.max(0, due + 3000 - Date.now())));
       for (const id of delayed) {
@@ -55,9 +66,15 @@ for (const way of <{ name: string; env: Record<string, string> }[]>[
       await waitFor(async () => (await rowById(stack.pool, globex))['status'] === 'sent', { what: 'globex served' });
 
       const back = await restartWith({});
-      await waitFor(() => back.report().enterprise_status?.['acme'] === 'subscribed', { what: 'acme subscribed again', timeoutMs: 20_000 });
+      await waitFor(() => back.report().enterprise_status?.['acme'] === 'subscribed', {
+        what: 'acme subscribed again',
+        timeoutMs: 20_000,
+      });
       for (const id of delayed) {
-        await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', { what: `row ${id} sent once served`, timeoutMs: 30_000 });
+        await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
+          what: `row ${id} sent once served`,
+          timeoutMs: 30_000,
+        });
         assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);
       }
     });

@@ -9,19 +9,33 @@ import { startStack, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';
 
 const settled = (stack: Stack, id: string, status = 'sent', timeoutMs = 15_000) =>
-  waitFor(async () => { const r = await rowById(stack.pool, id); return r['status'] === status ? r : undefined; }, { what: `row ${id} ${status}`, timeoutMs });
+  waitFor(
+    async () => {
+      const r = await rowById(stack.pool, id);
+      return r['status'] === status ? r : undefined;
+    },
+    { what: `row ${id} ${status}`, timeoutMs },
+  );
 
 describe('daemon: the notification lifecycle', () => {
   let stack: Stack;
   before(async () => {
     // few attempts per arming: a row re-armed many times must not run out of them (attempts restart per arming)
     stack = await startStack({ enterprises: ['acme'], env: { DELIVERY_MAX_ATTEMPTS: '3' } });
-    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 20_000 });
+    await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
+      what: 'subscribed',
+      timeoutMs: 20_000,
+    });
   });
-  after(async () => { await stack.stop(); });
+  after(async () => {
+    await stack.stop();
+  });
 
   it('never sends a scheduled notification cancelled before its time, nor a deleted one', async () => {
-    const cancelled = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
+    const cancelled = await insertRow(stack.pool, {
+      enterprise_id: 'acme',
+      scheduled_for: new Date(Date.now() + 1500),
+    });
     const deleted = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
     const control = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
     await new Promise((r) => setTimeout(r, 300));
@@ -38,12 +52,18 @@ describe('daemon: the notification lifecycle', () => {
     const due = Date.now() + 5000;
     const deleted = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
     const cancelled = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
-    for (const id of [deleted, cancelled]) await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'delayed', { what: `job of ${id} delayed` });
+    for (const id of [deleted, cancelled])
+      await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'delayed', {
+        what: `job of ${id} delayed`,
+      });
     await stack.pool.query('delete from notify.ent_notification where id = $1', [deleted]);
     await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [cancelled]);
     // long before the rows would have been due, their delayed jobs are gone from Redis
     for (const id of [deleted, cancelled]) {
-      await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'unknown', { what: `job of ${id} removed`, timeoutMs: 3000 });
+      await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'unknown', {
+        what: `job of ${id} removed`,
+        timeoutMs: 3000,
+      });
     }
     assert.ok(Date.now() < due, 'the check ran before the rows were due');
   });
@@ -53,7 +73,10 @@ describe('daemon: the notification lifecycle', () => {
     const id = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(first) });
     await new Promise((r) => setTimeout(r, 200));
     const later = Date.now() + 3000;
-    await stack.pool.query('update notify.ent_notification set scheduled_for = $2 where id = $1', [id, new Date(later)]);
+    await stack.pool.query('update notify.ent_notification set scheduled_for = $2 where id = $1', [
+      id,
+      new Date(later),
+    ]);
     const row = await settled(stack, id, 'sent', 10_000);
     const sentAt = (row['sent_at'] as Date).getTime();
     assert.ok(sentAt >= later, `sent ${later - sentAt} ms before the new time`);
@@ -66,10 +89,17 @@ describe('daemon: the notification lifecycle', () => {
     const keys = [String((await settled(stack, id))['transaction_id'])];
     for (let i = 0; i < 10; i += 1) {
       await stack.pool.query(`update notify.ent_notification set status = 'pending' where id = $1`, [id]);
-      const row = await waitFor(async () => {
-        const r = await rowById(stack.pool, id);
-        return r['status'] === 'sent' && !keys.includes(String(r['transaction_id'])) ? r : r['status'] === 'failed' ? r : undefined;
-      }, { what: `re-arm ${i + 1} sent`, timeoutMs: 15_000 });
+      const row = await waitFor(
+        async () => {
+          const r = await rowById(stack.pool, id);
+          return r['status'] === 'sent' && !keys.includes(String(r['transaction_id']))
+            ? r
+            : r['status'] === 'failed'
+              ? r
+              : undefined;
+        },
+        { what: `re-arm ${i + 1} sent`, timeoutMs: 15_000 },
+      );
       assert.equal(row['status'], 'sent', `re-arm ${i + 1}: ${String(row['last_error'])}`);
       assert.equal(row['attempts'], 1);
       keys.push(String(row['transaction_id']));
@@ -82,7 +112,10 @@ describe('daemon: the notification lifecycle', () => {
     const id = await insertRow(stack.pool, { enterprise_id: 'acme', recipients: [] });
     const failed = await settled(stack, id, 'failed');
     assert.match(String(failed['last_error']), /at least one subscriber/);
-    await stack.pool.query(`update notify.ent_notification set recipients = '{fixed-user}', status = 'pending' where id = $1`, [id]);
+    await stack.pool.query(
+      `update notify.ent_notification set recipients = '{fixed-user}', status = 'pending' where id = $1`,
+      [id],
+    );
     const sent = await settled(stack, id);
     const tx = `notifyd-acme-${id}-${sent['armed_version'] as string}`;
     assert.notEqual(sent['armed_version'], '1');
@@ -95,7 +128,9 @@ describe('daemon: the notification lifecycle', () => {
     const id = await insertRow(stack.pool, { enterprise_id: 'acme', workflow_id: 'delayed-digest' });
     await settled(stack, id);
     await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [id]);
-    await waitFor(() => stack.novu.cancelled().some((c) => JSON.stringify(c).includes(`notifyd-acme-${id}-1`)), { what: 'cancel reached Novu' });
+    await waitFor(() => stack.novu.cancelled().some((c) => JSON.stringify(c).includes(`notifyd-acme-${id}-1`)), {
+      what: 'cancel reached Novu',
+    });
   });
 
   it('fails malformed rows with a reason while good rows keep flowing', async () => {

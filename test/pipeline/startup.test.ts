@@ -22,15 +22,21 @@ describe('daemon start-up', () => {
   it('stays live but not ready while Redis is unreachable, and exits 0 on SIGTERM', async () => {
     const deadRedis = await freePort();
     const { proc: daemon, port: healthPort } = await startDaemonOnFreePort({
-      SUPABASE_URL: 'http://127.0.0.1:9', SUPABASE_SERVICE_ROLE_KEY: 'k', DATABASE_URL: TEST_PG_URL,
-      REDIS_URL: `redis://127.0.0.1:${deadRedis}`, DELIVERY_MODE: 'observe',
+      SUPABASE_URL: 'http://127.0.0.1:9',
+      SUPABASE_SERVICE_ROLE_KEY: 'k',
+      DATABASE_URL: TEST_PG_URL,
+      REDIS_URL: `redis://127.0.0.1:${deadRedis}`,
+      DELIVERY_MODE: 'observe',
     });
     try {
       const line = await daemon.waitForLine((l) => l.includes('"event":"infrastructure_unavailable"'), 20_000);
       assert.match(line, /Redis/);
       assert.equal((await fetch(`http://127.0.0.1:${healthPort}/livez`)).status, 200);
       assert.equal((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status, 503);
-      await waitFor(() => daemon.lines.filter((l) => l.includes('infrastructure_unavailable')).length >= 2, { what: 'a second attempt', timeoutMs: 10_000 });
+      await waitFor(() => daemon.lines.filter((l) => l.includes('infrastructure_unavailable')).length >= 2, {
+        what: 'a second attempt',
+        timeoutMs: 10_000,
+      });
     } finally {
       daemon.signal('SIGTERM');
     }

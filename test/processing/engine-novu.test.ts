@@ -11,24 +11,37 @@ describe('processing engine delivering to Novu', () => {
   let rig: EngineRig;
   before(async () => {
     rig = await startEngineRig({
-      serve: ['e1', 'e2', 'e-unknown'], novu: { workflows: ['welcome', 'digest'], tenants: ['e1', 'e2'] }, pool: { novuTimeoutMs: 400 },
+      serve: ['e1', 'e2', 'e-unknown'],
+      novu: { workflows: ['welcome', 'digest'], tenants: ['e1', 'e2'] },
+      pool: { novuTimeoutMs: 400 },
     });
   });
   afterEach(() => rig.novu.faults.clear());
-  after(async () => { await rig.close(); });
+  after(async () => {
+    await rig.close();
+  });
 
   const deliver = async (row: Parameters<typeof insertRow>[1]) => {
     const id = await insertRow(rig.db.pool, row);
     await rig.enqueue(row.enterprise_id, id);
     return id;
   };
-  const settled = (id: string) => waitFor(async () => {
-    const r = await rowById(rig.db.pool, id);
-    return r['status'] === 'sent' || r['status'] === 'failed' ? r : undefined;
-  }, { what: `row ${id} settled`, timeoutMs: 20_000 });
+  const settled = (id: string) =>
+    waitFor(
+      async () => {
+        const r = await rowById(rig.db.pool, id);
+        return r['status'] === 'sent' || r['status'] === 'failed' ? r : undefined;
+      },
+      { what: `row ${id} settled`, timeoutMs: 20_000 },
+    );
 
   it('delivers once with workflow, recipients, payload, tenant and the deterministic transaction id', async () => {
-    const id = await deliver({ enterprise_id: 'e2', workflow_id: 'welcome', recipients: ['a', 'b'], payload: { order: 42, nested: { x: [1, 2] } } });
+    const id = await deliver({
+      enterprise_id: 'e2',
+      workflow_id: 'welcome',
+      recipients: ['a', 'b'],
+      payload: { order: 42, nested: { x: [1, 2] } },
+    });
     const row = await settled(id);
     assert.equal(row['status'], 'sent');
     const tx = `notifyd-e2-${id}-1`;
@@ -42,7 +55,7 @@ describe('processing engine delivering to Novu', () => {
     assert.equal(got[0]?.idempotencyKey, tx);
   });
 
-  it('fails at once with Novu\'s reason for an unknown workflow or tenant', async () => {
+  it("fails at once with Novu's reason for an unknown workflow or tenant", async () => {
     const wf = await deliver({ enterprise_id: 'e1', workflow_id: 'no-such-workflow' });
     const tenant = await deliver({ enterprise_id: 'e-unknown', workflow_id: 'welcome' });
     const a = await settled(wf);
@@ -63,7 +76,8 @@ describe('processing engine delivering to Novu', () => {
     const rowB = await settled(b);
     assert.equal(rowB['status'], 'sent');
     assert.equal(rowB['attempts'], 2);
-    for (const id of [a, b]) assert.equal(rig.novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 1, `row ${id} delivered more than once`);
+    for (const id of [a, b])
+      assert.equal(rig.novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 1, `row ${id} delivered more than once`);
   });
 
   it('marks a notification failed with a visible reason once its attempts are exhausted', async () => {
@@ -75,7 +89,7 @@ describe('processing engine delivering to Novu', () => {
     assert.equal(rig.novu.deliveriesFor(`notifyd-e1-${id}-1`).length, 0);
   });
 
-  it('honours a 429\'s Retry-After before trying again, without using up attempts', async () => {
+  it("honours a 429's Retry-After before trying again, without using up attempts", async () => {
     rig.novu.faults.rateLimitBurst(1, 1);
     const started = Date.now();
     const id = await deliver({ enterprise_id: 'e1' });
@@ -96,6 +110,9 @@ describe('processing engine delivering to Novu', () => {
     await rig.enqueue('e1', id, '1', { origin: 'sweep' });
     const row = await settled(id);
     assert.equal(row['status'], 'failed');
-    assert.match(String(row['last_error']), /delivery gave up after \d+ s of failures \(DELIVERY_MAX_DURATION_MS\): novu 429/);
+    assert.match(
+      String(row['last_error']),
+      /delivery gave up after \d+ s of failures \(DELIVERY_MAX_DURATION_MS\): novu 429/,
+    );
   });
 });

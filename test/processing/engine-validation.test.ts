@@ -15,19 +15,28 @@ describe('processing engine: validation and bad rows', () => {
     await rig.db.pool.query(`alter table notify.ent_notification
       drop constraint ent_notification_scheduled_for_check, drop constraint ent_notification_payload_size_check`);
   });
-  after(async () => { await rig.close(); });
+  after(async () => {
+    await rig.close();
+  });
 
-  const settled = (id: string, status: 'sent' | 'failed') => waitFor(async () => {
-    const r = await rowById(rig.db.pool, id);
-    return r['status'] === status ? r : undefined;
-  }, { what: `row ${id} ${status}`, timeoutMs: 20_000 });
+  const settled = (id: string, status: 'sent' | 'failed') =>
+    waitFor(
+      async () => {
+        const r = await rowById(rig.db.pool, id);
+        return r['status'] === status ? r : undefined;
+      },
+      { what: `row ${id} ${status}`, timeoutMs: 20_000 },
+    );
 
   it('sends good rows and fails each malformed row with its reason', async () => {
     const good = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
     const cases: [Parameters<typeof insertRow>[1], RegExp][] = [
       [{ enterprise_id: 'e1', workflow_id: '' }, /workflow_id: empty/],
       [{ enterprise_id: 'e1', recipients: [] }, /at least one subscriber/],
-      [{ enterprise_id: 'e1', recipients: Array.from({ length: 101 }, (_, i) => `u${i}`) }, /101 subscriber ids, at most 100/],
+      [
+        { enterprise_id: 'e1', recipients: Array.from({ length: 101 }, (_, i) => `u${i}`) },
+        /101 subscriber ids, at most 100/,
+      ],
       [{ enterprise_id: 'e1', recipients: ['ok', 'has space'] }, /position 2/],
       [{ enterprise_id: 'e1', payload: { blob: 'x'.repeat(600 * 1024) } }, /bytes, Novu accepts at most 524288/],
       [{ enterprise_id: 'e1', payload: [1, 2, 3] }, /must be a JSON object, got an array/],
@@ -36,8 +45,14 @@ describe('processing engine: validation and bad rows', () => {
     const bad = [];
     for (const [row] of cases) bad.push(await insertRow(rig.db.pool, row));
     // 5,000 levels deep: built by PostgreSQL (JSON.stringify itself overflows the stack on it)
-    bad.push((await rig.db.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
-      values ('e1', 'welcome', '{u1}', (repeat('{"d":', 5000) || '1' || repeat('}', 5000))::jsonb) returning id::text`)).rows[0]?.id as string);
+    bad.push(
+      (
+        await rig.db.pool.query<{
+          id: string;
+        }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
+      values ('e1', 'welcome', '{u1}', (repeat('{"d":', 5000) || '1' || repeat('}', 5000))::jsonb) returning id::text`)
+      ).rows[0]?.id as string,
+    );
     cases.push([{ enterprise_id: 'e1' }, /nested deeper than 64 levels/]);
     const good2 = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
     for (const id of [good, ...bad, good2]) await rig.enqueue('e1', id);
@@ -59,24 +74,42 @@ describe('processing engine: validation and bad rows', () => {
     const values = ['-infinity', 'infinity', '200000-01-01 00:00:00+00', '0044-03-15 00:00:00+00 BC'];
     const ids: string[] = [];
     for (const v of values) {
-      ids.push((await rig.db.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
-        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`, [v])).rows[0]?.id as string);
+      ids.push(
+        (
+          await rig.db.pool.query<{ id: string }>(
+            `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
+        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`,
+            [v],
+          )
+        ).rows[0]?.id as string,
+      );
     }
     const good = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
     for (const id of [...ids, good]) await rig.enqueue('e1', id);
     for (const [i, id] of ids.entries()) {
       const row = await settled(id, 'failed');
-      assert.match(String(row['last_error']), /invalid scheduled_for: .* is not an instant between the years 1 and 9999/, values[i]);
+      assert.match(
+        String(row['last_error']),
+        /invalid scheduled_for: .* is not an instant between the years 1 and 9999/,
+        values[i],
+      );
       assert.equal(row['attempts'], 1, `${values[i]} was claimed once, not retried`);
     }
     await settled(good, 'sent');
-    assert.equal(rig.novu.deliveries().filter((d) => ids.some((id) => d.transactionId === `notifyd-e1-${id}-1`)).length, 0);
+    assert.equal(
+      rig.novu.deliveries().filter((d) => ids.some((id) => d.transactionId === `notifyd-e1-${id}-1`)).length,
+      0,
+    );
   });
 
   it('fails a payload stored larger than the claim reads without loading it', async () => {
-    const id = (await rig.db.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
+    const id = (
+      await rig.db.pool.query<{
+        id: string;
+      }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
       values ('e1', 'welcome', '{u1}', jsonb_build_object('blob', (select string_agg(md5(g::text), '') from generate_series(1, 100000) g)))
-      returning id::text`)).rows[0]?.id as string;
+      returning id::text`)
+    ).rows[0]?.id as string;
     await rig.enqueue('e1', id);
     const row = await settled(id, 'failed');
     assert.match(String(row['last_error']), /invalid payload: \d+ bytes stored, Novu accepts at most 524288/);
@@ -98,8 +131,13 @@ describe('processing engine: validation and bad rows', () => {
     const id = await insertRow(rig.db.pool, { enterprise_id: 'e1', scheduled_for: dueAt });
     await rig.enqueue('e1', id); // no delay: fires early on purpose
     const row = await settled(id, 'sent');
-    const sentAt = (await rig.db.pool.query<{ sent_at: Date }>('select sent_at from notify.ent_notification where id = $1', [id])).rows[0]?.sent_at;
-    assert.ok(sentAt !== undefined && sentAt.getTime() >= dueAt.getTime(), `sent at ${sentAt?.toISOString()} before due ${dueAt.toISOString()}`);
+    const sentAt = (
+      await rig.db.pool.query<{ sent_at: Date }>('select sent_at from notify.ent_notification where id = $1', [id])
+    ).rows[0]?.sent_at;
+    assert.ok(
+      sentAt !== undefined && sentAt.getTime() >= dueAt.getTime(),
+      `sent at ${sentAt?.toISOString()} before due ${dueAt.toISOString()}`,
+    );
     assert.equal(row['attempts'], 1);
   });
 

@@ -9,7 +9,11 @@ import { insertRow, rowById } from '../support/rows.js';
 import { waitFor } from '../support/wait.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
-const limited = (headers: Record<string, string>) => ({ statusCode: 429, headers, body: '{"message":"API rate limit exceeded"}' });
+const limited = (headers: Record<string, string>) => ({
+  statusCode: 429,
+  headers,
+  body: '{"message":"API rate limit exceeded"}',
+});
 
 describe('Retry-After and RateLimit-Reset', () => {
   it('reads both forms of Retry-After and both forms of RateLimit-Reset', () => {
@@ -41,14 +45,21 @@ describe('Retry-After and RateLimit-Reset', () => {
 
 describe('a day-long Retry-After through the engine', () => {
   let rig: EngineRig;
-  before(async () => { rig = await startEngineRig({ serve: ['e1'], pool: { novuMaxRetryAfterMs: 1000 } }); });
-  after(async () => { await rig.close(); });
+  before(async () => {
+    rig = await startEngineRig({ serve: ['e1'], pool: { novuMaxRetryAfterMs: 1000 } });
+  });
+  after(async () => {
+    await rig.close();
+  });
 
   it('pauses for NOVU_MAX_RETRY_AFTER_MS, not a day', async () => {
     rig.novu.faults.rateLimitBurst(1, 86_400);
     const id = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
     await rig.enqueue('e1', id);
-    await waitFor(async () => (await rowById(rig.db.pool, id))['status'] === 'sent', { what: 'sent after the clamped pause', timeoutMs: 10_000 });
+    await waitFor(async () => (await rowById(rig.db.pool, id))['status'] === 'sent', {
+      what: 'sent after the clamped pause',
+      timeoutMs: 10_000,
+    });
     const reqs = rig.novu.requests().filter((r) => r.idempotencyKey === `notifyd-e1-${id}-1`);
     assert.equal(reqs.length, 2);
     const gap = (reqs[1]?.receivedAt ?? 0) - (reqs[0]?.receivedAt ?? 0);

@@ -14,8 +14,16 @@ import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { TEST_REDIS_URL } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 
-const req = (id: string, extra: Partial<EnqueueRequest> = {}): EnqueueRequest =>
-  ({ enterpriseId: 'e1', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 0, ...extra });
+const req = (id: string, extra: Partial<EnqueueRequest> = {}): EnqueueRequest => ({
+  enterpriseId: 'e1',
+  notificationId: id,
+  version: '1',
+  action: 'deliver',
+  origin: 'realtime',
+  priority: 10,
+  delayMs: 0,
+  ...extra,
+});
 
 describe('notification producer', () => {
   let prefix: string;
@@ -51,20 +59,47 @@ describe('notification producer', () => {
   });
 
   it('fails fast while Redis is down and works again when it is back', async () => {
-    const port = await new Promise<number>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
     const dir = mkdtempSync(join(tmpdir(), 'ntf-redis-'));
-    const startRedis = () => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const startRedis = () =>
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        { stdio: 'ignore' },
+      );
     let redis = startRedis();
-    const own = await waitFor(() => NotificationProducer.connect({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'p', attempts: 1 }).catch(() => undefined), { what: 'private redis up' });
+    const own = await waitFor(
+      () =>
+        NotificationProducer.connect({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'p', attempts: 1 }).catch(
+          () => undefined,
+        ),
+      { what: 'private redis up' },
+    );
     try {
       await own.enqueue(req('1'));
       redis.kill('SIGKILL');
       await new Promise((r) => setTimeout(r, 200));
       const started = Date.now();
-      await assert.rejects(own.enqueue(req('2')), (err: Error & { code?: string }) => err.code === 'NTF_ERR_QUEUE_UNAVAILABLE');
+      await assert.rejects(
+        own.enqueue(req('2')),
+        (err: Error & { code?: string }) => err.code === 'NTF_ERR_QUEUE_UNAVAILABLE',
+      );
       assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms to fail`);
       redis = startRedis();
-      await waitFor(() => own.enqueue(req('3')).then(() => true, () => false), { what: 'enqueue after Redis is back', timeoutMs: 15_000, intervalMs: 200 });
+      await waitFor(
+        () =>
+          own.enqueue(req('3')).then(
+            () => true,
+            () => false,
+          ),
+        { what: 'enqueue after Redis is back', timeoutMs: 15_000, intervalMs: 200 },
+      );
     } finally {
       redis.kill('SIGKILL');
       await own.close(1000);

@@ -13,17 +13,29 @@ describe('backoff', () => {
     const hi = (n: number): number => backoffDelay(DEFAULT_BACKOFF, n, () => 1);
     assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map(lo), [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
     assert.deepEqual([0, 1, 5, 6].map(hi), [1_200, 2_400, 38_400, 72_000]);
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 0, () => 0.5), 1_100);
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 0, () => 0.5),
+      1_100,
+    );
   });
 
   it('does not overflow for large failure counts', () => {
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 1_000, () => 0), 60_000);
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 30, () => 0), 60_000);
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 1_000, () => 0),
+      60_000,
+    );
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 30, () => 0),
+      60_000,
+    );
   });
 
   it('counts consecutive failures and starts from min again after resetAfterMs up', () => {
     const t = new BackoffTracker({ minMs: 100, maxMs: 1_000, jitter: 0, resetAfterMs: 500 });
-    assert.deepEqual([t.failed(0), t.failed(10), t.failed(20)].map((f) => f.delayMs), [100, 200, 400]);
+    assert.deepEqual(
+      [t.failed(0), t.failed(10), t.failed(20)].map((f) => f.delayMs),
+      [100, 200, 400],
+    );
     t.started(100);
     assert.equal(t.failed(400).delayMs, 800, 'up 300 ms < 500 ms: not stable, keeps growing');
     t.started(1_000);
@@ -32,8 +44,17 @@ describe('backoff', () => {
   });
 
   it('refuses invalid policies, naming the field', () => {
-    for (const [bad, field] of [[{ minMs: -1 }, 'minMs'], [{ minMs: 10, maxMs: 5 }, 'maxMs'], [{ jitter: 1.5 }, 'jitter'], [{ resetAfterMs: Number.NaN }, 'resetAfterMs']] as const) {
-      assert.throws(() => resolveBackoff(bad), (err: unknown) => err instanceof NotifydError && err.code === ErrorCodes.RUNTIME_OPTION_INVALID && err.message.includes(field));
+    for (const [bad, field] of [
+      [{ minMs: -1 }, 'minMs'],
+      [{ minMs: 10, maxMs: 5 }, 'maxMs'],
+      [{ jitter: 1.5 }, 'jitter'],
+      [{ resetAfterMs: Number.NaN }, 'resetAfterMs'],
+    ] as const) {
+      assert.throws(
+        () => resolveBackoff(bad),
+        (err: unknown) =>
+          err instanceof NotifydError && err.code === ErrorCodes.RUNTIME_OPTION_INVALID && err.message.includes(field),
+      );
     }
     assert.ok(Object.isFrozen(resolveBackoff({ minMs: 0 })));
   });
@@ -74,7 +95,10 @@ describe('status registry', () => {
     assert.equal(b.kind, 'enterprise');
     assert.ok(b.since >= a.since);
     r.set({ id: 'b', kind: 'host', status: 'running', health: 'degraded' });
-    assert.deepEqual(r.snapshot().map((s) => s.id), ['a', 'b']);
+    assert.deepEqual(
+      r.snapshot().map((s) => s.id),
+      ['a', 'b'],
+    );
     assert.deepEqual(r.summary().byKind['host'], { total: 1, ok: 0, degraded: 1, down: 0 });
     assert.equal(worstHealth(r.snapshot()), 'degraded');
     r.remove('a');
@@ -86,7 +110,9 @@ describe('status registry', () => {
 
   it('survives a throwing subscriber', () => {
     const r = new StatusRegistry();
-    r.subscribe(() => { throw new Error('listener bug'); });
+    r.subscribe(() => {
+      throw new Error('listener bug');
+    });
     assert.doesNotThrow(() => r.set({ id: 'x', status: 'running' }));
     assert.equal(r.get('x')?.status, 'running');
   });

@@ -14,7 +14,14 @@ const enterprise = (i: number) => ({ id: `enterprise:ent${i}`, kind: 'enterprise
 
 describe('host pool', () => {
   const registry = new StatusRegistry();
-  const pool = new HostPool({ id: 'realtime', size: 3, registry, host: { heartbeatMs: 100, data: { shared: 'config' } }, intensity: 5, periodMs: 10_000 });
+  const pool = new HostPool({
+    id: 'realtime',
+    size: 3,
+    registry,
+    host: { heartbeatMs: 100, data: { shared: 'config' } },
+    intensity: 5,
+    periodMs: 10_000,
+  });
   before(async () => {
     await pool.start();
   });
@@ -30,12 +37,21 @@ describe('host pool', () => {
       else starting.delete(status.id);
       peak = Math.max(peak, starting.size);
     });
-    const results = await pool.spawnMany(Array.from({ length: 30 }, (_, i) => ({ ...enterprise(i), args: { startDelayMs: 20 } })), 4);
+    const results = await pool.spawnMany(
+      Array.from({ length: 30 }, (_, i) => ({ ...enterprise(i), args: { startDelayMs: 20 } })),
+      4,
+    );
     off();
     assert.ok(results.every((r) => r.status === 'fulfilled'));
     assert.ok(peak >= 2 && peak <= 4, `at most 4 actors starting at once (peak ${peak})`);
-    assert.deepEqual(pool.hosts.map((h) => h.size), [10, 10, 10]);
-    assert.deepEqual(pool.hosts.map((h) => h.id), ['realtime-1', 'realtime-2', 'realtime-3']);
+    assert.deepEqual(
+      pool.hosts.map((h) => h.size),
+      [10, 10, 10],
+    );
+    assert.deepEqual(
+      pool.hosts.map((h) => h.id),
+      ['realtime-1', 'realtime-2', 'realtime-3'],
+    );
     const info = await pool.ask<{ id: string; thread: number; data: unknown }>('enterprise:ent7', { type: 'info' });
     assert.equal(info.thread, pool.hostOf('enterprise:ent7')!.thread);
     assert.deepEqual(info.data, { shared: 'config' }, 'host data reaches actors as ctx.data');
@@ -47,10 +63,23 @@ describe('host pool', () => {
     const ents = registry.snapshot((s) => s.kind === 'enterprise');
     assert.equal(ents.length, 30);
     const s = ents[0]!;
-    assert.deepEqual(Object.keys(s).sort(), ['health', 'host', 'id', 'kind', 'last_error', 'restarts', 'since', 'status', 'thread']);
+    assert.deepEqual(Object.keys(s).sort(), [
+      'health',
+      'host',
+      'id',
+      'kind',
+      'last_error',
+      'restarts',
+      'since',
+      'status',
+      'thread',
+    ]);
     assert.equal(s.status, 'running');
     assert.ok(!Number.isNaN(Date.parse(s.since)));
-    assert.deepEqual(registry.summary((x) => x.kind === 'host'), { total: 3, ok: 3, degraded: 0, down: 0, byKind: { host: { total: 3, ok: 3, degraded: 0, down: 0 } } });
+    assert.deepEqual(
+      registry.summary((x) => x.kind === 'host'),
+      { total: 3, ok: 3, degraded: 0, down: 0, byKind: { host: { total: 3, ok: 3, degraded: 0, down: 0 } } },
+    );
   });
 
   it('removes an actor at run time; the next one goes to the host with room', async () => {
@@ -58,10 +87,16 @@ describe('host pool', () => {
     await pool.stopActor('enterprise:ent4');
     assert.equal(pool.hostOf('enterprise:ent4'), undefined);
     assert.equal(registry.get('enterprise:ent4'), undefined);
-    await assert.rejects(pool.ask('enterprise:ent4', { type: 'info' }), (e: unknown) => e instanceof NotifydError && e.code === ErrorCodes.ACTOR_NOT_FOUND);
+    await assert.rejects(
+      pool.ask('enterprise:ent4', { type: 'info' }),
+      (e: unknown) => e instanceof NotifydError && e.code === ErrorCodes.ACTOR_NOT_FOUND,
+    );
     await pool.spawn(enterprise(100));
     assert.equal(pool.hostOf('enterprise:ent100'), host);
-    await assert.rejects(pool.spawn(enterprise(100)), (e: unknown) => e instanceof NotifydError && e.code === ErrorCodes.SUPERVISOR_CHILD_EXISTS);
+    await assert.rejects(
+      pool.spawn(enterprise(100)),
+      (e: unknown) => e instanceof NotifydError && e.code === ErrorCodes.SUPERVISOR_CHILD_EXISTS,
+    );
   });
 
   it('a dead host thread is restarted with exactly its own actors; the other hosts are untouched', async () => {
@@ -82,7 +117,11 @@ describe('host pool', () => {
     }
     for (const h of others) {
       for (const s of h.actors()) {
-        assert.equal(registry.get(s.id)!.restarts, before.get(s.id)?.restarts ?? 0, `${s.id} on ${h.id} was not restarted`);
+        assert.equal(
+          registry.get(s.id)!.restarts,
+          before.get(s.id)?.restarts ?? 0,
+          `${s.id} on ${h.id} was not restarted`,
+        );
         assert.equal(registry.get(s.id)!.thread, h.thread);
       }
     }

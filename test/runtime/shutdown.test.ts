@@ -13,10 +13,17 @@ import { fixture, waitFor } from '../fixtures/runtime/helpers.js';
 
 const daemon = fileURLToPath(fixture('daemon'));
 
-interface Daemon { lines: Record<string, unknown>[]; exit: Promise<{ code: number | null; at: number }>; kill: (sig: NodeJS.Signals) => void }
+interface Daemon {
+  lines: Record<string, unknown>[];
+  exit: Promise<{ code: number | null; at: number }>;
+  kill: (sig: NodeJS.Signals) => void;
+}
 
 async function startDaemon(args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [daemon, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [daemon, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   const lines: Record<string, unknown>[] = [];
   createInterface({ input: child.stdout }).on('line', (l) => {
     try {
@@ -25,7 +32,9 @@ async function startDaemon(args: string[] = [], env: Record<string, string> = {}
       /* a log line */
     }
   });
-  const exit = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: performance.now() })));
+  const exit = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, at: performance.now() })),
+  );
   await waitFor(() => lines.some((l) => 'ready' in l), 'daemon ready', 20_000);
   return { lines, exit, kill: (sig) => child.kill(sig) };
 }
@@ -36,9 +45,16 @@ describe('shutdown', () => {
     d.kill('SIGTERM');
     const { code } = await d.exit;
     assert.equal(code, 0);
-    assert.deepEqual(d.lines.filter((l) => !('ready' in l)), [
-      { phase: 'beforeStop' }, { stopped: 'cron' }, { stopped: 'scheduler' }, { stopped: 'processing' }, { phase: 'afterStop' },
-    ]);
+    assert.deepEqual(
+      d.lines.filter((l) => !('ready' in l)),
+      [
+        { phase: 'beforeStop' },
+        { stopped: 'cron' },
+        { stopped: 'scheduler' },
+        { stopped: 'processing' },
+        { phase: 'afterStop' },
+      ],
+    );
   });
 
   it('a second signal exits at once with 1', async () => {
@@ -59,18 +75,29 @@ describe('shutdown', () => {
     const { code, at } = await d.exit;
     assert.equal(code, 1);
     const took = at - sent;
-    assert.ok(took >= 700 * 0.8 - 30 && took <= 700 * 1.2 + 1_500, `exited after ${Math.round(took)} ms (deadline 700)`);
+    assert.ok(
+      took >= 700 * 0.8 - 30 && took <= 700 * 1.2 + 1_500,
+      `exited after ${Math.round(took)} ms (deadline 700)`,
+    );
   });
 
   it('the coordinator is driven by an injected signal source and exit function', async () => {
-    const host = new ThreadHost({ id: 'inj', heartbeatMs: 100, actors: [{ id: 'inj:a', kind: 'echo', module: fixture('echo') }] });
+    const host = new ThreadHost({
+      id: 'inj',
+      heartbeatMs: 100,
+      actors: [{ id: 'inj:a', kind: 'echo', module: fixture('echo') }],
+    });
     const root = new Supervisor({ id: 'root', children: [host.childSpec()] });
     const signals = new EventEmitter();
     const codes: number[] = [];
     const calls: string[] = [];
     const coordinator = new ShutdownCoordinator({
-      root, source: signals, exit: (c) => codes.push(c), deadlineMs: 5_000,
-      beforeStop: [(reason) => void calls.push(`before:${reason}`)], afterStop: [() => void calls.push('after')],
+      root,
+      source: signals,
+      exit: (c) => codes.push(c),
+      deadlineMs: 5_000,
+      beforeStop: [(reason) => void calls.push(`before:${reason}`)],
+      afterStop: [() => void calls.push('after')],
     }).install();
     await root.start();
     assert.equal(coordinator.shuttingDown, false);

@@ -19,14 +19,23 @@ type ThreadExit = ChildExit & { thread: number };
 async function tree(id: string, extra: Partial<ThreadHostOptions> = {}, killerModule = killer) {
   const registry = new StatusRegistry();
   const host = new ThreadHost({
-    id, registry, heartbeatMs: 100, missedHeartbeats: 5, ...extra,
+    id,
+    registry,
+    heartbeatMs: 100,
+    missedHeartbeats: 5,
+    ...extra,
     actors: [
       { id: `${id}:killer`, kind: 'killer', module: killerModule },
       { id: `${id}:e1`, kind: 'echo', module: echo },
       { id: `${id}:e2`, kind: 'echo', module: echo },
     ],
   });
-  const sup = new Supervisor({ id: `sup-${id}`, intensity: 10, periodMs: 10_000, children: [host.childSpec({ shutdownMs: 2_000 })] });
+  const sup = new Supervisor({
+    id: `sup-${id}`,
+    intensity: 10,
+    periodMs: 10_000,
+    children: [host.childSpec({ shutdownMs: 2_000 })],
+  });
   await sup.start();
   return { registry, host, sup };
 }
@@ -48,7 +57,10 @@ async function expectReplaced(t: Awaited<ReturnType<typeof tree>>, trigger: () =
     assert.equal(s.restarts, 1, `${id} counts the thread restart`);
     assert.equal(s.status, 'running');
   }
-  assert.deepEqual(await host.ask(`${host.id}:killer`, { type: 'ping' }), { pong: `${host.id}:killer`, thread: host.thread });
+  assert.deepEqual(await host.ask(`${host.id}:killer`, { type: 'ping' }), {
+    pong: `${host.id}:killer`,
+    thread: host.thread,
+  });
   assert.equal(registry.get(`host:${host.id}`)?.restarts, 1);
   assert.equal(registry.get(`host:${host.id}`)?.status, 'running');
   await t.sup.stop({ deadlineMs: 5_000 });
@@ -74,7 +86,10 @@ describe('host thread failures', () => {
   });
 
   it('a thread that exceeds its heap (ERR_WORKER_OUT_OF_MEMORY) is replaced and its actors come back', async () => {
-    const t = await tree('oom', { resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 }, missedHeartbeats: 50 });
+    const t = await tree('oom', {
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+      missedHeartbeats: 50,
+    });
     const exit = await expectReplaced(t, () => t.host.tell('oom:killer', { type: 'leak' }));
     assert.equal(exit.reason, 'crash');
     assert.equal((exit.error as { code?: string }).code, 'ERR_WORKER_OUT_OF_MEMORY');
@@ -90,7 +105,11 @@ describe('host thread failures', () => {
   });
 
   it('an intentional stop is recorded as such: terminate() before online exits 0 and is no crash', async () => {
-    const host = new ThreadHost({ id: 'early', heartbeatMs: 100, actors: [{ id: 'early:e', kind: 'echo', module: echo }] });
+    const host = new ThreadHost({
+      id: 'early',
+      heartbeatMs: 100,
+      actors: [{ id: 'early:e', kind: 'echo', module: echo }],
+    });
     const threadExit = nextEvent<ThreadExit>(host, 'thread-exit');
     const starting = host.start(); // the Worker exists now, not yet online
     await host.stop(2_000);
@@ -103,7 +122,12 @@ describe('host thread failures', () => {
 
   it('a supervisor stopping while a host thread boots records a stop, not a crash, and restarts nothing', async () => {
     const registry = new StatusRegistry();
-    const host = new ThreadHost({ id: 'early2', registry, heartbeatMs: 100, actors: [{ id: 'early2:e', kind: 'echo', module: echo }] });
+    const host = new ThreadHost({
+      id: 'early2',
+      registry,
+      heartbeatMs: 100,
+      actors: [{ id: 'early2:e', kind: 'echo', module: echo }],
+    });
     const sup = new Supervisor({ id: 'sup-early2', children: [host.childSpec()] });
     const exits: { id: string; reason: string }[] = [];
     sup.on('child:exited', (e: { id: string; reason: string }) => exits.push(e));
@@ -113,7 +137,10 @@ describe('host thread failures', () => {
     const off = registry.subscribe((c) => {
       if (c.status.id === 'host:early2' && c.status.status === 'starting') stopping ??= sup.stop({ deadlineMs: 2_000 });
     });
-    await assert.rejects(sup.start(), (err: unknown) => (err as { code?: string }).code === ErrorCodes.SUPERVISOR_STOPPED);
+    await assert.rejects(
+      sup.start(),
+      (err: unknown) => (err as { code?: string }).code === ErrorCodes.SUPERVISOR_STOPPED,
+    );
     off();
     const report = await stopping!;
     const exit = await threadExit;
@@ -126,7 +153,11 @@ describe('host thread failures', () => {
   });
 
   it('an intentional terminate() after online (exit code 1) is also recorded as a stop, not a crash', async () => {
-    const host = new ThreadHost({ id: 'late-kill', heartbeatMs: 100, actors: [{ id: 'lk:e', kind: 'echo', module: echo }] });
+    const host = new ThreadHost({
+      id: 'late-kill',
+      heartbeatMs: 100,
+      actors: [{ id: 'lk:e', kind: 'echo', module: echo }],
+    });
     const run = await host.start();
     await run.kill();
     const exit = await run.exited;
@@ -136,7 +167,11 @@ describe('host thread failures', () => {
   });
 
   it('a thread that ends by itself with code 0 is a normal exit', async () => {
-    const host = new ThreadHost({ id: 'ends', heartbeatMs: 100, actors: [{ id: 'ends:x', kind: 'self-exiter', module: fixture('self-exiter'), args: { code: 0 } }] });
+    const host = new ThreadHost({
+      id: 'ends',
+      heartbeatMs: 100,
+      actors: [{ id: 'ends:x', kind: 'self-exiter', module: fixture('self-exiter'), args: { code: 0 } }],
+    });
     const run = await host.start();
     const exit = await run.exited;
     assert.deepEqual([exit.reason, exit.exitCode], ['normal', 0]);
@@ -144,7 +179,10 @@ describe('host thread failures', () => {
 
   it('a host that cannot become ready in time fails its start (HOST_START_FAILED) and leaves no thread', async () => {
     const host = new ThreadHost({ id: 'slowboot', startTimeoutMs: 1, heartbeatMs: 100 });
-    await assert.rejects(host.start(), (err: unknown) => (err as { code?: string }).code === ErrorCodes.HOST_START_FAILED);
+    await assert.rejects(
+      host.start(),
+      (err: unknown) => (err as { code?: string }).code === ErrorCodes.HOST_START_FAILED,
+    );
     await waitFor(() => host.thread === undefined, 'no thread left');
   });
 });

@@ -41,14 +41,36 @@ describe('cron fires across a PostgreSQL outage', () => {
     realtime = await startRealtimeStandin({ databaseUrl: url, apiKeys: [SERVICE_ROLE_KEY] });
     novu = await startNovuStandin({ tenants: ['acme'], workflows: 'any' });
     const config = loadConfig({
-      SUPABASE_URL: realtime.url, SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY, DATABASE_URL: url, REDIS_URL: TEST_REDIS_URL,
-      NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY, NOVU_API_URL: novu.url, QUEUE_PREFIX: prefix, DAEMON_ENTERPRISE_IDS: 'acme',
-      DAEMON_HEALTH_PORT: '0', DAEMON_HEALTH_HOST: '127.0.0.1', DAEMON_LOG_LEVEL: 'error', DAEMON_REALTIME_HOSTS: '1',
-      CRON_MISFIRE_GRACE_MS: '15000', CRON_SYNC_INTERVAL_MS: '1000', SWEEP_INTERVAL_MS: '2000', DELIVERY_BACKOFF_MS: '200',
-      SUBSCRIPTION_RECONNECT_DELAY: '200', SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '1000', JOB_LOCK_MS: '5000',
+      SUPABASE_URL: realtime.url,
+      SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+      DATABASE_URL: url,
+      REDIS_URL: TEST_REDIS_URL,
+      NOVU_SECRET_KEY: DEFAULT_NOVU_API_KEY,
+      NOVU_API_URL: novu.url,
+      QUEUE_PREFIX: prefix,
+      DAEMON_ENTERPRISE_IDS: 'acme',
+      DAEMON_HEALTH_PORT: '0',
+      DAEMON_HEALTH_HOST: '127.0.0.1',
+      DAEMON_LOG_LEVEL: 'error',
+      DAEMON_REALTIME_HOSTS: '1',
+      CRON_MISFIRE_GRACE_MS: '15000',
+      CRON_SYNC_INTERVAL_MS: '1000',
+      SWEEP_INTERVAL_MS: '2000',
+      DELIVERY_BACKOFF_MS: '200',
+      SUBSCRIPTION_RECONNECT_DELAY: '200',
+      SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '1000',
+      JOB_LOCK_MS: '5000',
     });
-    daemon = await startDaemon(config, { log: captureLogger([], 'error'), signals: testSignals(), exit: () => undefined, poolThreads: 1 });
-    await waitFor(() => daemon?.report().enterprise_status?.['acme'] === 'subscribed', { what: 'subscribed', timeoutMs: 30_000 });
+    daemon = await startDaemon(config, {
+      log: captureLogger([], 'error'),
+      signals: testSignals(),
+      exit: () => undefined,
+      poolThreads: 1,
+    });
+    await waitFor(() => daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
+      what: 'subscribed',
+      timeoutMs: 30_000,
+    });
   });
   after(async () => {
     await daemon?.shutdown('test over');
@@ -60,11 +82,21 @@ describe('cron fires across a PostgreSQL outage', () => {
   });
 
   /** A rule firing once a minute, at the second of `at` (whole seconds). */
-  const addRule = async (at: number, policy: string) => (await pool.query<{ id: string }>(
-    `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients, missed_run_policy)
-     values ('acme', $1, 'digest', '{rule-user}', $2) returning id::text`, [`${new Date(at).getUTCSeconds()} * * * * *`, policy])).rows[0]?.id as string;
-  const fireOf = async (rule: string, at: number) => (await pool.query<{ outcome: string; notification_id: string | null }>(
-    'select outcome, notification_id::text from notify.rule_fire where rule_id = $1 and fire_at = $2', [rule, new Date(at)])).rows[0];
+  const addRule = async (at: number, policy: string) =>
+    (
+      await pool.query<{ id: string }>(
+        `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients, missed_run_policy)
+     values ('acme', $1, 'digest', '{rule-user}', $2) returning id::text`,
+        [`${new Date(at).getUTCSeconds()} * * * * *`, policy],
+      )
+    ).rows[0]?.id as string;
+  const fireOf = async (rule: string, at: number) =>
+    (
+      await pool.query<{ outcome: string; notification_id: string | null }>(
+        'select outcome, notification_id::text from notify.rule_fire where rule_id = $1 and fire_at = $2',
+        [rule, new Date(at)],
+      )
+    ).rows[0];
 
   it('fires on time after an outage shorter than the grace, and follows the policy after a longer one', async () => {
     const fireA = Math.ceil((Date.now() + 12_000) / 1000) * 1000;
@@ -74,9 +106,15 @@ describe('cron fires across a PostgreSQL outage', () => {
     await cluster.down();
     await sleepUntil(fireA + 10_000); // 13 s away; back 10 s after the fire, within the 15 s grace
     await cluster.start();
-    const a = await waitFor(() => fireOf(onTime, fireA), { what: 'the fire recorded after the outage', timeoutMs: 20_000 });
+    const a = await waitFor(() => fireOf(onTime, fireA), {
+      what: 'the fire recorded after the outage',
+      timeoutMs: 20_000,
+    });
     assert.equal(a.outcome, 'fired');
-    await waitFor(() => novu.deliveriesFor(`notifyd-acme-${a.notification_id}-1`).length === 1, { what: 'the fire delivered', timeoutMs: 20_000 });
+    await waitFor(() => novu.deliveriesFor(`notifyd-acme-${a.notification_id}-1`).length === 1, {
+      what: 'the fire delivered',
+      timeoutMs: 20_000,
+    });
     await pool.query('update notify.notification_rule set enabled = false where id = $1', [onTime]);
 
     const fireB = Math.ceil((Date.now() + 8000) / 1000) * 1000;
@@ -91,6 +129,9 @@ describe('cron fires across a PostgreSQL outage', () => {
     const c = await waitFor(() => fireOf(runOnce, fireB), { what: 'the run_once fire recorded', timeoutMs: 20_000 });
     assert.equal(b.outcome, 'missed');
     assert.equal(c.outcome, 'caught_up');
-    await waitFor(() => novu.deliveriesFor(`notifyd-acme-${c.notification_id}-1`).length === 1, { what: 'the caught-up fire delivered', timeoutMs: 20_000 });
+    await waitFor(() => novu.deliveriesFor(`notifyd-acme-${c.notification_id}-1`).length === 1, {
+      what: 'the caught-up fire delivered',
+      timeoutMs: 20_000,
+    });
   });
 });

@@ -6,9 +6,17 @@ import { planFires, type MissedRunPolicy } from '../../src/schedule/plan.js';
 
 const everySecond = (validateRule({ cron: '* * * * * *', timezone: 'UTC' }) as { ok: true; rule: ParsedRule }).rule;
 const T = Date.parse('2026-11-28T12:00:00Z');
-const plan = (policy: MissedRunPolicy, extra: Partial<Parameters<typeof planFires>[0]> = {}) => planFires({
-  rule: everySecond, fromMs: T, nowMs: T + 10_000, graceMs: 1500, policy, catchUpWindowMs: 3_600_000, catchUpMax: 100, ...extra,
-});
+const plan = (policy: MissedRunPolicy, extra: Partial<Parameters<typeof planFires>[0]> = {}) =>
+  planFires({
+    rule: everySecond,
+    fromMs: T,
+    nowMs: T + 10_000,
+    graceMs: 1500,
+    policy,
+    catchUpWindowMs: 3_600_000,
+    catchUpMax: 100,
+    ...extra,
+  });
 const secs = (xs: number[]) => xs.map((x) => (x - T) / 1000);
 
 describe('missed-run policy', () => {

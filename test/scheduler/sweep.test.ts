@@ -25,7 +25,14 @@ describe('sweep', () => {
     db = await createTestDatabase();
     prefix = uniquePrefix();
     producer = await NotificationProducer.connect({ redisUrl: TEST_REDIS_URL, prefix, attempts: 1 });
-    deps = { db: db.pool, producer, priorities: () => ({ realtime: 10, scheduled: 5, cron: 1 }), batchSize: 100, graceMs: 0, scope: { enterpriseIds: ['e1'] } };
+    deps = {
+      db: db.pool,
+      producer,
+      priorities: () => ({ realtime: 10, scheduled: 5, cron: 1 }),
+      batchSize: 100,
+      graceMs: 0,
+      scope: { enterpriseIds: ['e1'] },
+    };
   });
   after(async () => {
     await producer.close();
@@ -40,7 +47,10 @@ describe('sweep', () => {
     const stuck = await insertRow(db.pool, { enterprise_id: 'e1' });
     await setDelivery(db.pool, stuck, { attempts: 1, leaseOwner: 'job:gone', leaseExpiresInSeconds: -1 }); // its worker died
     const result = await sweep(deps);
-    assert.deepEqual({ missed: result.missed, repaired: result.repaired, errors: result.errors }, { missed: 2, repaired: 0, errors: 0 });
+    assert.deepEqual(
+      { missed: result.missed, repaired: result.repaired, errors: result.errors },
+      { missed: 2, repaired: 0, errors: 0 },
+    );
     for (const id of [due, stuck]) assert.equal(await producer.queue.getJobState(jobIdFor(id, '1')), 'prioritized');
     for (const id of [later, foreign]) assert.equal(await producer.queue.getJobState(jobIdFor(id, '1')), 'unknown');
     const again = await sweep(deps);
@@ -48,11 +58,20 @@ describe('sweep', () => {
   });
 
   it('passes rows whose scheduled_for no JavaScript Date holds, enqueueing them to be failed, and goes on', async () => {
-    await db.pool.query('alter table notify.ent_notification drop constraint if exists ent_notification_scheduled_for_check');
+    await db.pool.query(
+      'alter table notify.ent_notification drop constraint if exists ent_notification_scheduled_for_check',
+    );
     const bad: string[] = [];
     for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00']) {
-      bad.push((await db.pool.query<{ id: string }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
-        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`, [v])).rows[0]?.id as string);
+      bad.push(
+        (
+          await db.pool.query<{ id: string }>(
+            `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
+        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`,
+            [v],
+          )
+        ).rows[0]?.id as string,
+      );
     }
     const after = await insertRow(db.pool, { enterprise_id: 'e1' });
     const result = await sweep({ ...deps, batchSize: 2, maxPages: 10, cursor: { afterId: '0' } });
@@ -68,12 +87,26 @@ describe('sweep', () => {
   it('replaces a finished job only while the row is still pending at the version it read', async () => {
     const stale = await insertRow(db.pool, { enterprise_id: 'e1' });
     const racing = await insertRow(db.pool, { enterprise_id: 'e1' });
-    for (const id of [stale, racing]) await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 0 });
+    for (const id of [stale, racing])
+      await producer.enqueue({
+        enterpriseId: 'e1',
+        notificationId: id,
+        version: '1',
+        action: 'deliver',
+        origin: 'realtime',
+        priority: 10,
+        delayMs: 0,
+      });
     // a worker that completes jobs without touching the rows: as if a job had run while its row was not yet due
     const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     const worker = new Worker(QUEUE_NAME, async () => 'noop', { connection, prefix });
     try {
-      await waitFor(async () => (await producer.queue.getJobState(jobIdFor(racing, '1'))) === 'completed' && (await producer.queue.getJobState(jobIdFor(stale, '1'))) === 'completed', { what: 'jobs completed' });
+      await waitFor(
+        async () =>
+          (await producer.queue.getJobState(jobIdFor(racing, '1'))) === 'completed' &&
+          (await producer.queue.getJobState(jobIdFor(stale, '1'))) === 'completed',
+        { what: 'jobs completed' },
+      );
     } finally {
       await worker.close();
       connection.disconnect();
@@ -81,7 +114,9 @@ describe('sweep', () => {
     const racingRow = await rowRef(db.pool, racing);
     assert.ok(racingRow);
     // the row was read as pending, then got sent before the check: its finished job must stay
-    await db.pool.query(`update notify.ent_notification set status = 'sent', writer = 'notifyd!' where id = $1`, [racing]);
+    await db.pool.query(`update notify.ent_notification set status = 'sent', writer = 'notifyd!' where id = $1`, [
+      racing,
+    ]);
     assert.equal(await ensureJob(deps, racingRow), 'present');
     assert.equal(await producer.queue.getJobState(jobIdFor(racing, '1')), 'completed');
     const staleRow = await rowRef(db.pool, stale);
@@ -92,7 +127,15 @@ describe('sweep', () => {
 
   it('leaves a row whose lease ran out while its job still waits in the queue to that job', async () => {
     const id = await insertRow(db.pool, { enterprise_id: 'e3' });
-    const jobId = await producer.enqueue({ enterpriseId: 'e3', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 60_000 });
+    const jobId = await producer.enqueue({
+      enterpriseId: 'e3',
+      notificationId: id,
+      version: '1',
+      action: 'deliver',
+      origin: 'realtime',
+      priority: 10,
+      delayMs: 60_000,
+    });
     await setDelivery(db.pool, id, { attempts: 1, leaseOwner: `job:${jobId}`, leaseExpiresInSeconds: -1 });
     const result = await sweep({ ...deps, scope: { enterpriseIds: ['e3'] } });
     assert.equal(result.scanned, 1);
@@ -104,7 +147,15 @@ describe('sweep', () => {
     const withJobs: string[] = [];
     for (let i = 0; i < 5; i += 1) {
       const id = await insertRow(db.pool, { enterprise_id: 'e1' });
-      await producer.enqueue({ enterpriseId: 'e1', notificationId: id, version: '1', action: 'deliver', origin: 'realtime', priority: 10, delayMs: 60_000 });
+      await producer.enqueue({
+        enterpriseId: 'e1',
+        notificationId: id,
+        version: '1',
+        action: 'deliver',
+        origin: 'realtime',
+        priority: 10,
+        delayMs: 60_000,
+      });
       withJobs.push(id);
     }
     const missed = await insertRow(db.pool, { enterprise_id: 'e1' });

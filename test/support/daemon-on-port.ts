@@ -2,7 +2,11 @@
 // taken in between (another test process grabbed it: the daemon then exits with EADDRINUSE). Resolves once /livez
 // answers, or when the process has exited for any other reason (the caller sees that exit).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDaemonProcess, type DaemonProcess, type DaemonProcessOptions } from '../../src/devstack/daemon-process.js';
+import {
+  startDaemonProcess,
+  type DaemonProcess,
+  type DaemonProcessOptions,
+} from '../../src/devstack/daemon-process.js';
 import { freePort } from '../chaos/infra.js';
 
 async function livez(port: number, proc: DaemonProcess, timeoutMs: number): Promise<boolean> {
@@ -19,10 +23,17 @@ async function livez(port: number, proc: DaemonProcess, timeoutMs: number): Prom
   return false;
 }
 
-export async function startDaemonOnFreePort(env: Record<string, string>, opts: DaemonProcessOptions = {}, timeoutMs = 60_000): Promise<{ proc: DaemonProcess; port: number }> {
+export async function startDaemonOnFreePort(
+  env: Record<string, string>,
+  opts: DaemonProcessOptions = {},
+  timeoutMs = 60_000,
+): Promise<{ proc: DaemonProcess; port: number }> {
   for (let attempt = 1; ; attempt += 1) {
     const port = await freePort();
-    const proc = startDaemonProcess({ ...env, DAEMON_HEALTH_PORT: String(port), DAEMON_HEALTH_HOST: '127.0.0.1' }, opts);
+    const proc = startDaemonProcess(
+      { ...env, DAEMON_HEALTH_PORT: String(port), DAEMON_HEALTH_HOST: '127.0.0.1' },
+      opts,
+    );
     if (await livez(port, proc, timeoutMs)) return { proc, port };
     const said = `${proc.lines.join('\n')}\n${proc.stderr.join('')}`;
     if (attempt >= 3 || !/EADDRINUSE/.test(said)) return { proc, port };

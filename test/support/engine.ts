@@ -20,42 +20,81 @@ export interface EngineRig {
   registry: ServedRegistry;
   /** publishes these enterprises as served (for 10 min unless ttlMs) */
   serve(ids: readonly string[], mode?: ServeMode, ttlMs?: number): Promise<void>;
-  enqueue(enterpriseId: string, id: string, version?: string, extra?: { delayMs?: number; origin?: 'realtime' | 'sweep' }): Promise<string>;
+  enqueue(
+    enterpriseId: string,
+    id: string,
+    version?: string,
+    extra?: { delayMs?: number; origin?: 'realtime' | 'sweep' },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startEngineRig(opts: {
-  serve?: readonly string[];
-  novu?: Partial<NovuStandinOptions>;
-  engine?: Partial<Omit<EngineSettings, 'pool'>>;
-  pool?: Partial<EngineSettings['pool']>;
-  attempts?: number;
-} = {}): Promise<EngineRig> {
+export async function startEngineRig(
+  opts: {
+    serve?: readonly string[];
+    novu?: Partial<NovuStandinOptions>;
+    engine?: Partial<Omit<EngineSettings, 'pool'>>;
+    pool?: Partial<EngineSettings['pool']>;
+    attempts?: number;
+  } = {},
+): Promise<EngineRig> {
   const db = await createTestDatabase();
   const prefix = uniquePrefix();
   const novu = await startNovuStandin({ workflows: 'any', tenants: 'any', ...opts.novu });
-  const producer = await NotificationProducer.connect({ redisUrl: TEST_REDIS_URL, prefix, attempts: opts.attempts ?? 3, backoffMs: 100 });
+  const producer = await NotificationProducer.connect({
+    redisUrl: TEST_REDIS_URL,
+    prefix,
+    attempts: opts.attempts ?? 3,
+    backoffMs: 100,
+  });
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
   const registry = new ServedRegistry(redis, prefix);
   const serve = (ids: readonly string[], mode: ServeMode = 'deliver', ttlMs = 600_000) =>
-    registry.publish(ids.map((id) => ({ id, mode })), ttlMs);
+    registry.publish(
+      ids.map((id) => ({ id, mode })),
+      ttlMs,
+    );
   if (opts.serve !== undefined) await serve(opts.serve);
   const engine = new ProcessingEngine({
-    redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, poolThreads: 1, servedRefreshMs: 200,
+    redisUrl: TEST_REDIS_URL,
+    prefix,
+    concurrency: 4,
+    poolThreads: 1,
+    servedRefreshMs: 200,
     log: createLogger({ level: 'silent' }),
     ...opts.engine,
     pool: {
-      databaseUrl: db.url, novuSecretKey: DEFAULT_NOVU_API_KEY, novuApiUrl: novu.url, novuTimeoutMs: 1000,
-      novuMaxRetryAfterMs: 60_000, leaseMs: 30_000, retryHoldMs: 100, maxDurationMs: 60_000, dbPoolSize: 2, ...opts.pool,
+      databaseUrl: db.url,
+      novuSecretKey: DEFAULT_NOVU_API_KEY,
+      novuApiUrl: novu.url,
+      novuTimeoutMs: 1000,
+      novuMaxRetryAfterMs: 60_000,
+      leaseMs: 30_000,
+      retryHoldMs: 100,
+      maxDurationMs: 60_000,
+      dbPoolSize: 2,
+      ...opts.pool,
     },
   });
   await engine.start();
   return {
-    db, prefix, novu, producer, engine, registry, serve,
-    enqueue: (enterpriseId, id, version = '1', extra = {}) => producer.enqueue({
-      enterpriseId, notificationId: id, version, action: 'deliver', origin: extra.origin ?? 'realtime', priority: 10,
-      delayMs: extra.delayMs ?? 0,
-    }),
+    db,
+    prefix,
+    novu,
+    producer,
+    engine,
+    registry,
+    serve,
+    enqueue: (enterpriseId, id, version = '1', extra = {}) =>
+      producer.enqueue({
+        enterpriseId,
+        notificationId: id,
+        version,
+        action: 'deliver',
+        origin: extra.origin ?? 'realtime',
+        priority: 10,
+        delayMs: extra.delayMs ?? 0,
+      }),
     async close() {
       await engine.stop(5000);
       await producer.close();

@@ -4,7 +4,9 @@ import type { TestContext } from 'node:test';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import {
-  startRealtimeStandin, type RealtimeStandin, type RealtimeStandinOptions,
+  startRealtimeStandin,
+  type RealtimeStandin,
+  type RealtimeStandinOptions,
 } from '../../src/devstack/realtime/server.js';
 
 export const KEY = 'standin-service-key';
@@ -20,7 +22,10 @@ export interface Change {
   old: Row;
   errors: unknown;
 }
-export interface Status { status: string; err?: Error }
+export interface Status {
+  status: string;
+  err?: Error;
+}
 
 /** Items arriving over time, and a way to wait (with a deadline) until they satisfy a condition. */
 export class Log<T> {
@@ -57,7 +62,9 @@ export class Log<T> {
 }
 
 export async function eventually(
-  cond: () => boolean | Promise<boolean>, label: string, timeoutMs = 10_000,
+  cond: () => boolean | Promise<boolean>,
+  label: string,
+  timeoutMs = 10_000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -122,7 +129,8 @@ export interface Watched {
 
 export function watch(client: SupabaseClient, name: string, binding: Record<string, string>): Watched {
   const w: Watched = { changes: new Log(), statuses: new Log(), system: new Log() };
-  client.channel(name)
+  client
+    .channel(name)
     .on('postgres_changes', { event: '*', ...binding } as never, (p) => w.changes.push(p as unknown as Change))
     .on('system', {}, (p: Row) => w.system.push(p))
     .subscribe((status, err) => w.statuses.push(err === undefined ? { status } : { status, err }));
@@ -144,7 +152,9 @@ export async function live(w: Watched, times = 1): Promise<void> {
 export async function insert(db: TestDatabase, enterpriseId: string, payload: unknown = { n: 1 }): Promise<number> {
   const { rows } = await db.pool.query<{ id: string }>(
     `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
-     values ($1, 'wf-welcome', '{user-1}', $2) returning id`, [enterpriseId, JSON.stringify(payload)]);
+     values ($1, 'wf-welcome', '{user-1}', $2) returning id`,
+    [enterpriseId, JSON.stringify(payload)],
+  );
   return Number(rows[0]!.id);
 }
 

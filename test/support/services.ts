@@ -5,7 +5,13 @@
 // replication slot and a WAL sender for every stand-in running at once.
 import pg from 'pg';
 import {
-  LOCAL_PG_URL, LOCAL_REDIS_URL, ensureLocalPostgres, ensureLocalRedis, localClusters, tryRun, waitForPort,
+  LOCAL_PG_URL,
+  LOCAL_REDIS_URL,
+  ensureLocalPostgres,
+  ensureLocalRedis,
+  localClusters,
+  tryRun,
+  waitForPort,
 } from '../../src/devstack/local-services.js';
 
 export { canConnect } from '../../src/devstack/local-services.js';
@@ -39,7 +45,9 @@ export async function ensurePostgresCapacity(): Promise<void> {
   const changes: string[] = [];
   try {
     const { rows } = await client.query<{ name: string; setting: string }>(
-      'select name, setting from pg_settings where name = any($1)', [NEEDED.map((n) => n.name)]);
+      'select name, setting from pg_settings where name = any($1)',
+      [NEEDED.map((n) => n.name)],
+    );
     const current = new Map(rows.map((r) => [r.name, r.setting]));
     const short = NEEDED.filter((n) => !n.enough(current.get(n.name) ?? ''));
     if (short.length === 0) return;
@@ -57,7 +65,8 @@ export async function ensurePostgresCapacity(): Promise<void> {
   say(`setting PostgreSQL ${changes.join(', ')} (restart)`);
   for (const v of localClusters()) tryRun(`pg_ctlcluster --skip-systemctl-redirect ${v} main restart`);
   const url = new URL(TEST_PG_URL);
-  if (!(await waitForPort(url.hostname, Number(url.port || 5432), 30_000))) throw new Error('PostgreSQL did not come back after the restart');
+  if (!(await waitForPort(url.hostname, Number(url.port || 5432), 30_000)))
+    throw new Error('PostgreSQL did not come back after the restart');
 }
 
 export async function ensureServices(): Promise<void> {

@@ -75,12 +75,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const serviceRoleKey = opts.serviceRoleKey ?? SERVICE_ROLE_KEY;
   const novuSecretKey = opts.novuSecretKey ?? DEFAULT_NOVU_API_KEY;
   const realtime = await startRealtimeStandin({
-    databaseUrl: db.url, apiKeys: [serviceRoleKey],
+    databaseUrl: db.url,
+    apiKeys: [serviceRoleKey],
     ...(opts.realtimeProfile === undefined ? {} : { profile: opts.realtimeProfile }),
     ...(opts.realtimeCapacity === undefined ? {} : { capacity: opts.realtimeCapacity }),
   });
   const novu = await startNovuStandin({
-    tenants: [...opts.enterprises, ...(opts.tenants ?? []), ...(opts.enterpriseRows ?? []).map((r) => r.id)], workflows: 'any', apiKeys: [novuSecretKey],
+    tenants: [...opts.enterprises, ...(opts.tenants ?? []), ...(opts.enterpriseRows ?? []).map((r) => r.id)],
+    workflows: 'any',
+    apiKeys: [novuSecretKey],
     ...(opts.novuProfile === undefined ? {} : { profile: opts.novuProfile }),
   });
   const prefix = uniquePrefix('ntf-stack');
@@ -112,14 +115,29 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   let inspect: Queue | undefined;
   let inspectRedis: Redis | undefined;
   const stack: Stack = {
-    db, pool: db.pool, novu, realtime, prefix, config, daemon: undefined, logs, exits, env,
+    db,
+    pool: db.pool,
+    novu,
+    realtime,
+    prefix,
+    config,
+    daemon: undefined,
+    logs,
+    exits,
+    env,
     async jobState(jobId) {
       inspectRedis ??= new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
       inspect ??= new Queue(QUEUE_NAME, { connection: inspectRedis, prefix });
       return inspect.getJobState(jobId);
     },
     async start() {
-      const daemon = await startDaemon(config, { log: captureLogger(logs, config.logLevel), signals: testSignals(), exit: (code) => exits.push(code), poolThreads: 1, enterpriseRefreshMs: 1000 });
+      const daemon = await startDaemon(config, {
+        log: captureLogger(logs, config.logLevel),
+        signals: testSignals(),
+        exit: (code) => exits.push(code),
+        poolThreads: 1,
+        enterpriseRefreshMs: 1000,
+      });
       if (daemon === undefined) throw new Error('daemon did not start');
       stack.daemon = daemon;
       return daemon;

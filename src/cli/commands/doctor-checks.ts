@@ -32,20 +32,29 @@ export const PG_CHECKS = ['postgres', 'migrations', 'replica-identity', 'publica
 
 export async function postgresChecks(config: Config): Promise<Check[]> {
   const db = createPool({
-    databaseUrl: config.databaseUrl, max: 1, applicationName: 'notifyd-doctor', statementTimeoutMs: 5000,
+    databaseUrl: config.databaseUrl,
+    max: 1,
+    applicationName: 'notifyd-doctor',
+    statementTimeoutMs: 5000,
   });
   try {
     let version: string;
     try {
       const res = await db.pool.query<{ v: string; db: string }>(
-        `select current_setting('server_version') as v, current_database() as db`);
+        `select current_setting('server_version') as v, current_database() as db`,
+      );
       version = `PostgreSQL ${res.rows[0]?.v ?? '?'}, database ${res.rows[0]?.db ?? '?'}`;
     } catch (err) {
-      return [fail('postgres', `cannot connect: ${describeError(err)}`,
-        'check DATABASE_URL (host, port, database, user, password, sslmode) and that PostgreSQL accepts this client'),
-      ...skip(PG_CHECKS.slice(1), 'PostgreSQL unreachable')];
+      return [
+        fail(
+          'postgres',
+          `cannot connect: ${describeError(err)}`,
+          'check DATABASE_URL (host, port, database, user, password, sslmode) and that PostgreSQL accepts this client',
+        ),
+        ...skip(PG_CHECKS.slice(1), 'PostgreSQL unreachable'),
+      ];
     }
-    const schema = [await migrationsCheck(db.pool), ...await realtimeChecks(db.pool)];
+    const schema = [await migrationsCheck(db.pool), ...(await realtimeChecks(db.pool))];
     return [pass('postgres', `reachable: ${version}`), ...schema];
   } finally {
     await db.close(2000);
@@ -55,16 +64,25 @@ export async function postgresChecks(config: Config): Promise<Check[]> {
 async function migrationsCheck(db: pg.Pool): Promise<Check> {
   const m = await migrationState(db, migrations);
   if (m.changed.length > 0) {
-    return fail('migrations', `applied migrations were edited afterwards: ${m.changed.join(', ')} (checksum mismatch)`,
-      'run the notifyd version that applied them, or restore them; an applied migration is never edited');
+    return fail(
+      'migrations',
+      `applied migrations were edited afterwards: ${m.changed.join(', ')} (checksum mismatch)`,
+      'run the notifyd version that applied them, or restore them; an applied migration is never edited',
+    );
   }
   if (m.missing.length > 0) {
-    return fail('migrations', `${m.missing.length} of ${migrations.length} not applied: ${m.missing.join(', ')}`,
-      'run: notifyd migrate (or npm run migrate) with this DATABASE_URL');
+    return fail(
+      'migrations',
+      `${m.missing.length} of ${migrations.length} not applied: ${m.missing.join(', ')}`,
+      'run: notifyd migrate (or npm run migrate) with this DATABASE_URL',
+    );
   }
   if (m.unknown.length > 0) {
-    return warn('migrations', `all ${migrations.length} applied, plus ones this version does not know: `
-      + `${m.unknown.join(', ')}`, 'a newer notifyd migrated this database: upgrade this host');
+    return warn(
+      'migrations',
+      `all ${migrations.length} applied, plus ones this version does not know: ` + `${m.unknown.join(', ')}`,
+      'a newer notifyd migrated this database: upgrade this host',
+    );
   }
   return pass('migrations', `current: all ${migrations.length} applied`);
 }
@@ -76,27 +94,48 @@ async function realtimeChecks(db: pg.Pool): Promise<Check[]> {
     out.push(fail('replica-identity', 'notify.ent_notification does not exist', 'run: notifyd migrate'));
   } else if (r.replicaIdentity !== 'f') {
     const ident = identityName(r.replicaIdentity);
-    out.push(fail('replica-identity', `notify.ent_notification has REPLICA IDENTITY ${ident}, `
-      + 'so DELETE events carry no enterprise_id and filtered subscriptions miss them',
-    'run: alter table notify.ent_notification replica identity full;'));
+    out.push(
+      fail(
+        'replica-identity',
+        `notify.ent_notification has REPLICA IDENTITY ${ident}, ` +
+          'so DELETE events carry no enterprise_id and filtered subscriptions miss them',
+        'run: alter table notify.ent_notification replica identity full;',
+      ),
+    );
   } else {
     out.push(pass('replica-identity', 'notify.ent_notification has REPLICA IDENTITY FULL'));
   }
   if (!r.publication) {
-    out.push(fail('publication', 'the supabase_realtime publication does not exist',
-      'run: create publication supabase_realtime; alter publication supabase_realtime add table '
-      + 'notify.ent_notification; (on Supabase: Database → Publications)'));
+    out.push(
+      fail(
+        'publication',
+        'the supabase_realtime publication does not exist',
+        'run: create publication supabase_realtime; alter publication supabase_realtime add table ' +
+          'notify.ent_notification; (on Supabase: Database → Publications)',
+      ),
+    );
   } else if (!r.inPublication) {
-    out.push(fail('publication', 'notify.ent_notification is not in the supabase_realtime publication: Realtime '
-      + 'sends none of its changes', 'run: alter publication supabase_realtime add table notify.ent_notification;'));
+    out.push(
+      fail(
+        'publication',
+        'notify.ent_notification is not in the supabase_realtime publication: Realtime ' + 'sends none of its changes',
+        'run: alter publication supabase_realtime add table notify.ent_notification;',
+      ),
+    );
   } else {
     out.push(pass('publication', 'notify.ent_notification is in the supabase_realtime publication'));
   }
   if (r.walLevel === 'logical') out.push(pass('wal-level', 'wal_level = logical'));
   else {
-    out.push(warn('wal-level', r.walLevel === null ? 'could not read wal_level'
-      : `wal_level = ${r.walLevel}: Realtime reads changes by logical decoding, which needs logical`,
-    'on the database Realtime reads: alter system set wal_level = logical; then restart PostgreSQL'));
+    out.push(
+      warn(
+        'wal-level',
+        r.walLevel === null
+          ? 'could not read wal_level'
+          : `wal_level = ${r.walLevel}: Realtime reads changes by logical decoding, which needs logical`,
+        'on the database Realtime reads: alter system set wal_level = logical; then restart PostgreSQL',
+      ),
+    );
   }
   return out;
 }
@@ -110,10 +149,16 @@ export const REDIS_CHECKS = ['redis', 'redis-eviction'] as const;
 export async function redisChecks(config: Config): Promise<Check[]> {
   let lastError: Error | undefined;
   const redis = new Redis(config.redisUrl, {
-    lazyConnect: true, connectTimeout: 3000, commandTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null,
+    lazyConnect: true,
+    connectTimeout: 3000,
+    commandTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
     connectionName: 'notifyd-doctor',
   });
-  redis.on('error', (err: Error) => { lastError = err; });
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
   try {
     let version: string;
     try {
@@ -122,22 +167,39 @@ export async function redisChecks(config: Config): Promise<Check[]> {
       version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
     } catch (err) {
       const why = lastError !== undefined ? describeError(lastError) : describeError(err);
-      return [fail('redis', `cannot connect: ${why}`,
-        'check REDIS_URL (host, port, password; rediss:// for TLS) and that Redis runs'),
-      ...skip(REDIS_CHECKS.slice(1), 'Redis unreachable')];
+      return [
+        fail(
+          'redis',
+          `cannot connect: ${why}`,
+          'check REDIS_URL (host, port, password; rediss:// for TLS) and that Redis runs',
+        ),
+        ...skip(REDIS_CHECKS.slice(1), 'Redis unreachable'),
+      ];
     }
     let policy: string | undefined;
     try {
       policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
     } catch (err) {
-      return [pass('redis', `reachable: Redis ${version}`), warn('redis-eviction',
-        `could not read maxmemory-policy (${describeError(err)})`, 'make sure maxmemory-policy is noeviction')];
+      return [
+        pass('redis', `reachable: Redis ${version}`),
+        warn(
+          'redis-eviction',
+          `could not read maxmemory-policy (${describeError(err)})`,
+          'make sure maxmemory-policy is noeviction',
+        ),
+      ];
     }
-    return [pass('redis', `reachable: Redis ${version}`), policy === 'noeviction'
-      ? pass('redis-eviction', 'maxmemory-policy = noeviction')
-      : fail('redis-eviction', `maxmemory-policy = ${policy ?? '?'}: under memory pressure Redis deletes keys, `
-        + 'and deleted keys are lost jobs', 'set maxmemory-policy noeviction (redis.conf, CONFIG SET, or the '
-        + "managed service's parameter group)")];
+    return [
+      pass('redis', `reachable: Redis ${version}`),
+      policy === 'noeviction'
+        ? pass('redis-eviction', 'maxmemory-policy = noeviction')
+        : fail(
+            'redis-eviction',
+            `maxmemory-policy = ${policy ?? '?'}: under memory pressure Redis deletes keys, ` +
+              'and deleted keys are lost jobs',
+            'set maxmemory-policy noeviction (redis.conf, CONFIG SET, or the ' + "managed service's parameter group)",
+          ),
+    ];
   } finally {
     redis.disconnect();
   }
@@ -151,23 +213,34 @@ export async function novuCheck(config: Config, needed: boolean | undefined): Pr
       : { id: 'novu', status: 'skip', detail: 'NOVU_SECRET_KEY is not set' };
   }
   const novu = new NovuDelivery({
-    secretKey: config.novuSecretKey, apiUrl: config.novuApiUrl, timeoutMs: Math.min(config.novuTimeoutMs, 10_000),
+    secretKey: config.novuSecretKey,
+    apiUrl: config.novuApiUrl,
+    timeoutMs: Math.min(config.novuTimeoutMs, 10_000),
   });
   const res = await novu.cancel(`notifyd-doctor-${randomBytes(8).toString('hex')}`);
   if (res.ok) return pass('novu', `key accepted by ${config.novuApiUrl}`);
   const status = res.call.status;
   const reason = 'reason' in res.outcome ? res.outcome.reason : res.outcome.kind;
   if (status === 401 || status === 403) {
-    return fail('novu', `${config.novuApiUrl} refused NOVU_SECRET_KEY (${status})`,
-      'set NOVU_SECRET_KEY to the secret key of the Novu environment notifyd delivers to (dashboard → API Keys), '
-      + 'and NOVU_API_URL to its region (e.g. https://eu.api.novu.co)');
+    return fail(
+      'novu',
+      `${config.novuApiUrl} refused NOVU_SECRET_KEY (${status})`,
+      'set NOVU_SECRET_KEY to the secret key of the Novu environment notifyd delivers to (dashboard → API Keys), ' +
+        'and NOVU_API_URL to its region (e.g. https://eu.api.novu.co)',
+    );
   }
   if (status === undefined) {
-    return fail('novu', `cannot reach NOVU_API_URL ${config.novuApiUrl}: ${reason}`,
-      'check NOVU_API_URL (without /v1) and that this host can reach it');
+    return fail(
+      'novu',
+      `cannot reach NOVU_API_URL ${config.novuApiUrl}: ${reason}`,
+      'check NOVU_API_URL (without /v1) and that this host can reach it',
+    );
   }
-  return fail('novu', `${config.novuApiUrl} answered ${status}: ${reason}`,
-    'check NOVU_API_URL (without /v1) points at the Novu API');
+  return fail(
+    'novu',
+    `${config.novuApiUrl} answered ${status}: ${reason}`,
+    'check NOVU_API_URL (without /v1) points at the Novu API',
+  );
 }
 
 /** Joins a postgres_changes channel on notify.ent_notification for a probe enterprise, as an enterprise actor does. */
@@ -186,9 +259,16 @@ export async function realtimeCheck(config: Config): Promise<Check> {
       const late = `no "Subscribed to PostgreSQL" within ${timeoutMs} ms`;
       timer = setTimeout(() => resolve({ ok: false, why: late }), timeoutMs);
       channel
-        .on('postgres_changes', {
-          event: '*', schema: 'notify', table: 'ent_notification', filter: `enterprise_id=eq.${probe}`,
-        }, () => undefined)
+        .on(
+          'postgres_changes',
+          {
+            event: '*',
+            schema: 'notify',
+            table: 'ent_notification',
+            filter: `enterprise_id=eq.${probe}`,
+          },
+          () => undefined,
+        )
         .on('system', {}, (msg: { extension?: string; status?: string; message?: string }) => {
           if (msg.extension === 'postgres_changes' && msg.status === 'ok') resolve({ ok: true });
           else if (msg.status === 'error') {
@@ -202,12 +282,18 @@ export async function realtimeCheck(config: Config): Promise<Check> {
         });
     });
     if (outcome.ok) {
-      return pass('realtime', `joined notify.ent_notification at ${config.supabaseUrl} in `
-        + `${Math.round(performance.now() - started)} ms ("Subscribed to PostgreSQL")`);
+      return pass(
+        'realtime',
+        `joined notify.ent_notification at ${config.supabaseUrl} in ` +
+          `${Math.round(performance.now() - started)} ms ("Subscribed to PostgreSQL")`,
+      );
     }
-    return fail('realtime', `join failed at ${config.supabaseUrl}: ${outcome.why}`,
-      'check SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (this project\'s service_role key), that Realtime is '
-      + 'enabled, and the publication check above');
+    return fail(
+      'realtime',
+      `join failed at ${config.supabaseUrl}: ${outcome.why}`,
+      "check SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (this project's service_role key), that Realtime is " +
+        'enabled, and the publication check above',
+    );
   } finally {
     clearTimeout(timer);
     await bounded(client.removeChannel(channel), 1000);

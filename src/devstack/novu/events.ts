@@ -63,24 +63,29 @@ function tenantIdOf(tenant: unknown): string | undefined {
 function validateEvent(e: unknown, prefix: string, maxRecipients: number, broadcast: boolean): string[] {
   if (!isObj(e)) return [`${prefix || 'body '}must be an object`.trim()];
   const problems: string[] = [];
-  if (typeof e['name'] !== 'string' || e['name'] === '') problems.push(`${prefix}name must be a string`, `${prefix}name should not be empty`);
+  if (typeof e['name'] !== 'string' || e['name'] === '')
+    problems.push(`${prefix}name must be a string`, `${prefix}name should not be empty`);
   if (broadcast) {
     if (!isObj(e['payload'])) problems.push(`${prefix}payload must be an object`);
   } else {
     if (e['payload'] !== undefined && !isObj(e['payload'])) problems.push(`${prefix}payload must be an object`);
     const to = e['to'];
     if (to === undefined || to === null || to === '') problems.push(`${prefix}to should not be null or undefined`);
-    else if (Array.isArray(to) && to.length > maxRecipients) problems.push(`${prefix}to must contain no more than ${maxRecipients} elements`);
+    else if (Array.isArray(to) && to.length > maxRecipients)
+      problems.push(`${prefix}to must contain no more than ${maxRecipients} elements`);
   }
-  if (e['transactionId'] !== undefined && typeof e['transactionId'] !== 'string') problems.push(`${prefix}transactionId must be a string`);
-  if (e['tenant'] !== undefined && tenantIdOf(e['tenant']) === undefined) problems.push(`${prefix}tenant must be a string or an object with an identifier`);
+  if (e['transactionId'] !== undefined && typeof e['transactionId'] !== 'string')
+    problems.push(`${prefix}transactionId must be a string`);
+  if (e['tenant'] !== undefined && tenantIdOf(e['tenant']) === undefined)
+    problems.push(`${prefix}tenant must be a string or an object with an identifier`);
   return problems;
 }
 
 /** Bytes counted against the 512 KB limit: the whole event, attachments excluded. */
 function eventSize(e: Obj): number {
   const payload = e['payload'];
-  const counted = isObj(payload) && 'attachments' in payload ? { ...e, payload: { ...payload, attachments: undefined } } : e;
+  const counted =
+    isObj(payload) && 'attachments' in payload ? { ...e, payload: { ...payload, attachments: undefined } } : e;
   return Buffer.byteLength(JSON.stringify(counted));
 }
 
@@ -104,15 +109,21 @@ export class EventsApi {
 
   bulk(body: unknown, ctx: RequestContext): Reply {
     const events = isObj(body) ? body['events'] : undefined;
-    if (!Array.isArray(events)) return errorReply(400, ctx.path, ['events must be an array', 'events should not be empty']);
+    if (!Array.isArray(events))
+      return errorReply(400, ctx.path, ['events must be an array', 'events should not be empty']);
     if (events.length === 0) return errorReply(400, ctx.path, ['events should not be empty']);
-    if (events.length > MAX_BULK_EVENTS) return errorReply(400, ctx.path, [`events must contain no more than ${MAX_BULK_EVENTS} elements`]);
+    if (events.length > MAX_BULK_EVENTS)
+      return errorReply(400, ctx.path, [`events must contain no more than ${MAX_BULK_EVENTS} elements`]);
     const problems = events.flatMap((e, i) => validateEvent(e, `events.${i}.`, this.#c.maxRecipients, false));
     if (problems.length > 0) return errorReply(400, ctx.path, problems);
     for (const [i, e] of (events as Obj[]).entries()) {
       const size = eventSize(e);
       if (size > this.#c.maxPayloadBytes) {
-        return errorReply(413, ctx.path, `Event at index ${i} (workflow: ${JSON.stringify(e['name'])}) has payload size (${size} bytes) exceeds maximum allowed size of ${this.#c.maxPayloadBytes} bytes (${this.#kb()}). ${SIZE_NOTE}`);
+        return errorReply(
+          413,
+          ctx.path,
+          `Event at index ${i} (workflow: ${JSON.stringify(e['name'])}) has payload size (${size} bytes) exceeds maximum allowed size of ${this.#c.maxPayloadBytes} bytes (${this.#kb()}). ${SIZE_NOTE}`,
+        );
       }
     }
     const results = (events as Obj[]).map((e): TriggerResult => {
@@ -155,19 +166,35 @@ export class EventsApi {
     if (tenantId !== undefined && this.#c.tenants.get(tenantId, true) === undefined) {
       return { acknowledged: true, status: 'no_tenant_found' };
     }
-    const transactionId = typeof e['transactionId'] === 'string' && e['transactionId'] !== '' ? e['transactionId'] : randomUUID();
+    const transactionId =
+      typeof e['transactionId'] === 'string' && e['transactionId'] !== '' ? e['transactionId'] : randomUUID();
     const now = this.#c.now();
     if (this.#c.ledger.has(ctx.environment, transactionId)) {
-      this.#c.records.addIgnored({ workflow: name, transactionId, reason: 'duplicate-transaction', requestSeq: ctx.requestSeq, at: now });
+      this.#c.records.addIgnored({
+        workflow: name,
+        transactionId,
+        reason: 'duplicate-transaction',
+        requestSeq: ctx.requestSeq,
+        at: now,
+      });
     } else {
       const to = kind === 'broadcast' ? [] : Array.isArray(e['to']) ? [...(e['to'] as unknown[])] : [e['to']];
       const delivery: Delivery = {
-        kind, workflow: name, to,
+        kind,
+        workflow: name,
+        to,
         payload: isObj(e['payload']) ? e['payload'] : {},
-        tenant: e['tenant'], tenantId,
-        actor: e['actor'], overrides: e['overrides'], context: e['context'],
-        transactionId, idempotencyKey: ctx.idempotencyKey, environment: ctx.environment, requestSeq: ctx.requestSeq,
-        acceptedAt: now, at: now,
+        tenant: e['tenant'],
+        tenantId,
+        actor: e['actor'],
+        overrides: e['overrides'],
+        context: e['context'],
+        transactionId,
+        idempotencyKey: ctx.idempotencyKey,
+        environment: ctx.environment,
+        requestSeq: ctx.requestSeq,
+        acceptedAt: now,
+        at: now,
       };
       this.#c.ledger.accept(delivery, workflow.delayMs ?? 0);
     }

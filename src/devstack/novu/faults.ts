@@ -25,12 +25,14 @@ interface Latency {
 }
 
 function count(n: number, what: string): number {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`novu stand-in: ${what} count must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`novu stand-in: ${what} count must be a non-negative integer`);
   return n;
 }
 
 function status5xx(s: number): number {
-  if (!Number.isInteger(s) || s < 500 || s > 599) throw new RangeError(`novu stand-in: fault status must be 5xx, got ${s}`);
+  if (!Number.isInteger(s) || s < 500 || s > 599)
+    throw new RangeError(`novu stand-in: fault status must be 5xx, got ${s}`);
   return s;
 }
 
@@ -46,7 +48,8 @@ export class Faults implements NovuFaults {
   failNext(n: number, options: FailOptions | number = {}): void {
     const o = typeof options === 'number' ? { status: options } : options;
     const status = status5xx(o.status ?? 500);
-    for (let i = 0; i < count(n, 'failNext'); i++) this.#fails.push({ status, afterProcessing: o.afterProcessing === true });
+    for (let i = 0; i < count(n, 'failNext'); i++)
+      this.#fails.push({ status, afterProcessing: o.afterProcessing === true });
   }
 
   failFraction(fraction: number, status = 500): void {
@@ -60,11 +63,14 @@ export class Faults implements NovuFaults {
 
   latency(ms: number, options: LatencyOptions = {}): void {
     if (!(ms >= 0)) throw new RangeError('novu stand-in: latency must be >= 0 ms');
-    this.#latency = ms === 0 ? undefined : {
-      ms,
-      remaining: options.count === undefined ? Infinity : count(options.count, 'latency'),
-      phase: options.phase ?? 'response',
-    };
+    this.#latency =
+      ms === 0
+        ? undefined
+        : {
+            ms,
+            remaining: options.count === undefined ? Infinity : count(options.count, 'latency'),
+            phase: options.phase ?? 'response',
+          };
   }
 
   resetNext(n: number, options: { afterProcessing?: boolean } = {}): void {
@@ -114,7 +120,8 @@ export class Faults implements NovuFaults {
       const [f] = this.#fails.splice(i, 1);
       return { kind: 'fail', status: f!.status };
     }
-    if (this.#fraction !== undefined && Math.random() < this.#fraction.p) return { kind: 'fail', status: this.#fraction.status };
+    if (this.#fraction !== undefined && Math.random() < this.#fraction.p)
+      return { kind: 'fail', status: this.#fraction.status };
     if (this.#burst !== undefined && this.#burst.remaining > 0) {
       this.#burst.remaining -= 1;
       return { kind: 'rate-limit', retryAfterS: this.#burst.retryAfterS };

@@ -10,9 +10,18 @@ export interface Reply {
 }
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
-  413: 'Payload Too Large', 422: 'Unprocessable Entity', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export function reasonPhrase(status: number): string {
@@ -50,7 +59,11 @@ export function errorReply(
 }
 
 /** Writes a reply (JSON bodies get `application/json; charset=utf-8`, as Express sends); returns the headers. */
-export function writeReply(res: ServerResponse, reply: Reply, extraHeaders: Record<string, string>): Record<string, string> {
+export function writeReply(
+  res: ServerResponse,
+  reply: Reply,
+  extraHeaders: Record<string, string>,
+): Record<string, string> {
   const headers: Record<string, string> = { ...extraHeaders, ...reply.headers };
   if (reply.body === undefined) {
     headers['content-length'] = '0';
@@ -84,7 +97,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(over ? { ok: false, tooLarge: true } : { ok: true, text: Buffer.concat(chunks).toString('utf8') }));
+    req.on('end', () =>
+      resolve(over ? { ok: false, tooLarge: true } : { ok: true, text: Buffer.concat(chunks).toString('utf8') }),
+    );
     req.on('error', reject);
     req.on('close', () => {
       if (!req.complete) reject(new Error('request aborted before its body ended'));

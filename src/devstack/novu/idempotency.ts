@@ -21,8 +21,7 @@ interface Entry {
 
 /** What the interceptor decides before the handler runs. */
 export type IdempotencyGate =
-  | { kind: 'proceed'; finish: (reply: Reply) => void }
-  | { kind: 'answer'; reply: Reply; replay: boolean };
+  { kind: 'proceed'; finish: (reply: Reply) => void } | { kind: 'answer'; reply: Reply; replay: boolean };
 
 export class IdempotencyCache {
   readonly #ttlMs: number;
@@ -43,15 +42,22 @@ export class IdempotencyCache {
 
   /** Novu hashes JSON.stringify of the parsed body (blake2s256), so key order matters, spacing does not. */
   static hashBody(body: unknown): string {
-    return createHash('blake2s256').update(JSON.stringify(body ?? {})).digest('hex');
+    return createHash('blake2s256')
+      .update(JSON.stringify(body ?? {}))
+      .digest('hex');
   }
 
   /** `scope` is the organization of the request's API key. */
   gate(scope: string, key: string, body: unknown, path: string): IdempotencyGate {
     if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
       return {
-        kind: 'answer', replay: false,
-        reply: errorReply(400, path, `idempotencyKey "${key}" has exceeded the maximum allowed length of ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`),
+        kind: 'answer',
+        replay: false,
+        reply: errorReply(
+          400,
+          path,
+          `idempotencyKey "${key}" has exceeded the maximum allowed length of ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+        ),
       };
     }
     const now = this.#now();
@@ -75,22 +81,38 @@ export class IdempotencyCache {
     const keyHeader = { 'idempotency-key': key };
     if (existing.state === 'in-progress') {
       return {
-        kind: 'answer', replay: false,
-        reply: errorReply(409, path, `Request with key "${key}" is currently being processed. Please retry after 1 second`, {},
-          { ...keyHeader, 'retry-after': '1', link: IDEMPOTENCY_DOCS_LINK }),
+        kind: 'answer',
+        replay: false,
+        reply: errorReply(
+          409,
+          path,
+          `Request with key "${key}" is currently being processed. Please retry after 1 second`,
+          {},
+          { ...keyHeader, 'retry-after': '1', link: IDEMPOTENCY_DOCS_LINK },
+        ),
       };
     }
     if (existing.bodyHash !== bodyHash) {
       return {
-        kind: 'answer', replay: false,
-        reply: errorReply(422, path, `Request with key "${key}" is being reused for a different body`, {},
-          { ...keyHeader, link: IDEMPOTENCY_DOCS_LINK }),
+        kind: 'answer',
+        replay: false,
+        reply: errorReply(
+          422,
+          path,
+          `Request with key "${key}" is being reused for a different body`,
+          {},
+          { ...keyHeader, link: IDEMPOTENCY_DOCS_LINK },
+        ),
       };
     }
     const cached = existing.reply ?? { status: 500 };
     const replayHeaders = { ...keyHeader, 'idempotency-replay': 'true' };
     if (cached.status >= 400 && this.#errorReplay === 'service-unavailable') {
-      return { kind: 'answer', replay: true, reply: errorReply(503, path, 'Service Unavailable', { withError: false }, replayHeaders) };
+      return {
+        kind: 'answer',
+        replay: true,
+        reply: errorReply(503, path, 'Service Unavailable', { withError: false }, replayHeaders),
+      };
     }
     return { kind: 'answer', replay: true, reply: { ...cached, headers: replayHeaders } };
   }

@@ -4,7 +4,19 @@ export { IDEMPOTENCY_DOCS_LINK, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency
 export { MAX_BULK_EVENTS } from './events.js';
 export { NOVU_PROFILES, parseNovuProfile, THROTTLED_MESSAGE, type NovuProfile } from './rate-limit.js';
 export type {
-  Delivery, DeliveryKind, EnvironmentSpec, FailOptions, NovuCounters, UsageCounters,
-  IdempotencyOptions, IgnoredTrigger, LatencyOptions, NovuFaults, NovuStandin,
-  NovuStandinOptions, RateLimitOptions, RecordedRequest, WorkflowSpec,
+  Delivery,
+  DeliveryKind,
+  EnvironmentSpec,
+  FailOptions,
+  NovuCounters,
+  UsageCounters,
+  IdempotencyOptions,
+  IgnoredTrigger,
+  LatencyOptions,
+  NovuFaults,
+  NovuStandin,
+  NovuStandinOptions,
+  RateLimitOptions,
+  RecordedRequest,
+  WorkflowSpec,
 } from './types.js';

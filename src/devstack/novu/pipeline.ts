@@ -6,7 +6,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventsApi } from './events.js';
 import type { Faults, FaultPlan } from './faults.js';
-import { errorBody, errorReply, flatHeaders, INTERNAL_ERROR_MESSAGE, readBody, reasonPhrase, sleep, writeReply, type Reply } from './http.js';
+import {
+  errorBody,
+  errorReply,
+  flatHeaders,
+  INTERNAL_ERROR_MESSAGE,
+  readBody,
+  reasonPhrase,
+  sleep,
+  writeReply,
+  type Reply,
+} from './http.js';
 import type { IdempotencyCache } from './idempotency.js';
 import { COSTS, THROTTLED_MESSAGE, type RateLimiter } from './rate-limit.js';
 import type { Records } from './records.js';
@@ -31,9 +41,7 @@ export interface PipelineDeps {
   closing: AbortSignal;
 }
 
-type Route =
-  | { op: 'trigger' | 'bulk' | 'broadcast' }
-  | { op: 'cancel'; transactionId: string };
+type Route = { op: 'trigger' | 'bulk' | 'broadcast' } | { op: 'cancel'; transactionId: string };
 
 const POST_ROUTES: Record<string, 'trigger' | 'bulk' | 'broadcast'> = {
   '/v1/events/trigger': 'trigger',
@@ -105,7 +113,14 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
   const pathname = path.split('?')[0] ?? '/';
   const parsed = read.ok ? parseBody(read.text) : { body: undefined, invalid: false };
   const idempotencyKey = headers['idempotency-key'] === '' ? undefined : headers['idempotency-key'];
-  const rec = deps.records.addRequest({ method, path, headers, idempotencyKey, body: parsed.body, receivedAt: Date.now() });
+  const rec = deps.records.addRequest({
+    method,
+    path,
+    headers,
+    idempotencyKey,
+    body: parsed.body,
+    receivedAt: Date.now(),
+  });
   const plan = deps.faults.plan();
   const extra: Record<string, string> = {};
 
@@ -126,8 +141,13 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
   };
 
   // A 5xx fault stands for a handler failure: with replayServerErrors it happens inside the idempotency interceptor.
-  const inside = plan.pre?.kind === 'fail' && deps.idempotency?.replayServerErrors === true && method === 'POST'
-    && idempotencyKey !== undefined ? plan.pre : undefined;
+  const inside =
+    plan.pre?.kind === 'fail' &&
+    deps.idempotency?.replayServerErrors === true &&
+    method === 'POST' &&
+    idempotencyKey !== undefined
+      ? plan.pre
+      : undefined;
   const pre = inside === undefined ? plan.pre : undefined;
   if (pre !== undefined) {
     if (pre.kind === 'reset') return finish('reset');
@@ -137,7 +157,8 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
     const rl: Record<string, string> = { 'retry-after': retryAfter };
     if (deps.limiter !== undefined) {
       Object.assign(rl, {
-        'ratelimit-limit': String(deps.limiter.limit('trigger')), 'ratelimit-remaining': '0',
+        'ratelimit-limit': String(deps.limiter.limit('trigger')),
+        'ratelimit-remaining': '0',
         'ratelimit-reset': retryAfter,
         'ratelimit-policy': deps.limiter.policy('trigger', 'single'),
       });
@@ -151,7 +172,8 @@ export async function handleRequest(deps: PipelineDeps, req: IncomingMessage, re
   if (r === undefined) return finish(errorReply(404, path, `Cannot ${method} ${pathname}`));
 
   const authError = authFailure(headers['authorization'], (k) => deps.ownerOf(k) !== undefined);
-  if (authError !== undefined) return finish(errorReply(401, path, authError, { withError: authError !== 'Unauthorized' }));
+  if (authError !== undefined)
+    return finish(errorReply(401, path, authError, { withError: authError !== 'Unauthorized' }));
   const owner = deps.ownerOf(apiKeyOf(headers['authorization']))!;
 
   const costName = r.op === 'bulk' || r.op === 'broadcast' ? 'bulk' : 'single';
@@ -192,5 +214,12 @@ function afterProcessing(plan: FaultPlan, reply: Reply, path: string): Reply | '
 /** Last resort when the pipeline itself throws: a Novu 500, if the socket still allows it. */
 export function internalError(rec: Pick<RecordedRequest, 'path'> | undefined, res: ServerResponse): void {
   if (res.headersSent || res.destroyed) return;
-  writeReply(res, { status: 500, body: errorBody(500, rec?.path ?? '/', INTERNAL_ERROR_MESSAGE, { withError: false, errorId: randomUUID() }) }, {});
+  writeReply(
+    res,
+    {
+      status: 500,
+      body: errorBody(500, rec?.path ?? '/', INTERNAL_ERROR_MESSAGE, { withError: false, errorId: randomUUID() }),
+    },
+    {},
+  );
 }

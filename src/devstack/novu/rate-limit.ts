@@ -17,9 +17,15 @@ export type NovuProfile = 'free' | 'pro' | 'team' | 'enterprise' | 'unlimited';
 export const NOVU_PROFILES: readonly NovuProfile[] = ['free', 'pro', 'team', 'enterprise', 'unlimited'];
 
 /** Requests per second per category, and the service level the Policy header names. */
-export const PROFILES: Readonly<Record<Exclude<NovuProfile, 'unlimited'>, {
-  serviceLevel: string; rps: Readonly<Record<RateLimitCategory, number>>;
-}>> = {
+export const PROFILES: Readonly<
+  Record<
+    Exclude<NovuProfile, 'unlimited'>,
+    {
+      serviceLevel: string;
+      rps: Readonly<Record<RateLimitCategory, number>>;
+    }
+  >
+> = {
   free: { serviceLevel: 'free', rps: { trigger: 60, configuration: 20, global: 30 } },
   pro: { serviceLevel: 'pro', rps: { trigger: 240, configuration: 80, global: 120 } },
   team: { serviceLevel: 'business', rps: { trigger: 600, configuration: 200, global: 300 } },
@@ -47,7 +53,11 @@ interface BucketState {
 
 /** One bucket's arithmetic, line for line with Novu's Lua script. */
 export function takeTokens(
-  state: BucketState | undefined, cost: number, maxTokens: number, fillIntervalMs: number, windowMs: number,
+  state: BucketState | undefined,
+  cost: number,
+  maxTokens: number,
+  fillIntervalMs: number,
+  windowMs: number,
   now: number,
 ): { state: BucketState; success: boolean; remaining: number; reset: number } {
   let remaining: number;
@@ -147,8 +157,10 @@ export class RateLimiter {
   }
 
   policy(category: RateLimitCategory, cost: RateLimitCost): string {
-    return `${this.limit(category)};w=${this.windowS};burst=${this.burst(category)};comment="token bucket";` +
-      `category="${category}";cost="${cost}";serviceLevel="${this.serviceLevel}"`;
+    return (
+      `${this.limit(category)};w=${this.windowS};burst=${this.burst(category)};comment="token bucket";` +
+      `category="${category}";cost="${cost}";serviceLevel="${this.serviceLevel}"`
+    );
   }
 
   clear(): void {

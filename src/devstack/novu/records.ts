@@ -16,9 +16,17 @@ export class Records {
   #waiters = new Set<Waiter>();
   #seq = 0;
 
-  addRequest(r: Omit<RecordedRequest, 'seq' | 'status' | 'outcome' | 'replay' | 'respondedAt' | 'responseHeaders'>): RecordedRequest {
+  addRequest(
+    r: Omit<RecordedRequest, 'seq' | 'status' | 'outcome' | 'replay' | 'respondedAt' | 'responseHeaders'>,
+  ): RecordedRequest {
     const rec: RecordedRequest = {
-      ...r, seq: ++this.#seq, status: null, outcome: 'pending', replay: false, respondedAt: undefined, responseHeaders: {},
+      ...r,
+      seq: ++this.#seq,
+      status: null,
+      outcome: 'pending',
+      replay: false,
+      respondedAt: undefined,
+      responseHeaders: {},
     };
     this.#requests.push(rec);
     return rec;
@@ -59,7 +67,9 @@ export class Records {
     if (this.#deliveries.length >= n) return Promise.resolve(this.deliveries());
     return new Promise((resolve, reject) => {
       const w: Waiter = {
-        n, resolve, reject,
+        n,
+        resolve,
+        reject,
         timer: setTimeout(() => {
           this.#waiters.delete(w);
           reject(new Error(`novu stand-in: ${this.#deliveries.length} deliveries after ${timeoutMs} ms, wanted ${n}`));

@@ -67,35 +67,57 @@ export async function startNovuStandin(options: NovuStandinOptions = {}): Promis
   const ownerOf = (k: string): KeyOwner | undefined =>
     owners.get(k) ?? (keys === 'any' || keys.has(k) ? DEFAULT_OWNER : undefined);
   const workflows = new Catalog<WorkflowSpec>(
-    options.workflows === undefined || options.workflows === 'any' ? 'any' : options.workflows.map((w) => [specOf(w).id, specOf(w)]),
+    options.workflows === undefined || options.workflows === 'any'
+      ? 'any'
+      : options.workflows.map((w) => [specOf(w).id, specOf(w)]),
   );
-  const tenants = new Catalog<true>(options.tenants === undefined || options.tenants === 'any' ? 'any' : options.tenants.map((t) => [t, true]));
+  const tenants = new Catalog<true>(
+    options.tenants === undefined || options.tenants === 'any' ? 'any' : options.tenants.map((t) => [t, true]),
+  );
   const records = new Records();
   const ledger = new TransactionLedger(records, now, options.transactionIdRaceMs ?? 0);
   const usage = new Usage();
   const profile = options.profile ?? 'unlimited';
   const faults = new Faults();
-  const idempotency = options.idempotency === false
-    ? undefined
-    : new IdempotencyCache(typeof options.idempotency === 'object' ? options.idempotency : {}, now);
+  const idempotency =
+    options.idempotency === false
+      ? undefined
+      : new IdempotencyCache(typeof options.idempotency === 'object' ? options.idempotency : {}, now);
   const limited = options.rateLimit !== false && (options.rateLimit !== undefined || profile !== 'unlimited');
   const limiter = limited ? new RateLimiter({ ...(options.rateLimit || {}), profile }, now) : undefined;
   const events = new EventsApi({
-    workflows, tenants, ledger, records, now,
+    workflows,
+    tenants,
+    ledger,
+    records,
+    now,
     maxPayloadBytes: options.maxPayloadBytes ?? NOVU_MAX_PAYLOAD_BYTES,
     maxRecipients: options.maxRecipients ?? 100,
   });
   const closing = new AbortController();
   const counters = (): NovuCounters => ({
-    service: 'novu', at: new Date().toISOString(), profile,
-    rateLimit: limiter === undefined ? null : {
-      rps: limiter.limit('trigger') / limiter.windowS, windowS: limiter.windowS, burst: limiter.burst('trigger'),
-      serviceLevel: limiter.serviceLevel,
-    },
+    service: 'novu',
+    at: new Date().toISOString(),
+    profile,
+    rateLimit:
+      limiter === undefined
+        ? null
+        : {
+            rps: limiter.limit('trigger') / limiter.windowS,
+            windowS: limiter.windowS,
+            burst: limiter.burst('trigger'),
+            serviceLevel: limiter.serviceLevel,
+          },
     ...usage.snapshot(),
   });
   const deps = {
-    records, faults, events, idempotency, limiter, usage, ownerOf,
+    records,
+    faults,
+    events,
+    idempotency,
+    limiter,
+    usage,
+    ownerOf,
     bodyLimitBytes: options.bodyLimitBytes ?? BODY_LIMIT_BYTES,
     closing: closing.signal,
   };

@@ -66,7 +66,8 @@ export class Usage {
   snapshot(): Pick<NovuCounters, 'environments' | 'tenants'> {
     return {
       environments: Object.fromEntries(
-        [...this.#environments].map(([k, v]) => [k, { ...v, byRoute: { ...v.byRoute } }])),
+        [...this.#environments].map(([k, v]) => [k, { ...v, byRoute: { ...v.byRoute } }]),
+      ),
       tenants: Object.fromEntries([...this.#tenants].map(([k, v]) => [k, { ...v }])),
     };
   }

@@ -42,7 +42,9 @@ export function decodeUserBroadcastPush(frame: Buffer): DecodedPush | undefined 
   take(metaLen!);
   if (at > frame.length) return undefined;
   return {
-    joinRef: joinRef === '' ? null : joinRef, ref: ref === '' ? null : ref, topic,
+    joinRef: joinRef === '' ? null : joinRef,
+    ref: ref === '' ? null : ref,
+    topic,
     message: { event, payload: frame.subarray(at), json: encoding === JSON_ENCODING },
   };
 }

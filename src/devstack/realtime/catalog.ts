@@ -39,10 +39,18 @@ export function tableKey(t: TableRef): string {
 
 /** Postgrex's Exception.message for a PostgreSQL error: `ERROR P0001 (raise_exception) msg`. */
 const CONDITION_NAMES: Readonly<Record<string, string>> = {
-  P0001: 'raise_exception', '22P02': 'invalid_text_representation', '22007': 'invalid_datetime_format',
-  '22008': 'datetime_field_overflow', '22003': 'numeric_value_out_of_range', '22023': 'invalid_parameter_value',
-  '2202E': 'array_subscript_error', '42703': 'undefined_column', '42704': 'undefined_object',
-  '42883': 'undefined_function', '42846': 'cannot_coerce', '42804': 'datatype_mismatch',
+  P0001: 'raise_exception',
+  '22P02': 'invalid_text_representation',
+  '22007': 'invalid_datetime_format',
+  '22008': 'datetime_field_overflow',
+  '22003': 'numeric_value_out_of_range',
+  '22023': 'invalid_parameter_value',
+  '2202E': 'array_subscript_error',
+  '42703': 'undefined_column',
+  '42704': 'undefined_object',
+  '42883': 'undefined_function',
+  '42846': 'cannot_coerce',
+  '42804': 'datatype_mismatch',
 };
 
 export function postgrexMessage(code: string | undefined, message: string): string {
@@ -60,14 +68,19 @@ export class Catalog {
   /** Table infos by table, with the pg_class row version (xmin) they were read at. */
   private readonly cache = new Map<string, { version: string; info: TableInfo }>();
 
-  constructor(private readonly pool: pg.Pool, private readonly publication: string) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly publication: string,
+  ) {}
 
   /**
    * Table infos, from the cache when `versions` (each table's pg_class xmin, read with the changes) says the table
    * is unchanged since; ALTER TABLE (columns, RLS, a rewrite) writes a new pg_class row, so it shows at once.
    */
-  async tableInfosAt(tables: readonly TableRef[], versions: ReadonlyMap<string, string | null>):
-    Promise<Map<string, TableInfo>> {
+  async tableInfosAt(
+    tables: readonly TableRef[],
+    versions: ReadonlyMap<string, string | null>,
+  ): Promise<Map<string, TableInfo>> {
     const out = new Map<string, TableInfo>();
     const stale: TableRef[] = [];
     for (const t of tables) {
@@ -96,17 +109,26 @@ export class Catalog {
           and schemaname like (case $2 when '*' then '%' else $2 end) escape ''
           and tablename like (case $3 when '*' then '%' else $3 end) escape ''
         order by 1, 2`,
-      [this.publication, schema, table]);
+      [this.publication, schema, table],
+    );
     return rows;
   }
 
   /** Current column lists of several tables in one query (read per batch, so ALTER TABLE shows at once). */
   async tableInfos(tables: readonly TableRef[]): Promise<Map<string, TableInfo>> {
     const { rows } = await this.pool.query<{
-      schema: string; table: string; name: string; typname: string; cast_type: string; pk: boolean; rls: boolean;
-      relver: string; typeoid: number;
-    }>(prepared(
-      `select t.schema, t.table, a.attname as name, ty.typname, format_type(a.atttypid, null) as cast_type,
+      schema: string;
+      table: string;
+      name: string;
+      typname: string;
+      cast_type: string;
+      pk: boolean;
+      rls: boolean;
+      relver: string;
+      typeoid: number;
+    }>(
+      prepared(
+        `select t.schema, t.table, a.attname as name, ty.typname, format_type(a.atttypid, null) as cast_type,
               a.atttypid::int as typeoid,
               exists (select 1 from pg_index i where i.indrelid = k.oid and i.indisprimary) as pk,
               k.relrowsecurity as rls, k.xmin::text as relver
@@ -116,7 +138,9 @@ export class Catalog {
          join pg_type ty on ty.oid = a.atttypid
         where a.attnum > 0 and not a.attisdropped
         order by t.schema, t.table, a.attnum`,
-      [tables.map((t) => t.schema), tables.map((t) => t.table)]));
+        [tables.map((t) => t.schema), tables.map((t) => t.table)],
+      ),
+    );
     const out = new Map<string, TableInfo>();
     for (const row of rows) {
       const key = tableKey(row);
@@ -144,7 +168,10 @@ export class Catalog {
     if (column === undefined) return postgrexMessage('P0001', `invalid column for filter ${filter.column}`);
     try {
       if (filter.op === 'in') {
-        const { rows } = await this.pool.query<{ n: number | null }>(`select cardinality($1::${column.castType}[]) as n`, [filter.value]);
+        const { rows } = await this.pool.query<{ n: number | null }>(
+          `select cardinality($1::${column.castType}[]) as n`,
+          [filter.value],
+        );
         if ((rows[0]?.n ?? 0) > 100) return postgrexMessage('P0001', 'too many values for `in` filter. Maximum 100');
       } else {
         await this.pool.query(`select $1::${column.castType}`, [filter.value]);
@@ -162,14 +189,20 @@ export class Catalog {
    * `value::coltype op literal::coltype`). A missing column or a NULL value fails the filter (fail closed).
    * Returns matrix[row][filter]; a row of null (no old record) fails every filter.
    */
-  async evaluate(table: TableRef, info: TableInfo, rows: ReadonlyArray<string | null>, filters: readonly ParsedFilter[]): Promise<boolean[][]> {
+  async evaluate(
+    table: TableRef,
+    info: TableInfo,
+    rows: ReadonlyArray<string | null>,
+    filters: readonly ParsedFilter[],
+  ): Promise<boolean[][]> {
     const params: unknown[] = [rows];
     const exprs = filters.map((f) => {
       const column = info.columns.find((c) => c.name === f.column);
       if (column === undefined) return 'false';
       params.push(f.value);
       const p = `$${params.length}`;
-      const test = f.op === 'in' ? `= any(${p}::${column.castType}[])` : `${SQL_OPERATOR[f.op]} ${p}::${column.castType}`;
+      const test =
+        f.op === 'in' ? `= any(${p}::${column.castType}[])` : `${SQL_OPERATOR[f.op]} ${p}::${column.castType}`;
       return `coalesce(r.${quoteIdent(f.column)} ${test}, false)`;
     });
     if (exprs.length === 0) return rows.map(() => []);

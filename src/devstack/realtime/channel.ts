@@ -49,14 +49,22 @@ export class Channel implements BroadcastMember {
   private readonly selfBroadcast: boolean;
   private readonly ackBroadcast: boolean;
 
-  constructor(private readonly hub: Hub, private readonly host: ChannelHost, readonly topic: string, readonly joinRef: string, payload: unknown) {
+  constructor(
+    private readonly hub: Hub,
+    private readonly host: ChannelHost,
+    readonly topic: string,
+    readonly joinRef: string,
+    payload: unknown,
+  ) {
     this.subTopic = topic.slice('realtime:'.length);
     type Config = { postgres_changes?: unknown; broadcast?: { self?: unknown; ack?: unknown } };
     const config = (payload as { config?: Config } | null)?.config;
     this.selfBroadcast = config?.broadcast?.self === true;
     this.ackBroadcast = config?.broadcast?.ack === true;
     const list = Array.isArray(config?.postgres_changes) ? (config.postgres_changes as unknown[]) : [];
-    this.bindings = list.filter((b): b is Record<string, unknown> => b !== null && typeof b === 'object' && !Array.isArray(b));
+    this.bindings = list.filter(
+      (b): b is Record<string, unknown> => b !== null && typeof b === 'object' && !Array.isArray(b),
+    );
     this.postgresChanges = this.bindings.map((b) => ({ id: bindingId(b), ...sortedParams(b) }));
     hub.stats.channels += 1;
     hub.stats.channelsJoined += 1;
@@ -91,7 +99,10 @@ export class Channel implements BroadcastMember {
     this.hub.stats.systemMessagesSent += 1;
     this.tenant.counters.systemMessages += 1;
     this.host.send({
-      joinRef: this.joinRef, ref: null, topic: this.topic, event: 'system',
+      joinRef: this.joinRef,
+      ref: null,
+      topic: this.topic,
+      event: 'system',
       payload: { channel: this.subTopic, extension, message, status },
     });
   }
@@ -100,7 +111,13 @@ export class Channel implements BroadcastMember {
   handle(msg: PhxMessage): void {
     switch (msg.event) {
       case 'phx_leave':
-        this.host.send({ joinRef: this.joinRef, ref: msg.ref, topic: this.topic, event: 'phx_reply', payload: { status: 'ok', response: {} } });
+        this.host.send({
+          joinRef: this.joinRef,
+          ref: msg.ref,
+          topic: this.topic,
+          event: 'phx_reply',
+          payload: { status: 'ok', response: {} },
+        });
         this.close(true);
         return;
       case 'access_token':
@@ -169,8 +186,12 @@ export class Channel implements BroadcastMember {
 
   info(): ChannelInfo {
     return {
-      socketId: this.host.id, vsn: this.host.vsn, topic: this.topic, joinRef: this.joinRef,
-      postgresChanges: this.postgresChanges, pgSubscribed: this.subscribedToPg,
+      socketId: this.host.id,
+      vsn: this.host.vsn,
+      topic: this.topic,
+      joinRef: this.joinRef,
+      postgresChanges: this.postgresChanges,
+      pgSubscribed: this.subscribedToPg,
     };
   }
 
@@ -215,12 +236,21 @@ export class Channel implements BroadcastMember {
           for (const t of tables) {
             const problem = await this.hub.catalog.checkFilter(t, p.filter);
             if (problem !== undefined) {
-              this.pushSystem('error', `Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: [${paramsToLog(p)}]. Exception: ${problem}`);
+              this.pushSystem(
+                'error',
+                `Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: [${paramsToLog(p)}]. Exception: ${problem}`,
+              );
               return;
             }
           }
         }
-        subs.push({ id: this.postgresChanges[i]!['id'] as number, action: p.action, tables, filter: p.filter, target: this });
+        subs.push({
+          id: this.postgresChanges[i]!['id'] as number,
+          action: p.action,
+          tables,
+          filter: p.filter,
+          target: this,
+        });
       }
     } catch (err) {
       // Database trouble: reported, then retried in 5–10 s like the server's postgres_subscribe(5, 10).

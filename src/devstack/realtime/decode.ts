@@ -87,13 +87,18 @@ export class WalDecoder {
   /** typeoid → its regtype text, as realtime.cast receives it. */
   private readonly typeNames = new Map<number, string>();
 
-  constructor(private readonly pool: pg.Pool, readonly maxRecordBytes: number) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly maxRecordBytes: number,
+  ) {}
 
   private async resolveTypes(oids: Iterable<number>): Promise<void> {
     const missing = [...new Set(oids)].filter((o) => !this.typeNames.has(o));
     if (missing.length === 0) return;
     const { rows } = await this.pool.query<{ oid: number; name: string }>(
-      `select oid::int as oid, oid::regtype::text as name from pg_type where oid = any($1::oid[])`, [missing]);
+      `select oid::int as oid, oid::regtype::text as name from pg_type where oid = any($1::oid[])`,
+      [missing],
+    );
     for (const r of rows) this.typeNames.set(r.oid, r.name);
   }
 
@@ -157,8 +162,15 @@ export class WalDecoder {
     return rows.map((row) => {
       const c = changes[row.ord - 1]!;
       return {
-        lsn: c.lsn, op: c.op, schema: c.schema, table: c.table, commitTimestamp: row.ts ?? '',
-        record: row.record, oldRecord: row.old_record, tooLarge: row.big, filterRow: row.filter_row,
+        lsn: c.lsn,
+        op: c.op,
+        schema: c.schema,
+        table: c.table,
+        commitTimestamp: row.ts ?? '',
+        record: row.record,
+        oldRecord: row.old_record,
+        tooLarge: row.big,
+        filterRow: row.filter_row,
         tableVersion: row.relver,
       };
     });

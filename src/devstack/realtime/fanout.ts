@@ -192,8 +192,10 @@ export class FanOut {
         const rows = inPostgres.map((c) => c.filterRow ?? (c.op === 'DELETE' ? c.oldRecord : c.record));
         matrix = await this.catalog.evaluate(group.table, info, rows, list);
       } catch (err) {
-        this.log.warn({ err: String(err), table: key },
-          'realtime stand-in: filter evaluation failed; filtered subscriptions get nothing');
+        this.log.warn(
+          { err: String(err), table: key },
+          'realtime stand-in: filter evaluation failed; filtered subscriptions get nothing',
+        );
         matrix = inPostgres.map(() => list.map(() => false));
       }
       inPostgres.forEach((c, i) => {

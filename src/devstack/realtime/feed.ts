@@ -82,7 +82,9 @@ export class ChangeFeed {
     const setup = this.setup!;
     const slotName = `supabase_realtime_replication_slot_${randomBytes(5).toString('hex')}`;
     const stream = new WalStream({
-      databaseUrl: this.opts.databaseUrl, slotName, applicationName: 'realtime-standin-wal',
+      databaseUrl: this.opts.databaseUrl,
+      slotName,
+      applicationName: 'realtime-standin-wal',
       actions: 'insert,update,delete',
       // UTC and ISO dates, so wal2json writes timestamps the way render.ts reads them.
       startupOptions: ['-c TimeZone=UTC -c DateStyle=ISO', setup.startupOptions].filter(Boolean).join(' '),
@@ -112,16 +114,22 @@ export class ChangeFeed {
     if (this.closed || this.reconnectTimer !== undefined) return;
     const delay = this.reconnectDelay;
     this.reconnectDelay = Math.min(RECONNECT_MAX_MS, this.reconnectDelay * 2);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.openStream().then(() => {
-        this.reconnectDelay = RECONNECT_MIN_MS;
-        this.log.info({}, 'realtime stand-in: WAL session back with a new slot');
-      }, (e: unknown) => {
-        this.log.warn({ err: String(e) }, 'realtime stand-in: WAL session reconnect failed');
-        this.scheduleReconnect();
-      });
-    }, delay * (0.5 + Math.random()));
+    this.reconnectTimer = setTimeout(
+      () => {
+        this.reconnectTimer = undefined;
+        this.openStream().then(
+          () => {
+            this.reconnectDelay = RECONNECT_MIN_MS;
+            this.log.info({}, 'realtime stand-in: WAL session back with a new slot');
+          },
+          (e: unknown) => {
+            this.log.warn({ err: String(e) }, 'realtime stand-in: WAL session reconnect failed');
+            this.scheduleReconnect();
+          },
+        );
+      },
+      delay * (0.5 + Math.random()),
+    );
     this.reconnectTimer.unref();
   }
 
@@ -152,10 +160,15 @@ export class ChangeFeed {
               coalesce(array_agg(t.schemaname || '.' || t.tablename) filter (where t.tablename is not null),
                        '{}') as tables
          from pg_publication p left join pg_publication_tables t on t.pubname = p.pubname
-        where p.pubname = $1 group by 1, 2, 3`, [this.opts.publication]);
+        where p.pubname = $1 group by 1, 2, 3`,
+      [this.opts.publication],
+    );
     const row = rows[0];
     this.publication = {
-      at: now, tables: new Set(row?.tables ?? []), insert: row?.i ?? false, update: row?.u ?? false,
+      at: now,
+      tables: new Set(row?.tables ?? []),
+      insert: row?.i ?? false,
+      update: row?.u ?? false,
       delete: row?.d ?? false,
     };
     return this.publication;
@@ -190,8 +203,11 @@ export class ChangeFeed {
       const started = Date.now();
       // With a capacity, a tenth of a second's work at a time, so the backlog builds up as it would upstream.
       const { capacity } = this.opts;
-      const perPoll = supabase ? SUPABASE_MAX_CHANGES
-        : capacity !== undefined ? Math.max(1, Math.floor(capacity.changesPerSecond / 10)) : IMMEDIATE_BATCH;
+      const perPoll = supabase
+        ? SUPABASE_MAX_CHANGES
+        : capacity !== undefined
+          ? Math.max(1, Math.floor(capacity.changesPerSecond / 10))
+          : IMMEDIATE_BATCH;
       const taken = this.pending.splice(0, perPoll);
       let delivered = 0;
       let raw = 0;

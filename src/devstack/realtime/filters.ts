@@ -9,7 +9,12 @@ export type FilterOp = (typeof FILTER_OPS)[number];
 
 /** SQL for each operator; `in` becomes `= any(array)`, as the server maps it. */
 export const SQL_OPERATOR: Readonly<Record<Exclude<FilterOp, 'in'>, string>> = {
-  eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=',
+  eq: '=',
+  neq: '<>',
+  lt: '<',
+  lte: '<=',
+  gt: '>',
+  gte: '>=',
 };
 
 export interface ParsedFilter {
@@ -114,7 +119,10 @@ export function parseSubscriptionParams(raw: unknown): ParseResult {
 
 /** The server's `params_to_log`, used inside its "Unable to subscribe …" messages. */
 export function paramsToLog(p: SubscriptionParams): string {
-  const filters = p.filter === null ? '[]' : `[{${JSON.stringify(p.filter.column)}, ${JSON.stringify(p.filter.op)}, ${JSON.stringify(p.filter.value)}, false}]`;
+  const filters =
+    p.filter === null
+      ? '[]'
+      : `[{${JSON.stringify(p.filter.column)}, ${JSON.stringify(p.filter.op)}, ${JSON.stringify(p.filter.value)}, false}]`;
   return `event: ${p.action}, schema: ${p.schema}, table: ${p.table}, filters: ${filters}, select: nil`;
 }
 
@@ -122,7 +130,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }

@@ -31,7 +31,10 @@ export const PROFILE_LIMITS: Readonly<Record<RealtimeProfile, RealtimeLimits>> =
   pro: { maxConcurrentUsers: 500, maxEventsPerSecond: 500, maxJoinsPerSecond: 500, maxChannelsPerClient: 100 },
   team: { maxConcurrentUsers: 10_000, maxEventsPerSecond: 2_500, maxJoinsPerSecond: 2_500, maxChannelsPerClient: 100 },
   unlimited: {
-    maxConcurrentUsers: Infinity, maxEventsPerSecond: Infinity, maxJoinsPerSecond: Infinity, maxChannelsPerClient: 100,
+    maxConcurrentUsers: Infinity,
+    maxEventsPerSecond: Infinity,
+    maxJoinsPerSecond: Infinity,
+    maxChannelsPerClient: 100,
   },
 };
 
@@ -60,7 +63,10 @@ export class RateCounter {
   /** Ticks at which the limit was reached (for the stats). */
   triggers = 0;
 
-  constructor(readonly limit: number, private readonly window: RateWindow) {}
+  constructor(
+    readonly limit: number,
+    private readonly window: RateWindow,
+  ) {}
 
   add(n = 1): void {
     if (this.limit === Infinity) return;

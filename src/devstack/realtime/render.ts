@@ -184,9 +184,17 @@ export function renderFast(c: WalChange, info: TableInfo | undefined, maxRecordB
   }
   const recordText = jsonbObject(record);
   return {
-    lsn: c.lsn, op: c.op, schema: c.schema, table: c.table, commitTimestamp: ts,
-    record: recordText, oldRecord: c.op === 'UPDATE' && old.size > 0 ? jsonbObject(old) : null, tooLarge: false,
-    filterRow: filterRow === recordText ? null : filterRow, tableVersion: null, filterValues,
+    lsn: c.lsn,
+    op: c.op,
+    schema: c.schema,
+    table: c.table,
+    commitTimestamp: ts,
+    record: recordText,
+    oldRecord: c.op === 'UPDATE' && old.size > 0 ? jsonbObject(old) : null,
+    tooLarge: false,
+    filterRow: filterRow === recordText ? null : filterRow,
+    tableVersion: null,
+    filterValues,
   };
 }
 
@@ -209,13 +217,20 @@ export function filterFast(c: FastChange, column: ColumnInfo | undefined, f: Par
     const bs = list.map((x) => BigInt(x.trim()));
     const b = bs[0]!;
     switch (f.op) {
-      case 'eq': return a === b;
-      case 'neq': return a !== b;
-      case 'lt': return a < b;
-      case 'lte': return a <= b;
-      case 'gt': return a > b;
-      case 'gte': return a >= b;
-      case 'in': return bs.includes(a);
+      case 'eq':
+        return a === b;
+      case 'neq':
+        return a !== b;
+      case 'lt':
+        return a < b;
+      case 'lte':
+        return a <= b;
+      case 'gt':
+        return a > b;
+      case 'gte':
+        return a >= b;
+      case 'in':
+        return bs.includes(a);
     }
   }
   return undefined;

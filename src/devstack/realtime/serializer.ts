@@ -52,7 +52,13 @@ export function decode(vsn: Vsn, text: string): PhxMessage | undefined {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const m = parsed as Record<string, unknown>;
   if (typeof m['topic'] !== 'string' || typeof m['event'] !== 'string') return undefined;
-  return { joinRef: refOf(m['join_ref']), ref: refOf(m['ref']), topic: m['topic'], event: m['event'], payload: m['payload'] };
+  return {
+    joinRef: refOf(m['join_ref']),
+    ref: refOf(m['ref']),
+    topic: m['topic'],
+    event: m['event'],
+    payload: m['payload'],
+  };
 }
 
 export function parseVsn(raw: string | null): Vsn | undefined {

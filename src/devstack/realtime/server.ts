@@ -57,12 +57,25 @@ import { parseVsn } from './serializer.js';
 import { DEFAULT_REFUSAL, Session } from './session.js';
 import { Tenants, type TenantSnapshot } from './tenants.js';
 import {
-  emptyStats, resolveOptions, type ChannelInfo, type FailPostgresOptions, type Hub, type RealtimeStandinOptions,
-  type RealtimeStandinStats, type RefuseJoinsOptions, type SilenceOptions, type Switches,
+  emptyStats,
+  resolveOptions,
+  type ChannelInfo,
+  type FailPostgresOptions,
+  type Hub,
+  type RealtimeStandinOptions,
+  type RealtimeStandinStats,
+  type RefuseJoinsOptions,
+  type SilenceOptions,
+  type Switches,
 } from './types.js';
 
 export type {
-  ChannelInfo, FailPostgresOptions, RealtimeStandinOptions, RealtimeStandinStats, RefuseJoinsOptions, SilenceOptions,
+  ChannelInfo,
+  FailPostgresOptions,
+  RealtimeStandinOptions,
+  RealtimeStandinStats,
+  RefuseJoinsOptions,
+  SilenceOptions,
   StandinLogger,
 } from './types.js';
 export type { RealtimeLimits, RealtimeProfile } from './limits.js';
@@ -111,13 +124,17 @@ function looksLikeJwt(token: string): boolean {
 
 function writeHttpError(socket: Duplex, status: number, error: string): void {
   const body = JSON.stringify({ error });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -127,14 +144,20 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
   // Two connections (plus the WAL session): test files start many stand-ins against one PostgreSQL. UTC, as a
   // Supabase database runs: to_jsonb(timestamptz) renders in the session's time zone.
   const pool = new pg.Pool({
-    connectionString: opts.databaseUrl, max: 2, idleTimeoutMillis: 5000, application_name: 'realtime-standin',
+    connectionString: opts.databaseUrl,
+    max: 2,
+    idleTimeoutMillis: 5000,
+    application_name: 'realtime-standin',
     // Generic plans: the rendering and filter statements are prepared and run once per batch.
     options: '-c TimeZone=UTC -c plan_cache_mode=force_generic_plan',
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'realtime stand-in: idle database connection failed'));
   const stats = emptyStats();
   const switches: Switches = {
-    refuse: null, silence: { heartbeats: false, events: false, joins: false }, eventDelayMs: 0, failPostgres: null,
+    refuse: null,
+    silence: { heartbeats: false, events: false, joins: false },
+    eventDelayMs: 0,
+    failPostgres: null,
   };
   const catalog = new Catalog(pool, opts.publication);
   const decoder = new WalDecoder(pool, opts.maxRecordBytes);
@@ -143,11 +166,16 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
   const tenants = new Tenants(opts.projects, opts.limits, opts.rateWindow);
   const hub: Hub = { opts, switches, stats, fanout, catalog, feed, tenants };
   const counters = (): RealtimeCounters => ({
-    service: 'realtime', at: new Date().toISOString(), profile: opts.profile,
+    service: 'realtime',
+    at: new Date().toISOString(),
+    profile: opts.profile,
     limits: { ...finite(opts.limits), rateTickMs: opts.rateWindow.tickMs, rateBuckets: opts.rateWindow.buckets },
     feed: {
-      changesConsumed: stats.changesConsumed, changesDropped: stats.changesDropped,
-      changesSkipped: stats.changesSkipped, backlog: feed.backlog, restarts: stats.feedRestarts,
+      changesConsumed: stats.changesConsumed,
+      changesDropped: stats.changesDropped,
+      changesSkipped: stats.changesSkipped,
+      backlog: feed.backlog,
+      restarts: stats.feedRestarts,
     },
     projects: tenants.snapshot(),
   });
@@ -165,7 +193,10 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
       writeHttpError(socket, status, error);
       return;
     }
-    const t = setTimeout(() => { refusals.delete(t); writeHttpError(socket, status, error); }, opts.connectErrorDelayMs);
+    const t = setTimeout(() => {
+      refusals.delete(t);
+      writeHttpError(socket, status, error);
+    }, opts.connectErrorDelayMs);
     refusals.set(t, socket);
   }
 
@@ -185,7 +216,11 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
     const restricted = opts.apiKeys !== undefined || opts.projects !== undefined;
     if (restricted && !(opts.apiKeys?.includes(key) === true || tenants.knows(key))) {
       // The server verifies the key as a JWT: a foreign signature and a non-JWT are both 401.
-      refuse(socket, 401, looksLikeJwt(key) ? 'Failed to validate JWT signature' : 'The token provided is not a valid JWT');
+      refuse(
+        socket,
+        401,
+        looksLikeJwt(key) ? 'Failed to validate JWT signature' : 'The token provided is not a valid JWT',
+      );
       return;
     }
     const vsn = parseVsn(url.searchParams.get('vsn'));
@@ -197,8 +232,13 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
     const tenant = tenants.forKey(key);
     if (tenant.users.size >= opts.limits.maxConcurrentUsers || tenant.joinRate.triggered) {
       tenant.counters.connectionsRefused += 1;
-      refuse(socket, 429, tenant.joinRate.triggered && tenant.users.size < opts.limits.maxConcurrentUsers
-        ? 'Too many joins per second' : 'Too many connected users');
+      refuse(
+        socket,
+        429,
+        tenant.joinRate.triggered && tenant.users.size < opts.limits.maxConcurrentUsers
+          ? 'Too many joins per second'
+          : 'Too many connected users',
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -265,9 +305,15 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
   log.info({ port }, 'realtime stand-in: listening');
 
   const rt: RealtimeStandin = {
-    get url() { return `http://${opts.host}:${port}`; },
-    get host() { return opts.host; },
-    get port() { return port; },
+    get url() {
+      return `http://${opts.host}:${port}`;
+    },
+    get host() {
+      return opts.host;
+    },
+    get port() {
+      return port;
+    },
     dropAllSockets,
     refuseJoins(o) {
       if (o === false) switches.refuse = null;
@@ -279,7 +325,11 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
     silence(on) {
       const all = on === true;
       const o = typeof on === 'object' ? on : {};
-      switches.silence = { heartbeats: all || o.heartbeats === true, events: all || o.events === true, joins: all || o.joins === true };
+      switches.silence = {
+        heartbeats: all || o.heartbeats === true,
+        events: all || o.events === true,
+        joins: all || o.joins === true,
+      };
     },
     delayEvents(ms) {
       switches.eventDelayMs = Math.max(0, ms);
@@ -306,12 +356,15 @@ export async function startRealtimeStandin(options: RealtimeStandinOptions): Pro
     channels: () => [...sessions].flatMap((s) => [...s.channels.values()].map((c) => c.info())),
     close() {
       closing ??= (async () => {
-        await bounded((async () => {
-          await stopListening();
-          await feed.close();
-          tenants.stop();
-          await pool.end().catch(() => undefined);
-        })(), CLOSE_BOUND_MS);
+        await bounded(
+          (async () => {
+            await stopListening();
+            await feed.close();
+            tenants.stop();
+            await pool.end().catch(() => undefined);
+          })(),
+          CLOSE_BOUND_MS,
+        );
         wss.close();
         log.info({ port }, 'realtime stand-in: closed');
       })();

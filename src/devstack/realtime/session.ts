@@ -4,7 +4,10 @@
 // routing of other messages to joined channels, and the idle timeout.
 import type { WebSocket } from 'ws';
 import {
-  decodeUserBroadcastPush, encodeUserBroadcast, jsonBroadcastPayload, type BroadcastMessage,
+  decodeUserBroadcastPush,
+  encodeUserBroadcast,
+  jsonBroadcastPayload,
+  type BroadcastMessage,
 } from './broadcast.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { decode, encode, RawJson, type PhxMessage, type Vsn } from './serializer.js';
@@ -54,7 +57,13 @@ export class Session implements ChannelHost {
       stats.eventsDropped += 1;
       return;
     }
-    const frame = encode(this.vsn, { joinRef: null, ref: null, topic, event: 'postgres_changes', payload: new RawJson(payloadJson) });
+    const frame = encode(this.vsn, {
+      joinRef: null,
+      ref: null,
+      topic,
+      event: 'postgres_changes',
+      payload: new RawJson(payloadJson),
+    });
     const write = () => {
       if (!this.open) return;
       this.ws.send(frame);
@@ -109,8 +118,11 @@ export class Session implements ChannelHost {
   private onFrame(data: unknown, isBinary: boolean): void {
     if (this.closed) return;
     this.armIdle();
-    const bytes = Buffer.isBuffer(data) ? data
-      : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : Buffer.from(data as ArrayBuffer);
+    const bytes = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data as Buffer[])
+        : Buffer.from(data as ArrayBuffer);
     if (isBinary) {
       // Binary frames carry broadcast only (vsn 2.0.0's user broadcast push).
       const push = this.vsn === '2.0.0' ? decodeUserBroadcastPush(bytes) : undefined;
@@ -147,11 +159,23 @@ export class Session implements ChannelHost {
       return;
     }
     this.hub.stats.heartbeatsAnswered += 1;
-    this.send({ joinRef: null, ref: msg.ref, topic: 'phoenix', event: 'phx_reply', payload: { status: 'ok', response: {} } });
+    this.send({
+      joinRef: null,
+      ref: msg.ref,
+      topic: 'phoenix',
+      event: 'phx_reply',
+      payload: { status: 'ok', response: {} },
+    });
   }
 
   private replyError(msg: PhxMessage, reason: string): void {
-    this.send({ joinRef: msg.joinRef, ref: msg.ref, topic: msg.topic, event: 'phx_reply', payload: { status: 'error', response: { reason } } });
+    this.send({
+      joinRef: msg.joinRef,
+      ref: msg.ref,
+      topic: msg.topic,
+      event: 'phx_reply',
+      payload: { status: 'error', response: { reason } },
+    });
   }
 
   /** A join error, after the server's backoff (joinErrorDelayMs, or the refusal's own delay). */
@@ -224,7 +248,10 @@ export class Session implements ChannelHost {
     this.channels.set(msg.topic, channel);
     this.tenant.users.add(this);
     this.send({
-      joinRef, ref: msg.ref, topic: msg.topic, event: 'phx_reply',
+      joinRef,
+      ref: msg.ref,
+      topic: msg.topic,
+      event: 'phx_reply',
       payload: { status: 'ok', response: { postgres_changes: channel.postgresChanges } },
     });
     channel.start();
@@ -245,4 +272,3 @@ export class Session implements ChannelHost {
     this.onGone(this);
   }
 }
-

@@ -43,19 +43,31 @@ export interface TenantSnapshot extends TenantCounters {
   /** The limits in force; null = unlimited (JSON has no Infinity). */
   limits: Record<string, number | null>;
   rates: {
-    joinsPerSecond: number; joinsLimited: boolean;
+    joinsPerSecond: number;
+    joinsLimited: boolean;
     /** postgres_changes (replication_poller.ex's db_events counter). */
-    dbEventsPerSecond: number; dbEventsLimited: boolean;
+    dbEventsPerSecond: number;
+    dbEventsLimited: boolean;
     /** Channel messages: broadcasts (realtime_channel.ex's events counter). */
-    eventsPerSecond: number; eventsLimited: boolean;
+    eventsPerSecond: number;
+    eventsLimited: boolean;
   };
   channels: Record<string, ChannelCounters>;
 }
 
 export class Tenant {
   readonly counters: TenantCounters = {
-    connections: 0, connectionsRefused: 0, disconnects: 0, joins: 0, joinsRefused: {}, messages: 0, broadcasts: 0,
-    channelsShutDown: 0, dbEvents: 0, changesSkipped: 0, systemMessages: 0,
+    connections: 0,
+    connectionsRefused: 0,
+    disconnects: 0,
+    joins: 0,
+    joinsRefused: {},
+    messages: 0,
+    broadcasts: 0,
+    channelsShutDown: 0,
+    dbEvents: 0,
+    changesSkipped: 0,
+    systemMessages: 0,
   };
   /** Public channels per sub-topic, for Broadcast. */
   readonly broadcasts = new BroadcastTopics();
@@ -70,7 +82,11 @@ export class Tenant {
   /** Channel messages (broadcast); triggered → a channel receiving one is shut down. */
   readonly eventRate: RateCounter;
 
-  constructor(readonly id: string, readonly limits: RealtimeLimits, window: RateWindow) {
+  constructor(
+    readonly id: string,
+    readonly limits: RealtimeLimits,
+    window: RateWindow,
+  ) {
     this.joinRate = new RateCounter(limits.maxJoinsPerSecond, window);
     this.dbEventRate = new RateCounter(limits.maxEventsPerSecond, window);
     this.eventRate = new RateCounter(limits.maxEventsPerSecond, window);
@@ -88,13 +104,19 @@ export class Tenant {
 
   snapshot(): TenantSnapshot {
     return {
-      ...this.counters, joinsRefused: { ...this.counters.joinsRefused },
-      socketsOpen: this.socketsOpen, users: this.users.size, channelsOpen: this.channelsOpen,
+      ...this.counters,
+      joinsRefused: { ...this.counters.joinsRefused },
+      socketsOpen: this.socketsOpen,
+      users: this.users.size,
+      channelsOpen: this.channelsOpen,
       limits: Object.fromEntries(Object.entries(this.limits).map(([k, v]) => [k, Number.isFinite(v) ? v : null])),
       rates: {
-        joinsPerSecond: this.joinRate.avg, joinsLimited: this.joinRate.triggered,
-        dbEventsPerSecond: this.dbEventRate.avg, dbEventsLimited: this.dbEventRate.triggered,
-        eventsPerSecond: this.eventRate.avg, eventsLimited: this.eventRate.triggered,
+        joinsPerSecond: this.joinRate.avg,
+        joinsLimited: this.joinRate.triggered,
+        dbEventsPerSecond: this.dbEventRate.avg,
+        dbEventsLimited: this.dbEventRate.triggered,
+        eventsPerSecond: this.eventRate.avg,
+        eventsLimited: this.eventRate.triggered,
       },
       channels: Object.fromEntries([...this.channels].map(([k, v]) => [k, { ...v }])),
     };

@@ -4,7 +4,11 @@ import type { Catalog } from './catalog.js';
 import type { FanOut } from './fanout.js';
 import type { ChangeFeed } from './feed.js';
 import {
-  PROFILE_LIMITS, SERVER_RATE_WINDOW, type RateWindow, type RealtimeLimits, type RealtimeProfile,
+  PROFILE_LIMITS,
+  SERVER_RATE_WINDOW,
+  type RateWindow,
+  type RealtimeLimits,
+  type RealtimeProfile,
 } from './limits.js';
 import { resolveLimits, type Tenants } from './tenants.js';
 
@@ -183,10 +187,24 @@ export interface RealtimeStandinStats {
 
 export function emptyStats(): RealtimeStandinStats {
   return {
-    sockets: 0, socketsOpened: 0, connectionsRefused: 0, channels: 0, channelsJoined: 0, joinsRefused: 0,
-    joinsIgnored: 0, pgSubscribed: 0, eventsSent: 0, eventsDropped: 0, changesConsumed: 0, changesDropped: 0,
-    changesSkipped: 0, feedRestarts: 0, feedSessions: 0,
-    heartbeatsAnswered: 0, heartbeatsIgnored: 0, systemMessagesSent: 0,
+    sockets: 0,
+    socketsOpened: 0,
+    connectionsRefused: 0,
+    channels: 0,
+    channelsJoined: 0,
+    joinsRefused: 0,
+    joinsIgnored: 0,
+    pgSubscribed: 0,
+    eventsSent: 0,
+    eventsDropped: 0,
+    changesConsumed: 0,
+    changesDropped: 0,
+    changesSkipped: 0,
+    feedRestarts: 0,
+    feedSessions: 0,
+    heartbeatsAnswered: 0,
+    heartbeatsIgnored: 0,
+    systemMessagesSent: 0,
   };
 }
 

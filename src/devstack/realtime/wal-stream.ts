@@ -57,7 +57,10 @@ class StartReplication {
   private resolve!: () => void;
   private reject!: (err: Error) => void;
 
-  constructor(private readonly sql: string, private readonly onFrame: (frame: Buffer) => void) {
+  constructor(
+    private readonly sql: string,
+    private readonly onFrame: (frame: Buffer) => void,
+  ) {
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -116,12 +119,17 @@ export class WalStream {
     await client.connect();
     await client.query(`CREATE_REPLICATION_SLOT "${this.opts.slotName}" TEMPORARY LOGICAL wal2json`);
     const options = [...WAL2JSON_OPTIONS, ['actions', this.opts.actions] as const]
-      .map(([k, v]) => `"${k}" ${quoteLiteral(v)}`).join(', ');
-    const start = new StartReplication(
-      `START_REPLICATION SLOT "${this.opts.slotName}" LOGICAL 0/0 (${options})`, (f) => this.onFrame(f));
+      .map(([k, v]) => `"${k}" ${quoteLiteral(v)}`)
+      .join(', ');
+    const start = new StartReplication(`START_REPLICATION SLOT "${this.opts.slotName}" LOGICAL 0/0 (${options})`, (f) =>
+      this.onFrame(f),
+    );
     this.start = start;
     client.query(start as unknown as pg.QueryConfig);
-    start.done.then(() => this.finish(undefined), (err: Error) => this.finish(err));
+    start.done.then(
+      () => this.finish(undefined),
+      (err: Error) => this.finish(err),
+    );
     this.timer = setInterval(() => this.feedback(false), FEEDBACK_EVERY_MS);
     this.timer.unref();
   }

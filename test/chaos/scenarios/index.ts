@@ -11,8 +11,17 @@ import { sigkill } from './sigkill.js';
 import { poolWorkerCrash, realtimeThreadCrash } from './thread-crash.js';
 
 export const SCENARIOS: readonly Scenario[] = [
-  sigkill, realtimeThreadCrash, poolWorkerCrash, redisRestart, redisFlush, postgresRestart, realtimeDrop, realtimeSilent, novuFaults,
-  sigtermSlowNovu, largePayloads,
+  sigkill,
+  realtimeThreadCrash,
+  poolWorkerCrash,
+  redisRestart,
+  redisFlush,
+  postgresRestart,
+  realtimeDrop,
+  realtimeSilent,
+  novuFaults,
+  sigtermSlowNovu,
+  largePayloads,
 ];
 
 /** Selectable by name (CHAOS_SCENARIOS) but not run by default. */

@@ -4,7 +4,17 @@
 // only their routing columns, a claim batch holds at most its own rows. Everything is delivered once; the daemon's
 // peak RSS (VmHWM, all threads) is reported.
 import { readFileSync } from 'node:fs';
-import { bound, events, reconcile, settle, standardRig, startDaemon, stopDaemon, waitReady, type Scenario } from '../harness.js';
+import {
+  bound,
+  events,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  stopDaemon,
+  waitReady,
+  type Scenario,
+} from '../harness.js';
 import { ENTERPRISES } from '../load.js';
 
 const PAYLOAD_BYTES = 400 * 1024;
@@ -22,12 +32,16 @@ function peakRssMb(pid: number | undefined): number | undefined {
 
 export const largePayloads: Scenario = {
   name: 'large-payloads',
-  behaviour: '2,000 rows of 400 KB payloads through a daemon with a 512 MB heap (128 MB per thread): all delivered once',
+  behaviour:
+    '2,000 rows of 400 KB payloads through a daemon with a 512 MB heap (128 MB per thread): all delivered once',
   boundMs: bound(240, 0),
   fixedLoad: 2000,
   async run(ctx) {
     const rig = await standardRig(ctx, { WORKER_CONCURRENCY: '8' });
-    const daemon = await startDaemon(ctx, rig, { NODE_OPTIONS: '--max-old-space-size=512', DAEMON_THREAD_HEAP_MB: '128' });
+    const daemon = await startDaemon(ctx, rig, {
+      NODE_OPTIONS: '--max-old-space-size=512',
+      DAEMON_THREAD_HEAP_MB: '128',
+    });
     await waitReady(daemon);
     // 400 KB of hex that does not compress much (md5s, built once by PostgreSQL), a row number in front of it
     const per = Math.ceil(ctx.load / ENTERPRISES.length);
@@ -38,7 +52,9 @@ export const largePayloads: Scenario = {
           `with b as (select string_agg(md5(k::text), '') as s from generate_series(1, $3::int / 32) k)
            insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
            select $1, 'welcome', array['user-' || g], jsonb_build_object('n', g, 'blob', b.s)
-             from b, generate_series(1, $2) g`, [e, n, PAYLOAD_BYTES]);
+             from b, generate_series(1, $2) g`,
+          [e, n, PAYLOAD_BYTES],
+        );
       }
     }
     const lastInsertAt = Date.now();

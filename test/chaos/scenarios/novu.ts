@@ -7,13 +7,24 @@
 //   and exits 0 within its 25 s deadline, leaving no row `processing`; a restart finishes the rest.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  bound, deliveredAtLeast, events, reconcile, settle, standardRig, startDaemon, startLoad, stopDaemon, waitReady, type Scenario,
+  bound,
+  deliveredAtLeast,
+  events,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  startLoad,
+  stopDaemon,
+  waitReady,
+  type Scenario,
 } from '../harness.js';
 import { within } from '../infra.js';
 
 export const novuFaults: Scenario = {
   name: 'novu-faults',
-  behaviour: 'Novu answering 429 bursts, 5xx, timeouts and connection resets: every notification ends sent, delivered once',
+  behaviour:
+    'Novu answering 429 bursts, 5xx, timeouts and connection resets: every notification ends sent, delivered once',
   boundMs: bound(150, 50),
   async run(ctx) {
     const rig = await standardRig(ctx);
@@ -22,7 +33,8 @@ export const novuFaults: Scenario = {
     const f = rig.novu.faults;
     const n = (share: number) => Math.max(5, Math.round(ctx.load * share));
     // The faults follow the deliveries, not the inserts, so they cover most of the work at any load.
-    const at = (share: number) => deliveredAtLeast(rig.novu, Math.ceil(ctx.load * share), 60_000 + ctx.load * 40, ctx.signal);
+    const at = (share: number) =>
+      deliveredAtLeast(rig.novu, Math.ceil(ctx.load * share), 60_000 + ctx.load * 40, ctx.signal);
     f.failFraction(0.1, 503);
     const load = startLoad(rig.pool, { total: ctx.load, spreadMs: 8000, batches: 40, signal: ctx.signal });
     await at(0.15);
@@ -63,7 +75,8 @@ const DEADLINE_MS = 25_000;
 
 export const sigtermSlowNovu: Scenario = {
   name: 'sigterm-slow-novu',
-  behaviour: 'SIGTERM while Novu answers in 2 s: drains in flight, exits 0 within 25 s, nothing left processing, restart finishes',
+  behaviour:
+    'SIGTERM while Novu answers in 2 s: drains in flight, exits 0 within 25 s, nothing left processing, restart finishes',
   boundMs: bound(170, 30),
   async run(ctx) {
     // slow, but within the client timeout: the in-flight triggers succeed while the daemon drains
@@ -81,8 +94,13 @@ export const sigtermSlowNovu: Scenario = {
     const exitedAt = Date.now();
     const stopMs = exitedAt - signalledAt;
     if (code === undefined) first.signal('SIGKILL');
-    const midway = Object.fromEntries((await rig.pool.query<{ status: string; n: number }>(
-      'select status, count(*)::int as n from notify.ent_notification group by status')).rows.map((r) => [r.status, r.n]));
+    const midway = Object.fromEntries(
+      (
+        await rig.pool.query<{ status: string; n: number }>(
+          'select status, count(*)::int as n from notify.ent_notification group by status',
+        )
+      ).rows.map((r) => [r.status, r.n]),
+    );
     const during = rig.novu.requests().filter((r) => r.receivedAt >= signalledAt && r.receivedAt <= exitedAt).length;
     const unanswered = rig.novu.requests().filter((r) => r.outcome === 'client-gone' || r.outcome === 'pending').length;
     ctx.progress(`stopped in ${stopMs} ms with ${String(code)}: ${JSON.stringify(midway)}`);
@@ -92,12 +110,16 @@ export const sigtermSlowNovu: Scenario = {
     await load.done;
     const settled = await settle(rig.pool, 60_000 + ctx.load * 30, ctx.signal);
     const stop = await stopDaemon(second);
-    const notes = [`stop took ${(stopMs / 1000).toFixed(1)} s, exit ${String(code)}; at exit ${JSON.stringify(midway)}; ${during} new Novu requests between SIGTERM and exit, ${unanswered} abandoned by the client`];
+    const notes = [
+      `stop took ${(stopMs / 1000).toFixed(1)} s, exit ${String(code)}; at exit ${JSON.stringify(midway)}; ${during} new Novu requests between SIGTERM and exit, ${unanswered} abandoned by the client`,
+    ];
     const outcome = await reconcile(rig, { settled, faultEndAt: restartedAt, notes });
     if (code !== 0) outcome.problems.push(`SIGTERM exit code ${String(code)} (expected 0)`);
     if (stopMs > DEADLINE_MS) outcome.problems.push(`stop took ${stopMs} ms, over the ${DEADLINE_MS} ms deadline`);
-    if ((midway['processing'] ?? 0) > 0) outcome.problems.push(`${midway['processing']} rows left processing by the SIGTERM drain`);
-    if ((midway['sent'] ?? 0) >= ctx.load) outcome.problems.push('the load finished before SIGTERM: the scenario proved nothing');
+    if ((midway['processing'] ?? 0) > 0)
+      outcome.problems.push(`${midway['processing']} rows left processing by the SIGTERM drain`);
+    if ((midway['sent'] ?? 0) >= ctx.load)
+      outcome.problems.push('the load finished before SIGTERM: the scenario proved nothing');
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code}`);
     return outcome;
   },

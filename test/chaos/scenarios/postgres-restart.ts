@@ -12,7 +12,18 @@ import { SERVICE_ROLE_KEY } from '../../support/stack.js';
 import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../../src/devstack/novu/index.js';
 import { startRealtimeStandin } from '../../../src/devstack/realtime/server.js';
 import {
-  bound, CHAOS_ENV, ENTERPRISES, events, loadUntilMidFlight, reconcile, settle, startDaemon, stopDaemon, type Rig, type Scenario, type ScenarioContext
+  bound,
+  CHAOS_ENV,
+  ENTERPRISES,
+  events,
+  loadUntilMidFlight,
+  reconcile,
+  settle,
+  startDaemon,
+  stopDaemon,
+  type Rig,
+  type Scenario,
+  type ScenarioContext,
 } from '../harness.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../infra.js';
 
@@ -69,9 +80,12 @@ export const postgresRestart: Scenario = {
     const alive = daemon.child.exitCode === null;
     const crashes = events(daemon, 'host_exit', 'actor_crashed', 'uncaught_exception').length;
     const stop = await stopDaemon(daemon);
-    const notes = [`restart took ${backAt - t0} ms after ${before} deliveries; ${load.retries()} application inserts retried; ${crashes} thread/actor crashes logged`];
+    const notes = [
+      `restart took ${backAt - t0} ms after ${before} deliveries; ${load.retries()} application inserts retried; ${crashes} thread/actor crashes logged`,
+    ];
     const outcome = await reconcile(rig, { settled, faultEndAt: backAt, notes });
-    if (!alive) outcome.problems.push(`the daemon exited during the PostgreSQL restart (code ${daemon.child.exitCode})`);
+    if (!alive)
+      outcome.problems.push(`the daemon exited during the PostgreSQL restart (code ${daemon.child.exitCode})`);
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code} after ${stop.ms} ms`);
     return outcome;
   },

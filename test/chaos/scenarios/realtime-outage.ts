@@ -8,7 +8,16 @@
 //   still delivered.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  bound, reconcile, settle, standardRig, startDaemon, startLoad, stopDaemon, waitNotReady, waitReady, type Scenario,
+  bound,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  startLoad,
+  stopDaemon,
+  waitNotReady,
+  waitReady,
+  type Scenario,
 } from '../harness.js';
 
 const DOWN_MS = 10_000;
@@ -17,14 +26,20 @@ const SILENT_MS = 8_000;
 
 export const realtimeDrop: Scenario = {
   name: 'realtime-drop',
-  behaviour: 'Realtime dropping every socket for 10 s, then refusing joins for 5 s: rows inserted meanwhile are delivered once',
+  behaviour:
+    'Realtime dropping every socket for 10 s, then refusing joins for 5 s: rows inserted meanwhile are delivered once',
   boundMs: bound(190, 40),
   async run(ctx) {
     const rig = await standardRig(ctx);
     const daemon = await startDaemon(ctx, rig);
     await waitReady(daemon);
     // the load covers the outage and the refused joins, and a little before and after
-    const load = startLoad(rig.pool, { total: ctx.load, spreadMs: DOWN_MS + REFUSE_MS + 3000, batches: 40, signal: ctx.signal });
+    const load = startLoad(rig.pool, {
+      total: ctx.load,
+      spreadMs: DOWN_MS + REFUSE_MS + 3000,
+      batches: 40,
+      signal: ctx.signal,
+    });
     await load.reached(0.1);
     ctx.progress(`dropping every socket for ${DOWN_MS / 1000} s (${load.inserted()} inserted)`);
     const t0 = Date.now();
@@ -41,10 +56,13 @@ export const realtimeDrop: Scenario = {
     const stop = await stopDaemon(daemon);
     const notes = [
       `outage ${((faultEndAt - t0) / 1000).toFixed(1)} s with ${insertedDuring} inserted by its end`,
-      resubscribedAt === undefined ? 'not re-subscribed within 90 s' : `re-subscribed ${((resubscribedAt - faultEndAt) / 1000).toFixed(1)} s after joins were accepted again`,
+      resubscribedAt === undefined
+        ? 'not re-subscribed within 90 s'
+        : `re-subscribed ${((resubscribedAt - faultEndAt) / 1000).toFixed(1)} s after joins were accepted again`,
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt, notes });
-    if (resubscribedAt === undefined) outcome.problems.push('enterprises did not re-subscribe within 90 s of Realtime coming back');
+    if (resubscribedAt === undefined)
+      outcome.problems.push('enterprises did not re-subscribe within 90 s of Realtime coming back');
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code}`);
     return outcome;
   },
@@ -52,7 +70,8 @@ export const realtimeDrop: Scenario = {
 
 export const realtimeSilent: Scenario = {
   name: 'realtime-silent',
-  behaviour: 'Realtime going silent without closing: missed heartbeats reconnect and rows inserted during the silence are delivered once',
+  behaviour:
+    'Realtime going silent without closing: missed heartbeats reconnect and rows inserted during the silence are delivered once',
   boundMs: bound(170, 40),
   async run(ctx) {
     const rig = await standardRig(ctx);
@@ -76,12 +95,18 @@ export const realtimeSilent: Scenario = {
     const stop = await stopDaemon(daemon);
     const notes = [
       `${insertedDuring} rows inserted during the silence`,
-      noticed ? `silence noticed in /health after ${(noticedMs / 1000).toFixed(1)} s` : 'silence never showed in /health',
-      resubscribedAt === undefined ? 'not re-subscribed within 60 s' : `re-subscribed ${((resubscribedAt - faultEndAt) / 1000).toFixed(1)} s after the silence`,
+      noticed
+        ? `silence noticed in /health after ${(noticedMs / 1000).toFixed(1)} s`
+        : 'silence never showed in /health',
+      resubscribedAt === undefined
+        ? 'not re-subscribed within 60 s'
+        : `re-subscribed ${((resubscribedAt - faultEndAt) / 1000).toFixed(1)} s after the silence`,
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt, notes });
-    if (!noticed) outcome.problems.push(`a silent Realtime was not detected within ${SILENT_MS / 1000} s (heartbeat interval 1 s)`);
-    if (resubscribedAt === undefined) outcome.problems.push('enterprises did not re-subscribe within 60 s of the silence ending');
+    if (!noticed)
+      outcome.problems.push(`a silent Realtime was not detected within ${SILENT_MS / 1000} s (heartbeat interval 1 s)`);
+    if (resubscribedAt === undefined)
+      outcome.problems.push('enterprises did not re-subscribe within 60 s of the silence ending');
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code}`);
     return outcome;
   },

@@ -5,12 +5,23 @@
 // The scheduler notices the lost marker key and re-enqueues every pending row due within a day from PostgreSQL at
 // once; the time from the flush to the last delivery is the repair time. Runs on a private redis-server.
 import { Redis } from 'ioredis';
-import { bound, events, loadUntilMidFlightWith, reconcile, settle, standardRig, startDaemon, stopDaemon, type Scenario } from '../harness.js';
+import {
+  bound,
+  events,
+  loadUntilMidFlightWith,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  stopDaemon,
+  type Scenario,
+} from '../harness.js';
 import { startPrivateRedis } from '../infra.js';
 
 export const redisFlush: Scenario = {
   name: 'redis-flush',
-  behaviour: 'Redis loses every key mid-load (FLUSHALL): pending rows are delivered once, cancelled ones never, rescheduled ones not early',
+  behaviour:
+    'Redis loses every key mid-load (FLUSHALL): pending rows are delivered once, cancelled ones never, rescheduled ones not early',
   boundMs: bound(120, 40),
   fixedLoad: 2000,
   async run(ctx) {
@@ -19,8 +30,15 @@ export const redisFlush: Scenario = {
     const rig = await standardRig(ctx, { REDIS_URL: redis.url });
     const daemon = await startDaemon(ctx, rig);
     const load = await loadUntilMidFlightWith(ctx, rig, daemon, 0.1, {
-      spreadMs: 6000, batches: 30,
-      lifecycle: { scheduledShare: 0.3, cancelShare: 0.1, rescheduleShare: 0.1, scheduleAheadMs: 3000, rescheduleAheadMs: 7000 },
+      spreadMs: 6000,
+      batches: 30,
+      lifecycle: {
+        scheduledShare: 0.3,
+        cancelShare: 0.1,
+        rescheduleShare: 0.1,
+        scheduleAheadMs: 3000,
+        rescheduleAheadMs: 7000,
+      },
     });
     const before = rig.novu.deliveries().length;
     const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
@@ -37,7 +55,9 @@ export const redisFlush: Scenario = {
     const repair = repairs[0];
     const notes = [
       `FLUSHALL of ${keys} keys after ${before} deliveries; ` +
-      (repair === undefined ? 'no repair pass logged' : `repair pass re-enqueued ${Number(repair['missed'] ?? 0)} rows in ${Number(repair['processing_time_ms'] ?? 0)} ms`),
+        (repair === undefined
+          ? 'no repair pass logged'
+          : `repair pass re-enqueued ${Number(repair['missed'] ?? 0)} rows in ${Number(repair['processing_time_ms'] ?? 0)} ms`),
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: flushedAt, notes });
     if (repair === undefined) outcome.problems.push('the scheduler did not notice that Redis lost its data');

@@ -6,7 +6,15 @@
 // touched.
 import { Redis } from 'ioredis';
 import {
-  bound, events, loadUntilMidFlight, reconcile, settle, standardRig, startDaemon, stopDaemon, type Scenario
+  bound,
+  events,
+  loadUntilMidFlight,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  stopDaemon,
+  type Scenario,
 } from '../harness.js';
 import { startPrivateRedis } from '../infra.js';
 
@@ -14,7 +22,12 @@ const DOWNTIME_MS = 3000;
 
 /** Number of keys in the private Redis (-1 if it does not answer): the AOF must bring them back. */
 async function dbsize(url: string): Promise<number> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -28,7 +41,8 @@ async function dbsize(url: string): Promise<number> {
 
 export const redisRestart: Scenario = {
   name: 'redis-restart',
-  behaviour: 'Redis restarted mid-load with append-only persistence: the queue resumes and every notification is sent once',
+  behaviour:
+    'Redis restarted mid-load with append-only persistence: the queue resumes and every notification is sent once',
   boundMs: bound(170, 40),
   async run(ctx) {
     const redis = await startPrivateRedis({ appendfsync: 'always' });
@@ -49,7 +63,9 @@ export const redisRestart: Scenario = {
     const sweeps = events(daemon, 'sweep_done').length;
     const alive = daemon.child.exitCode === null;
     const stop = await stopDaemon(daemon);
-    const notes = [`SIGKILL after ${before} deliveries, down ${DOWNTIME_MS / 1000} s, ${keysBefore} keys before, ${keysAfter} after the AOF reload; ${queueErrors} queue/enqueue errors, ${sweeps} sweeps that found work`];
+    const notes = [
+      `SIGKILL after ${before} deliveries, down ${DOWNTIME_MS / 1000} s, ${keysBefore} keys before, ${keysAfter} after the AOF reload; ${queueErrors} queue/enqueue errors, ${sweeps} sweeps that found work`,
+    ];
     const outcome = await reconcile(rig, { settled, faultEndAt: backAt, notes });
     if (!alive) outcome.problems.push(`the daemon exited during the Redis outage (code ${daemon.child.exitCode})`);
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code} after ${stop.ms} ms`);

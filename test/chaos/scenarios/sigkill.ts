@@ -3,7 +3,16 @@
 // dead one's stalled jobs after JOB_LOCK_MS, reclaims their rows (same job id, same lease owner, or the expired
 // lease through the sweep), and Novu's Idempotency-Key / transactionId absorb the triggers that were already sent.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bound, loadUntilMidFlight, reconcile, settle, standardRig, startDaemon, stopDaemon, type Scenario } from '../harness.js';
+import {
+  bound,
+  loadUntilMidFlight,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  stopDaemon,
+  type Scenario,
+} from '../harness.js';
 
 export const sigkill: Scenario = {
   name: 'sigkill',
@@ -16,7 +25,11 @@ export const sigkill: Scenario = {
     const load = await loadUntilMidFlight(ctx, rig, first, 0.05, 200);
     first.signal('SIGKILL');
     await first.exited;
-    const at = (await rig.pool.query<{ status: string; n: number }>('select status, count(*)::int as n from notify.ent_notification group by status')).rows;
+    const at = (
+      await rig.pool.query<{ status: string; n: number }>(
+        'select status, count(*)::int as n from notify.ent_notification group by status',
+      )
+    ).rows;
     ctx.note(`killed at ${JSON.stringify(Object.fromEntries(at.map((r) => [r.status, r.n])))}`);
     ctx.progress(`SIGKILL sent; ${rig.novu.deliveries().length} delivered so far`);
     await sleep(1000);

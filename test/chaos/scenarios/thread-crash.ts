@@ -7,7 +7,17 @@
 //   answers the repeated Idempotency-Key from its cache, so the row ends `sent` and Novu delivered it once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  bound, events, reconcile, settle, standardRig, startDaemon, startLoad, stopDaemon, waitNotReady, waitReady, type Scenario,
+  bound,
+  events,
+  reconcile,
+  settle,
+  standardRig,
+  startDaemon,
+  startLoad,
+  stopDaemon,
+  waitNotReady,
+  waitReady,
+  type Scenario,
 } from '../harness.js';
 
 /** How far after the spawn the realtime threads exit: enough for a slow start on a busy machine. */
@@ -18,7 +28,8 @@ const LOAD_SPREAD_MS = 5000;
 
 export const realtimeThreadCrash: Scenario = {
   name: 'realtime-thread',
-  behaviour: 'realtime host threads crashing mid-load are restarted, re-subscribe and catch up: nothing lost or sent twice',
+  behaviour:
+    'realtime host threads crashing mid-load are restarted, re-subscribe and catch up: nothing lost or sent twice',
   boundMs: bound(170, 40),
   async run(ctx) {
     const rig = await standardRig(ctx, { DAEMON_REALTIME_HOSTS: '2' });
@@ -40,7 +51,9 @@ export const realtimeThreadCrash: Scenario = {
     const settled = await settle(rig.pool, 60_000 + ctx.load * 30, ctx.signal);
     const exits = events(daemon, 'host_exit').filter((e) => e['reason'] === 'crash').length;
     const stop = await stopDaemon(daemon);
-    const notes = [`${exits} host thread crashes, ${insertedAtCrash}/${ctx.load} inserted at the crash, re-subscribed after ${((resubscribedAt - exitAt) / 1000).toFixed(1)} s`];
+    const notes = [
+      `${exits} host thread crashes, ${insertedAtCrash}/${ctx.load} inserted at the crash, re-subscribed after ${((resubscribedAt - exitAt) / 1000).toFixed(1)} s`,
+    ];
     const outcome = await reconcile(rig, { settled, faultEndAt: resubscribedAt, notes });
     if (exits === 0) outcome.problems.push('no realtime host thread crashed: the fault did not happen');
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code}`);
@@ -50,7 +63,8 @@ export const realtimeThreadCrash: Scenario = {
 
 export const poolWorkerCrash: Scenario = {
   name: 'pool-worker',
-  behaviour: 'Piscina workers dying between the Novu trigger and the outcome write: retried with the same keys, each sent once',
+  behaviour:
+    'Piscina workers dying between the Novu trigger and the outcome write: retried with the same keys, each sent once',
   boundMs: bound(150, 50),
   async run(ctx) {
     const rig = await standardRig(ctx);
@@ -62,8 +76,15 @@ export const poolWorkerCrash: Scenario = {
     const poolErrors = events(daemon, 'pool_error').length;
     const retries = events(daemon, 'delivery_retry').length;
     const stop = await stopDaemon(daemon);
-    const outcome = await reconcile(rig, { settled, faultEndAt: lastInsertAt, notes: [`${poolErrors} pool thread crashes logged, ${retries} retries logged; fault lasts the whole run, recovery counted from the last insert`] });
-    if (poolErrors === 0 && outcome.absorbed === 0) outcome.problems.push('no pool thread crashed: the fault did not happen');
+    const outcome = await reconcile(rig, {
+      settled,
+      faultEndAt: lastInsertAt,
+      notes: [
+        `${poolErrors} pool thread crashes logged, ${retries} retries logged; fault lasts the whole run, recovery counted from the last insert`,
+      ],
+    });
+    if (poolErrors === 0 && outcome.absorbed === 0)
+      outcome.problems.push('no pool thread crashed: the fault did not happen');
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code}`);
     return outcome;
   },
