@@ -59,6 +59,11 @@ export const Errors = Object.freeze({
     'a delivery attempt failed transiently (Novu 5xx, timeout, reset); BullMQ retries it with backoff',
   ),
   // realtime
+  LEASE_LOST: def(
+    'NTF_ERR_LEASE_LOST',
+    'enterprise %s: %s; nothing was written',
+    'an enterprise actor found its ownership lease lapsed, taken over or fenced out, and wrote nothing; the new owner catches up',
+  ),
   SUBSCRIPTION_FAILED: def(
     'NTF_ERR_SUBSCRIPTION_FAILED',
     '%s',

@@ -84,6 +84,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       hostId: config.hostId ?? defaultHostId(),
       disabledEnterprises: () => directory?.disabledIds ?? [],
       pausedEnterprises: () => directory?.pausedIds ?? [],
+      ownership: () => directory?.ownershipView(),
     });
   // One Redis connection for the main thread: the served registry, and the queues the board and /metrics read.
   const redis = new Redis(config.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));

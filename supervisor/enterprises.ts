@@ -2,8 +2,12 @@
 // Wanted: DAEMON_ENTERPRISE_IDS when set, else the enabled rows of notify.enterprise; never an enterprise switched
 // off by ENT_<id>_SUBSCRIPTION_ENABLED=false, nor one whose row in notify.enterprise says enabled = false (even when
 // DAEMON_ENTERPRISE_IDS lists it). Re-read periodically: added enterprises get an actor, removed ones lose theirs.
-// What it serves, and in which mode (ENT_<id>_MODE / DELIVERY_MODE), is published to the served registry every
-// few seconds (src/ownership/served.ts): workers deliver only what some live host publishes as `deliver`.
+// Of those, it serves the ones it owns (supervisor/ownership.ts: one lease per enterprise, placed by rendezvous
+// hashing over the live intake hosts): an actor runs only under its host's lease, started with the lease's fencing
+// token; an enterprise placed elsewhere is handed over (actor stopped, lease released) and one that lapsed or was
+// taken over loses its actor. What it serves, and in which mode (ENT_<id>_MODE / DELIVERY_MODE), is published to
+// the served registry every few seconds (src/ownership/served.ts): workers deliver only what some live host
+// publishes as `deliver`. On SIGTERM it leaves the members first, then hands its enterprises over in batches.
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/load.js';
 import { modeFor, subscriptionEnabledFor } from '../src/config/load.js';
@@ -13,24 +17,41 @@ import type { DbPool } from '../src/db/pool.js';
 import { bounded } from '../src/bounded.js';
 import { describeError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
+import { LEASES_KEY } from '../src/ownership/gate.js';
 import { ServedRegistry } from '../src/ownership/served.js';
+import { mapLimit } from '../src/runtime/util.js';
 import type { HostPool } from '../src/runtime/host-pool.js';
 import type { ActorSpec } from '../src/runtime/types.js';
+import { Ownership, OWNERSHIP_TICK_MS } from './ownership.js';
 
 const ENTERPRISE_MODULE = new URL('../actors/enterprise/actor.js', import.meta.url).href;
 /** How often the served registry is renewed, and how long an entry outlives a host that stopped renewing it. */
 export const SERVED_RENEW_MS = 2000;
 export const SERVED_TTL_MS = 10_000;
 
-export function enterpriseSpec(enterpriseId: string): ActorSpec<{ enterpriseId: string }> {
+/** Enterprises handed over at once on SIGTERM (their actors stop together, then their leases are released). */
+const HANDOFF_BATCH = 100;
+
+export function enterpriseSpec(
+  enterpriseId: string,
+  fence?: number,
+): ActorSpec<{ enterpriseId: string; fence?: number }> {
   return {
     id: `enterprise:${enterpriseId}`,
     kind: 'enterprise',
     module: ENTERPRISE_MODULE,
-    args: { enterpriseId },
+    args: fence === undefined ? { enterpriseId } : { enterpriseId, fence },
     restart: 'transient',
     shutdownMs: 3000,
   };
+}
+
+export interface OwnershipView {
+  members: readonly string[];
+  /** enterprises this host holds the lease of */
+  owned: number;
+  /** every wanted enterprise → the host holding its lease (null: nobody right now) */
+  owners: Record<string, string | null>;
 }
 
 export class EnterpriseDirectory {
@@ -39,15 +60,21 @@ export class EnterpriseDirectory {
   private readonly db: DbPool;
   private readonly log: Logger;
   private readonly registry: ServedRegistry;
-  private served = new Set<string>();
+  private readonly ownership: Ownership;
+  private wantedIds: string[] = [];
+  /** running actors: enterprise → the fencing token they were started with */
+  private running = new Map<string, number>();
   private disabled: string[] = [];
   private paused = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
+  private ownersView: Record<string, string | null> = {};
+  private wantTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private reconcileQueued = false;
   private stopping: Promise<void> | undefined;
   private stopped = false;
   private publishFailing = false;
+  private publishedAt = 0;
 
   private readonly hostId: string;
   private readonly statusOf: (enterpriseId: string) => { status: string; since: string } | undefined;
@@ -69,6 +96,12 @@ export class EnterpriseDirectory {
     this.db = args.db;
     this.log = args.log.child({ component: 'enterprises' });
     this.registry = new ServedRegistry(args.redis, args.config.queuePrefix);
+    this.ownership = new Ownership({
+      redis: args.redis,
+      prefix: args.config.queuePrefix,
+      hostId: args.hostId,
+      log: args.log,
+    });
   }
 
   /** Enterprises this host would serve but that are switched off (ENT_<id>_SUBSCRIPTION_ENABLED, notify.enterprise). */
@@ -76,13 +109,19 @@ export class EnterpriseDirectory {
     return this.disabled;
   }
 
+  /** Enterprises whose actor runs here (under this host's lease). */
   get servedIds(): readonly string[] {
-    return [...this.served];
+    return [...this.running.keys()];
   }
 
   /** Enterprises paused in notify.enterprise_pause (read every SERVED_RENEW_MS). */
   get pausedIds(): readonly string[] {
     return [...this.paused];
+  }
+
+  /** Who owns what, for /health. */
+  ownershipView(): OwnershipView {
+    return { members: this.ownership.members, owned: this.ownership.owned.size, owners: this.ownersView };
   }
 
   /**
@@ -91,7 +130,7 @@ export class EnterpriseDirectory {
    */
   private async refreshPauses(): Promise<void> {
     const now = new Set((await pausedEnterprises(this.db.pool)).map((p) => p.enterprise_id));
-    const resumed = [...this.paused].filter((id) => !now.has(id) && this.served.has(id));
+    const resumed = [...this.paused].filter((id) => !now.has(id) && this.running.has(id));
     for (const id of [...now].filter((x) => !this.paused.has(x)))
       this.log.info(
         { event: 'enterprise_paused', enterprise_id: id },
@@ -136,15 +175,21 @@ export class EnterpriseDirectory {
     return { target: ids.filter((id) => !disabled.includes(id)), disabled };
   }
 
-  /** Brings the actors (and the registry) in line with the wanted set; calls are serialised. */
+  /** Runs `work` after whatever is running: syncs and reconciles never overlap. */
+  private serial(work: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Re-reads which enterprises are wanted, then reconciles. */
   sync(): Promise<void> {
-    this.syncing ??= (async () => {
+    return this.serial(async () => {
       if (this.stopped) return;
       const { target, disabled } = await this.wanted();
       this.disabled = disabled;
-      const want = new Set(target);
-      const added = target.filter((id) => !this.served.has(id));
-      const removed = [...this.served].filter((id) => !want.has(id));
+      const removed = this.wantedIds.filter((id) => !target.includes(id));
+      this.wantedIds = target;
       if (removed.length > 0) {
         // Withdrawn first: from here on no worker delivers for them, whatever is still queued.
         await this.registry
@@ -155,56 +200,102 @@ export class EnterpriseDirectory {
               'could not withdraw from the served registry; entries expire on their own',
             ),
           );
+        for (const id of removed) {
+          this.log.info({ event: 'enterprise_removed', enterprise_id: id }, 'enterprise no longer served');
+        }
       }
-      for (const id of removed) {
-        this.served.delete(id);
-        await this.pool
-          .stopActor(`enterprise:${id}`, 'removed')
-          .catch((err: unknown) =>
-            this.log.warn(
-              { event: 'enterprise_remove_failed', enterprise_id: id, err: describeError(err) },
-              'could not stop enterprise actor',
-            ),
-          );
-        this.log.info({ event: 'enterprise_removed', enterprise_id: id }, 'enterprise no longer served');
-      }
-      const results = await this.pool.spawnMany(added.map(enterpriseSpec));
+      await this.reconcileNow();
+      await this.refreshPauses().catch(() => undefined);
+    });
+  }
+
+  /** One ownership round, and the actors brought in line with it. */
+  reconcile(): Promise<void> {
+    return this.serial(() => (this.stopped ? Promise.resolve() : this.reconcileNow()));
+  }
+
+  /** Coalesces nudges (another host announced a change) into one reconcile. */
+  private reconcileSoon(): void {
+    if (this.reconcileQueued || this.stopped) return;
+    this.reconcileQueued = true;
+    void this.serial(async () => {
+      this.reconcileQueued = false;
+      if (!this.stopped) await this.reconcileNow();
+    });
+  }
+
+  private async reconcileNow(): Promise<void> {
+    const tick = await this.ownership.tick(this.wantedIds);
+    // the actors' lease check reads this: lost, handed over and lapsed leases stop their writes from now on
+    this.pool.share(LEASES_KEY, this.ownership.shared());
+    const stop = [...this.running].filter(([id, token]) => tick.owned.get(id) !== token).map(([id]) => id);
+    await this.stopActors(stop, 'ownership moved');
+    if (tick.handOver.length > 0) {
+      await this.ownership
+        .release(tick.handOver)
+        .catch((err: unknown) =>
+          this.log.warn(
+            { event: 'lease_release_failed', err: describeError(err) },
+            'could not release leases; they lapse on their own',
+          ),
+        );
+    }
+    const start = [...tick.owned].filter(([id]) => !this.running.has(id));
+    if (start.length > 0) {
+      const results = await this.pool.spawnMany(start.map(([id, token]) => enterpriseSpec(id, token)));
       results.forEach((r, i) => {
-        const id = added[i] as string;
+        const [id, token] = start[i] as [string, number];
         // A first start that failed is retried by the host with backoff: the actor still counts as served.
-        if (this.pool.hostOf(`enterprise:${id}`) !== undefined) this.served.add(id);
+        if (this.pool.hostOf(`enterprise:${id}`) !== undefined) this.running.set(id, token);
         if (r.status === 'rejected')
           this.log.error(
             { event: 'enterprise_spawn_failed', enterprise_id: id, err: describeError(r.reason) },
             'could not start enterprise actor',
           );
       });
-      if (added.length > 0 || removed.length > 0) {
-        this.log.info(
-          {
-            event: 'enterprises_synced',
-            served: this.served.size,
-            added: added.length,
-            removed: removed.length,
-            disabled: this.disabled.length,
-          },
-          'enterprise actors updated',
+    }
+    if (start.length > 0 || stop.length > 0) {
+      this.log.info(
+        {
+          event: 'enterprises_synced',
+          served: this.running.size,
+          added: start.length,
+          removed: stop.length,
+          disabled: this.disabled.length,
+          waiting: tick.waiting.size,
+        },
+        'enterprise actors updated',
+      );
+    }
+    if (Date.now() - this.publishedAt >= SERVED_RENEW_MS || start.length > 0) await this.publish();
+    const owners = await this.ownership.owners();
+    const view: Record<string, string | null> = Object.fromEntries(this.wantedIds.map((id) => [id, null]));
+    for (const l of owners) if (l.name in view) view[l.name] = l.holder;
+    for (const [id] of this.ownership.owned) view[id] = this.hostId;
+    this.ownersView = view;
+  }
+
+  private async stopActors(ids: readonly string[], reason: string): Promise<void> {
+    await mapLimit(ids, 16, async (id) => {
+      this.running.delete(id);
+      await this.pool
+        .stopActor(`enterprise:${id}`, reason)
+        .catch((err: unknown) =>
+          this.log.warn(
+            { event: 'enterprise_remove_failed', enterprise_id: id, err: describeError(err) },
+            'could not stop enterprise actor',
+          ),
         );
-      }
-      await this.publish();
-      await this.refreshPauses().catch(() => undefined);
-    })().finally(() => {
-      this.syncing = undefined;
     });
-    return this.syncing;
   }
 
   /** Renews this host's entries in the served registry (a failure is retried on the next tick). */
   private async publish(): Promise<void> {
-    if (this.stopped || this.served.size === 0) return;
+    if (this.stopped || this.running.size === 0) return;
+    this.publishedAt = Date.now();
     try {
       await this.registry.publish(
-        [...this.served].map((id) => {
+        [...this.running.keys()].map((id) => {
           const s = this.statusOf(id);
           const state = this.paused.has(id) ? 'paused' : (s?.status ?? 'starting');
           return { id, mode: modeFor(this.config, id), info: { host: this.hostId, state, since: s?.since ?? null } };
@@ -223,30 +314,70 @@ export class EnterpriseDirectory {
     }
   }
 
-  /** Re-syncs every intervalMs (new/removed enterprises, actors that could not be placed); renews the registry. */
+  /**
+   * Re-reads the wanted enterprises every intervalMs; reconciles ownership every OWNERSHIP_TICK_MS and whenever
+   * another host announces a change; re-reads the pauses with the served registry's renewal.
+   */
   watch(intervalMs: number): void {
     if (this.stopped) return;
-    this.timer = setInterval(() => {
+    this.wantTimer = setInterval(() => {
       void this.sync().catch((err: unknown) =>
         this.log.warn({ event: 'enterprise_sync_failed', err: describeError(err) }, 'could not refresh enterprises'),
       );
     }, intervalMs);
-    this.timer.unref();
-    this.renewTimer = setInterval(() => {
-      void this.publish();
-      void this.refreshPauses().catch(() => undefined);
-    }, SERVED_RENEW_MS);
-    this.renewTimer.unref();
+    this.wantTimer.unref();
+    let ticks = 0;
+    this.tickTimer = setInterval(() => {
+      void this.reconcile().catch((err: unknown) =>
+        this.log.warn({ event: 'ownership_tick_failed', err: describeError(err) }, 'ownership round failed'),
+      );
+      if (++ticks % Math.max(1, Math.round(SERVED_RENEW_MS / OWNERSHIP_TICK_MS)) === 0) {
+        void this.refreshPauses().catch(() => undefined);
+      }
+    }, OWNERSHIP_TICK_MS);
+    this.tickTimer.unref();
+    this.ownership.listen(() => this.reconcileSoon());
   }
 
-  /** Stops syncing and withdraws this host's entries: a stopping host serves nothing. Idempotent. */
+  /**
+   * Stops: leaves the intake members (the others place this host's enterprises without it), then hands them over
+   * in batches: each batch's actors stop, then its leases are released and the others told. Enterprises nobody
+   * else wants are withdrawn from the served registry. Idempotent.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopped = true;
-      clearInterval(this.timer);
-      clearInterval(this.renewTimer);
-      await bounded(this.syncing, 2000);
-      await this.registry.withdraw([...this.served]).catch(() => undefined);
+      clearInterval(this.wantTimer);
+      clearInterval(this.tickTimer);
+      await bounded(this.chain, 5000);
+      const started = Date.now();
+      const ids = [...this.running.keys()];
+      const others = this.ownership.members.filter((m) => m !== this.hostId).length;
+      await bounded(
+        this.ownership.leave().catch(() => undefined),
+        1000,
+      );
+      for (let i = 0; i < ids.length; i += HANDOFF_BATCH) {
+        const batch = ids.slice(i, i + HANDOFF_BATCH);
+        await this.stopActors(batch, 'handed over');
+        await bounded(
+          this.ownership.release(batch).catch(() => undefined),
+          1000,
+        );
+      }
+      if (others === 0) await this.registry.withdraw(ids).catch(() => undefined);
+      this.ownership.close();
+      if (ids.length > 0) {
+        this.log.info(
+          {
+            event: 'enterprises_handed_over',
+            count: ids.length,
+            hosts: others,
+            processing_time_ms: Date.now() - started,
+          },
+          others > 0 ? 'enterprises handed over to the other intake hosts' : 'enterprises released',
+        );
+      }
     })();
     return this.stopping;
   }

@@ -1,7 +1,7 @@
 // Assembles GET /health from the runtime's real statuses (the StatusRegistry): the CONTRACT shape — status,
 // uptime, components, enterprise_status — plus this host's role and id and the per-actor array. A role reports only
-// the components it runs (a worker has no subscriptions, an intake host no queue consumer). Nothing here is cached
-// or invented.
+// the components it runs (a worker has no subscriptions, an intake host no queue consumer); an intake host also says
+// which host owns each enterprise it wants. Nothing here is invented.
 import { worstHealth, type StatusRegistry } from '../src/runtime/status-registry.js';
 import type { ActorStatus } from '../src/runtime/types.js';
 
@@ -21,6 +21,8 @@ export interface HealthReport {
   };
   /** intake roles only */
   enterprise_status?: Record<string, string>;
+  /** intake roles only: the live intake hosts, and which of them holds each wanted enterprise (null: none now) */
+  ownership?: { members: readonly string[]; owned: number; owners: Record<string, string | null> };
   actors: ActorStatus[];
 }
 
@@ -35,6 +37,7 @@ export interface HealthInputs {
   disabledEnterprises: () => readonly string[];
   /** enterprises paused (`notifyd pause`): subscribed, nothing delivered */
   pausedEnterprises?: () => readonly string[];
+  ownership?: () => HealthReport['ownership'];
 }
 
 const ENTERPRISE_PREFIX = 'enterprise:';
@@ -96,6 +99,7 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
       ...(consumes ? { queue: component(processing) } : {}),
     },
     ...(intake ? { enterprise_status } : {}),
+    ...(intake && inputs.ownership?.() !== undefined ? { ownership: inputs.ownership() } : {}),
     actors,
   };
 }

@@ -9,7 +9,11 @@
 // A fire of an enterprise nobody serves waits a little (a host may be starting), then is dropped: its time is
 // accounted for by the policy when the enterprise is served again. An observed enterprise's fires create nothing.
 //
-// States: starting → running ⇄ degraded (the last sync or fire failed) → stopping.
+// With several intake hosts, one leads the rules (a leader lease per enterprise scope, src/ownership/leader.ts):
+// it syncs the schedulers and accounts for missed fires when it starts leading; every host runs fire jobs.
+//
+// States: starting → running ⇄ degraded (the last sync or fire failed) → stopping; running ⇄ standby (another
+// host leads the rules).
 // Events: sync tick (every CRON_SYNC_INTERVAL_MS), a rule-fire job, stop. Messages: { type: 'sync' } syncs now.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -26,6 +30,8 @@ import { defineActor } from '../../src/runtime/actor.js';
 import { repeatStrategy } from '../../src/schedule/cron.js';
 import { syncRules, type RuleFireData, type SyncResult } from './rule-sync.js';
 import { bounded } from '../../src/bounded.js';
+import { defaultHostId } from '../../src/ownership/hosts.js';
+import { Leadership, scopeDigest } from '../../src/ownership/leader.js';
 
 export interface CronArgs {
   enterpriseIds?: string[];
@@ -49,6 +55,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   let clock: DbClock | undefined;
   let stopped = false;
   let lastFireErrorLog = 0;
+  let leader: Leadership | undefined;
 
   const connection = (extra = {}) => {
     const c = new Redis(config.redisUrl, redisOptions(extra));
@@ -160,10 +167,28 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
     return syncing;
   }
 
+  /** On becoming the leader: re-upsert every rule's scheduler, then account for the fires missed meanwhile. */
+  async function takeLead(): Promise<void> {
+    // These rules are in this host's scope, so this host serves them: their enterprise's mode is this host's config.
+    const synced = await sync(true);
+    let missed = 0;
+    for (const ruleId of synced.scheduled) {
+      const r = await fire(ruleId, { serving: (id) => modeFor(config, id) });
+      if (r.kind === 'done') missed += r.missed;
+    }
+    log.info({ event: 'cron_started', rules: synced.scheduled.length, missed }, 'cron rules scheduled');
+  }
+
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
-      sync(false)
+    timer = setTimeout(async () => {
+      const was = leader?.leading ?? true;
+      if (leader !== undefined && !(await leader.lead())) {
+        ctx.setStatus('standby', { error: null });
+        schedule();
+        return;
+      }
+      (was ? sync(false) : takeLead())
         .then(
           () => ctx.setStatus('running', { error: null }),
           (err: unknown) => {
@@ -200,15 +225,15 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
         new ServedRegistry(connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), config.queuePrefix),
       );
       served.start();
-      // Every start: re-upsert every rule's scheduler, then account for the fires missed while nobody ran. These
-      // rules are in this host's scope, so this host serves them: their enterprise's mode is this host's config.
-      const synced = await sync(true);
-      let missed = 0;
-      for (const ruleId of synced.scheduled) {
-        const r = await fire(ruleId, { serving: (id) => modeFor(config, id) });
-        if (r.kind === 'done') missed += r.missed;
-      }
-      log.info({ event: 'cron_started', rules: synced.scheduled.length, missed }, 'cron rules scheduled');
+      leader = new Leadership(
+        connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+        config.queuePrefix,
+        `cron:${scopeDigest(scope)}`,
+        config.hostId ?? defaultHostId(),
+        Math.max(5000, 3 * config.cronSyncIntervalMs),
+      );
+      // The leader, at start: re-upsert every rule's scheduler and account for the fires missed while nobody ran.
+      if (await leader.lead()) await takeLead();
       worker = new Worker<RuleFireData>(CRON_QUEUE_NAME, (job, token) => runFire(job, token), {
         connection: connection(),
         prefix: config.queuePrefix,
@@ -216,6 +241,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
         concurrency: 4,
         drainDelay: 1,
         lockDuration: config.jobLockMs,
+        stalledInterval: Math.max(1000, Math.floor(config.jobLockMs / 2)),
       });
       worker.on('error', (err) =>
         log.warn({ event: 'cron_worker_error', err: describeError(err) }, 'cron worker error'),
@@ -226,7 +252,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
           'rule fire failed; retrying',
         ),
       );
-      ctx.setStatus('running', { error: null });
+      ctx.setStatus(leader.leading ? 'running' : 'standby', { error: null });
       schedule();
     },
     handle() {
@@ -239,6 +265,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       clock?.stop();
       await bounded(worker?.close(), 3000);
       await bounded(syncing, 1000);
+      await bounded(leader?.resign(), 1000);
       await bounded(queue?.close(), 1000);
       for (const c of connections) c.disconnect();
       await Promise.all([producer?.close(), db?.close()]);

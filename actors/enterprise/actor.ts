@@ -2,7 +2,8 @@
 // Realtime subscription (subscription.ts), turns each change into queue work (changes.ts), catches up after every
 // (re)subscribe (catchup.ts), advances the durable watermark while healthy, and reports its state as its status.
 //
-// States (its status in /health): connecting → joined → catching_up → subscribed ⇄ reconnecting → failed.
+// States (its status in /health): connecting → joined → catching_up → subscribed ⇄ reconnecting → failed;
+// any → lease_lost (terminal: the main thread stops the actor).
 // Events: a Realtime change (→ enqueue/remove, in arrival order), a health tick (→ watermark), 'catch_up' and
 // 'status' messages from the parent, stop. `failed` crashes the actor; its host restarts it with backoff.
 // A live event that cannot be enqueued (Redis down) is kept and retried every second; while any is outstanding
@@ -11,8 +12,11 @@
 // the same rows from the database. The first subscribe of an incarnation catches up every pending row (the
 // watermark says nothing about what a previous owner, or a Redis that lost data, left behind); later ones resume
 // from the watermark. Due times of live events are measured on the database's clock (src/db/clock.ts).
+// It runs only while its host holds the enterprise's ownership lease (supervisor/ownership.ts): every write checks
+// the lease first (src/ownership/gate.ts) and the watermark carries its fencing token; a lost lease moves the actor
+// to `lease_lost`, where it writes nothing and waits to be stopped.
 import type { Config } from '../../src/config/load.js';
-import { describeError, Errors, notifydError } from '../../src/errors.js';
+import { describeError, ErrorCodes, Errors, NotifydError, notifydError } from '../../src/errors.js';
 import { advanceWatermark } from '../../src/db/watermarks.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
@@ -24,9 +28,12 @@ import { catchUp } from './catchup.js';
 import { acquireResources, releaseResources, type SharedResources } from './resources.js';
 import { EnterpriseSubscription, type SubscriptionState } from './subscription.js';
 import { bounded } from '../../src/bounded.js';
+import { leaseGate } from '../../src/ownership/gate.js';
 
 export interface EnterpriseArgs {
   enterpriseId: string;
+  /** the fencing token of this host's ownership lease (supervisor/ownership.ts); unset = no ownership (tools) */
+  fence?: number;
 }
 
 export interface EnterpriseHostData {
@@ -78,6 +85,28 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   };
   let res: SharedResources | undefined;
   let sub: EnterpriseSubscription | undefined;
+  const gate = leaseGate(enterpriseId, args.fence);
+  let leaseLostAt: string | undefined;
+
+  /**
+   * The lease is no longer this host's (lapsed, taken over, fenced out): write nothing more, let go of the channel,
+   * and wait for the main thread to stop this actor (or start a new one under a new lease, which catches up).
+   */
+  function leaseLost(why: string): void {
+    if (leaseLostAt !== undefined) return;
+    leaseLostAt = new Date().toISOString();
+    log.warn({ event: 'lease_lost', reason: why }, 'ownership lease lost; writing nothing more');
+    sub?.stop();
+    ctx.setStatus('lease_lost', { health: 'degraded', error: why });
+  }
+
+  /** True when writes may go ahead; otherwise the lease is lost (once) and false. */
+  function mayWrite(): boolean {
+    if (leaseLostAt !== undefined) return false;
+    if (gate.ok()) return true;
+    leaseLost('the ownership lease lapsed or was taken over');
+    return false;
+  }
   let chain: Promise<void> = Promise.resolve();
   const retryBuffer: EnqueueRequest[] = [];
   const pendingChanges: ChangePayload[] = [];
@@ -106,7 +135,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
 
   /** Enqueues in one round trip; on failure keeps the requests and retries them every second. */
   async function enqueueAll(requests: EnqueueRequest[]): Promise<void> {
-    if (requests.length === 0) return;
+    if (requests.length === 0 || !mayWrite()) return;
     try {
       await res?.producer.enqueueMany(requests);
       for (const r of requests)
@@ -172,7 +201,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             break;
           case 'remove':
             await flush();
-            await res?.producer.removeWaiting(action.jobId);
+            if (mayWrite()) await res?.producer.removeWaiting(action.jobId);
             break;
           case 'catch_up':
             log.warn(
@@ -193,17 +222,24 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   function runCatchUp(forceFull = false): Promise<void> {
     catchingUp ??= (async () => {
       const r = res;
-      if (r === undefined) return;
+      if (r === undefined || !mayWrite()) return;
       const started = performance.now();
       const full = forceFull || !caughtUpOnce;
-      const result = await catchUp({
-        db: r.db.pool,
-        producer: r.producer,
-        enterpriseId,
-        priorities,
-        overlapMs: config.subscription.catchupOverlapMs,
-        full,
-      });
+      let result;
+      try {
+        result = await catchUp({
+          db: r.db.pool,
+          producer: r.producer,
+          enterpriseId,
+          priorities,
+          overlapMs: config.subscription.catchupOverlapMs,
+          full,
+          gate,
+        });
+      } catch (err) {
+        if (err instanceof NotifydError && err.code === ErrorCodes.LEASE_LOST) return leaseLost(err.message);
+        throw err;
+      }
       caughtUpOnce = true;
       Metrics.catchUpRows().inc(result.enqueued);
       log.info(
@@ -237,6 +273,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
         },
         {
           onState(state, detail) {
+            if (leaseLostAt !== undefined) return; // the status stays lease_lost
             if (state === 'reconnecting') {
               Metrics.realtimeReconnects().inc();
               const limit = rateLimitOf(detail.error);
@@ -274,9 +311,11 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             if (pendingChanges.length === 1) void serial(drainChanges);
           },
           onHealthy() {
-            if (retryBuffer.length > 0 || dropped || res === undefined) return;
-            void advanceWatermark(res.db.pool, enterpriseId, WATERMARK_LAG_MS).catch((err: unknown) =>
-              log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'),
+            if (retryBuffer.length > 0 || dropped || res === undefined || !mayWrite()) return;
+            void advanceWatermark(res.db.pool, enterpriseId, WATERMARK_LAG_MS, gate.token ?? 0).then(
+              (ok) => (ok ? undefined : leaseLost('a newer owner has written the watermark')),
+              (err: unknown) =>
+                log.warn({ event: 'watermark_failed', err: describeError(err) }, 'could not store the watermark'),
             );
           },
           onFailed(error) {

@@ -50,6 +50,8 @@ export interface EngineStats {
 
 /** A job of an enterprise nobody serves is put back this many times (1 s, 2 s, 4 s … 30 s: about 2 min) first. */
 const UNSERVED_RETRIES = 8;
+/** Times a job waits for another job's lease on its row to end before it leaves the row to the sweep. */
+const LEASE_WAITS = 20;
 
 /**
  * Jobs dropped because of their enterprise's state leave no completed record behind: the record would block the
@@ -138,8 +140,9 @@ export class ProcessingEngine {
       concurrency: s.concurrency,
       // queue.rateLimit (a Novu 429) only takes effect when a limiter is configured; this one never binds.
       limiter: { max: 1_000_000, duration: 1000 },
-      lockDuration: s.lockDurationMs ?? 30_000,
-      stalledInterval: s.lockDurationMs ?? 30_000,
+      // A dead worker's jobs are back in the queue within lockDuration + stalledInterval (12 s by default).
+      lockDuration: s.lockDurationMs ?? 8_000,
+      stalledInterval: Math.max(1000, Math.floor((s.lockDurationMs ?? 8_000) / 2)),
       maxStalledCount: 5,
       // the longest a worker blocks waiting for work; it bounds how late a job runs after a rate-limit pause ends
       drainDelay: 1,
@@ -263,6 +266,12 @@ export class ProcessingEngine {
         log.warn({ ...fields, event: 'notification_failed', reason: result.reason }, 'notification failed');
         return result;
       case 'skipped':
+        // Another job holds the row's lease (its worker may have died): look again just after the lease ends
+        // instead of leaving the row to the sweep; a live holder finishes it, and the next look finds it done.
+        if (result.leaseLeftMs !== undefined && job.attemptsStarted <= LEASE_WAITS) {
+          await job.moveToDelayed(Date.now() + Math.min(MAX_DELAY_MS, Math.round(result.leaseLeftMs) + 250), token);
+          throw new DelayedError();
+        }
         count('skipped');
         log.debug({ ...fields, event: 'job_skipped', reason: result.reason }, 'nothing to do for this job');
         return result;

@@ -4,7 +4,11 @@
 // an empty replica) and then repairs at once: every pending row due within a day gets its job back, page after
 // page until the pass is complete, not one bounded pass per interval.
 //
-// States: starting → running ⇄ degraded (the last sweep failed) → stopped; running → repairing → running.
+// With several intake hosts, one leads the sweep (a leader lease per enterprise scope, renewed every round, src/
+// ownership/leader.ts); the others stand by and take over when the leader's lease runs out (3 sweep intervals).
+//
+// States: starting → running ⇄ degraded (the last sweep failed) → stopped; running → repairing → running;
+// running ⇄ standby (another host leads).
 // Messages: { type: 'sweep' } runs one now (tests, operators) and replies with its result.
 import type { Config } from '../../src/config/load.js';
 import { realtimePriorityFor } from '../../src/config/load.js';
@@ -16,6 +20,8 @@ import { Metrics, zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { rowErrorFields, sweep, type SweepResult } from './sweep.js';
 import { bounded } from '../../src/bounded.js';
+import { defaultHostId } from '../../src/ownership/hosts.js';
+import { Leadership, scopeDigest } from '../../src/ownership/leader.js';
 
 export interface SchedulerArgs {
   /** only these enterprises (DAEMON_ENTERPRISE_IDS); undefined = the enabled rows of notify.enterprise */
@@ -43,6 +49,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
     return set === 'OK' && markerSeen;
   }
   let markerSeen = false;
+  let leader: Leadership | undefined;
 
   function runSweep(): Promise<SweepResult> {
     running ??= (async () => {
@@ -110,7 +117,12 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
 
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
+    timer = setTimeout(async () => {
+      if (leader !== undefined && !(await leader.lead())) {
+        ctx.setStatus('standby', { error: null });
+        schedule();
+        return;
+      }
       runSweep()
         .then(
           () => ctx.setStatus('running', { error: null }),
@@ -135,6 +147,14 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         backoffMs: config.deliveryBackoffMs,
       });
       db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-scheduler' });
+      const scope = { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds };
+      leader = new Leadership(
+        producer.redis,
+        config.queuePrefix,
+        `sweep:${scopeDigest(scope)}`,
+        config.hostId ?? defaultHostId(),
+        Math.max(5000, 3 * config.sweepIntervalMs),
+      );
       ctx.setStatus('running', { error: null });
       schedule();
     },
@@ -145,6 +165,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
       stopped = true;
       clearTimeout(timer);
       await bounded(running, 2000);
+      await bounded(leader?.resign(), 1000);
       await Promise.all([producer?.close(), db?.close()]);
     },
   };

@@ -188,8 +188,8 @@ export const variables = {
   },
   LEASE_MS: {
     schema: intIn(1000, 3_600_000),
-    default: '60000',
-    doc: 'how long a claimed notification stays processing before the sweep re-queues it',
+    default: '15000',
+    doc: "lease of a claimed notification, renewed while its attempt runs; a dead worker's row is free this long after",
   },
   NOVU_TIMEOUT_MS: { schema: intIn(100, 300_000), default: '10000', doc: 'per-attempt timeout of a Novu call' },
   DELIVERY_MAX_ATTEMPTS: {
@@ -209,8 +209,8 @@ export const variables = {
   },
   JOB_LOCK_MS: {
     schema: intIn(1000, 600_000),
-    default: '30000',
-    doc: "BullMQ job lock: how soon a dead host's in-flight jobs are taken over",
+    default: '8000',
+    doc: "BullMQ job lock (renewed every half); a dead host's in-flight jobs run again within 1.5 times it",
   },
   NOVU_MAX_RETRY_AFTER_MS: {
     schema: intIn(1000, 3_600_000),

@@ -41,7 +41,7 @@ export type SkipReason =
 export type ClaimResult =
   | { kind: 'claimed'; row: ClaimedRow }
   | { kind: 'not_due'; dueInMs: number }
-  | { kind: 'skipped'; reason: SkipReason; status?: NotificationStatus };
+  | { kind: 'skipped'; reason: SkipReason; status?: NotificationStatus; leaseLeftMs?: number };
 
 export interface ClaimArgs {
   id: string;
@@ -116,12 +116,13 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
 }
 
 async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {
-  const look = await db.query<RowRef & { disabled: boolean; paused: boolean; leased: boolean }>(
+  const look = await db.query<RowRef & { disabled: boolean; paused: boolean; lease_left_ms: number | null }>(
     `select ${routeColumns('n')},
             coalesce((select not e.enabled from notify.enterprise e where e.id = n.enterprise_id), false) as disabled,
             exists (select 1 from notify.enterprise_pause p where p.enterprise_id = n.enterprise_id) as paused,
-            exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version
-                      and d.outcome is null and d.lease_expires_at >= clock_timestamp()) as leased
+            (select (extract(epoch from d.lease_expires_at - clock_timestamp()) * 1000)::float8
+               from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version
+                and d.outcome is null and d.lease_expires_at >= clock_timestamp()) as lease_left_ms
        from notify.ent_notification n where n.id = $1`,
     [args.id],
   );
@@ -132,7 +133,9 @@ async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult>
   if (row.disabled) return { kind: 'skipped', reason: 'enterprise_disabled' };
   if (row.paused) return { kind: 'skipped', reason: 'paused' };
   if (row.due_in_ms !== null && row.due_in_ms > 0) return { kind: 'not_due', dueInMs: row.due_in_ms };
-  if (row.leased) return { kind: 'skipped', reason: 'leased', status: 'processing' };
+  if (row.lease_left_ms !== null) {
+    return { kind: 'skipped', reason: 'leased', status: 'processing', leaseLeftMs: Math.max(0, row.lease_left_ms) };
+  }
   // finished for this arming (sent or failed) while the row still read pending: it is being written right now
   return { kind: 'skipped', reason: 'not_pending', status: row.status };
 }
@@ -189,6 +192,19 @@ export async function markFailed(
        from fin
       where n.id = fin.notification_id and n.status = 'pending' and n.armed_version = fin.armed_version`,
     [args.id, args.owner, clipReason(args.reason), args.transactionId ?? null],
+  );
+  return res.rowCount === 1;
+}
+
+/**
+ * Extends a lease its owner still holds while its attempt runs (a slow Novu call): the lease can then be short, so
+ * a row whose worker died is free again soon. False when the lease is no longer this owner's.
+ */
+export async function renewLease(db: pg.Pool, args: { id: string; owner: string; leaseMs: number }): Promise<boolean> {
+  const res = await db.query(
+    `update notify.delivery set lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
+      where notification_id = $1 and lease_owner = $2 and outcome is null`,
+    [args.id, args.owner, args.leaseMs],
   );
   return res.rowCount === 1;
 }

@@ -68,10 +68,10 @@ export type ReconcileResult =
   | { kind: 'done'; created: CreatedFire[]; fired: number; caughtUp: number; missed: number; olderNotListed: boolean };
 
 /**
- * A fire that runs before its instant by the database's clock (its host's clock is ahead) waits for it; within
- * this much it is simply due (BullMQ's timers are not more precise than that).
+ * A fire that runs before its instant by the database's clock (its host's clock is ahead, or the offset estimate is
+ * a few ms off under load) waits for it, however little early it is: a fire is never recorded before its time.
  */
-const EARLY_TOLERANCE_MS = 250;
+const EARLY_TOLERANCE_MS = 0;
 
 export interface ReconcileArgs {
   ruleId: string;
@@ -131,7 +131,7 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     }
     if (args.throughMs !== undefined && args.throughMs > Number(rule.now_ms) + EARLY_TOLERANCE_MS) {
       await client.query('commit');
-      return { kind: 'early', waitMs: Math.ceil(args.throughMs - Number(rule.now_ms)) };
+      return { kind: 'early', waitMs: Math.max(1, Math.ceil(args.throughMs - Number(rule.now_ms))) };
     }
     const v = validateRule({ cron: rule.cron, timezone: rule.timezone });
     if (!v.ok) {
@@ -176,8 +176,8 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
         created.push({ notificationId: r.id, enterpriseId: rule.enterprise_id, version: r.version, fireAt: r.fire_at });
       const byTime = new Map(ins.rows.map((r) => [r.fire_at.getTime(), r.id]));
       await client.query(
-        `insert into notify.rule_fire (rule_id, fire_at, outcome, notification_id)
-         select $1, f.t, f.o, f.n from unnest($2::timestamptz[], $3::text[], $4::bigint[]) as f(t, o, n)
+        `insert into notify.rule_fire (rule_id, fire_at, outcome, notification_id, recorded_at)
+         select $1, f.t, f.o, f.n, clock_timestamp() from unnest($2::timestamptz[], $3::text[], $4::bigint[]) as f(t, o, n)
          on conflict (rule_id, fire_at) do nothing`,
         [
           rule.id,
@@ -189,8 +189,9 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     }
     if (plan.missed.length > 0) {
       await client.query(
-        `insert into notify.rule_fire (rule_id, fire_at, outcome)
-         select $1, t, 'missed' from unnest($2::timestamptz[]) as t on conflict (rule_id, fire_at) do nothing`,
+        `insert into notify.rule_fire (rule_id, fire_at, outcome, recorded_at)
+         select $1, t, 'missed', clock_timestamp() from unnest($2::timestamptz[]) as t
+         on conflict (rule_id, fire_at) do nothing`,
         [rule.id, plan.missed.map((t) => new Date(t))],
       );
     }

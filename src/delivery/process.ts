@@ -9,6 +9,7 @@ import {
   markFailed,
   markRetrying,
   markSent,
+  renewLease,
   rowRef,
   type ClaimArgs,
   type ClaimResult,
@@ -56,7 +57,7 @@ export type ProcessResult = ProcessTelemetry &
   (
     | { kind: 'sent'; transactionId: string; replayed: boolean }
     | { kind: 'failed'; reason: string }
-    | { kind: 'skipped'; reason: string }
+    | { kind: 'skipped'; reason: string; leaseLeftMs?: number }
     | { kind: 'not_due'; dueInMs: number }
     | { kind: 'retry'; reason: string }
     | { kind: 'rate_limited'; retryAfterMs: number; reason: string; clampedFromMs?: number }
@@ -75,7 +76,10 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   const claimArgs = { id: task.job.notificationId, enterpriseId: task.job.enterpriseId, owner, leaseMs: deps.leaseMs };
   const claimed = await (deps.writes?.claim(claimArgs) ?? claim(deps.db, claimArgs));
   if (claimed.kind === 'not_due') return { kind: 'not_due', dueInMs: claimed.dueInMs };
-  if (claimed.kind === 'skipped') return { kind: 'skipped', reason: claimed.reason };
+  if (claimed.kind === 'skipped') {
+    const { reason, leaseLeftMs } = claimed;
+    return leaseLeftMs === undefined ? { kind: 'skipped', reason } : { kind: 'skipped', reason, leaseLeftMs };
+  }
   const row = claimed.row;
   const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
 
@@ -95,14 +99,24 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   if (!validation.ok) return fail(deps, row.id, owner, validation.reason);
 
   const claimedAt = performance.now();
-  const outcome = await deps.novu.trigger({
-    enterpriseId: row.enterprise_id,
-    notificationId: row.id,
-    transactionId: key,
-    workflowId: row.workflow_id,
-    recipients: row.recipients,
-    payload: row.payload as Record<string, unknown>,
-  });
+  // The lease is short (LEASE_MS): a call slower than a third of it renews it, so it never lapses under a live one.
+  const renewal = setInterval(
+    () => void renewLease(deps.db, { id: row.id, owner, leaseMs: deps.leaseMs }).catch(() => undefined),
+    Math.max(100, Math.floor(deps.leaseMs / 3)),
+  );
+  let outcome: Awaited<ReturnType<NovuDelivery['trigger']>>;
+  try {
+    outcome = await deps.novu.trigger({
+      enterpriseId: row.enterprise_id,
+      notificationId: row.id,
+      transactionId: key,
+      workflowId: row.workflow_id,
+      recipients: row.recipients,
+      payload: row.payload as Record<string, unknown>,
+    });
+  } finally {
+    clearInterval(renewal);
+  }
   deps.afterTrigger?.();
   const result = await record(task, deps, owner, outcome, row.failing_for_ms);
   const calls = [outcome.call, ...(result.calls ?? [])];

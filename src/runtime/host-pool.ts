@@ -119,6 +119,11 @@ export class HostPool {
     );
   }
 
+  /** Shares a value with every actor of every host (ThreadHost.share). */
+  share(key: string, value: unknown): void {
+    for (const host of this.hosts) host.share(key, value);
+  }
+
   async stopActor(actorId: string, reason = 'removed'): Promise<void> {
     const host = this.#placement.get(actorId);
     if (host === undefined) throw notifydError(Errors.ACTOR_NOT_FOUND, 'actor', actorId, `pool ${this.id}`);

@@ -109,6 +109,17 @@ export class HostRun implements ChildRun {
     return d.promise;
   }
 
+  /** Sends a command that needs no answer; false when the thread is gone or the value cannot be cloned. */
+  send(cmd: HostCommand): boolean {
+    if (this.state === 'exited') return false;
+    try {
+      this.worker.postMessage(cmd);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   stop(reason: string, timeoutMs: number): Promise<void> {
     this.#stopping ??= this.#stop(reason, timeoutMs);
     return this.#stopping;

@@ -18,6 +18,7 @@ import { createLogger, flushLogsSync, setRootLogger } from '../log/logger.js';
 import { factoryOf, type ActorFactory } from './actor.js';
 import { ActorCell, type CellHost, type Incarnation } from './actor-cell.js';
 import { serializeError } from './mailbox.js';
+import { setShared } from './shared.js';
 import type { HostCommand, HostEvent, HostWorkerData } from './types.js';
 
 const EXIT_FATAL = 70; // EX_SOFTWARE
@@ -154,6 +155,10 @@ async function onCommand(cmd: HostCommand): Promise<void> {
         if (cells.get(cmd.id) === cell) cells.delete(cmd.id);
       }
       post({ t: 'actor-stopped', req: cmd.req, id: cmd.id });
+      return;
+    }
+    case 'share': {
+      setShared(cmd.key, cmd.value);
       return;
     }
     case 'metrics': {

@@ -26,6 +26,7 @@ export {
   type SupervisorOptions,
   type SupervisorState,
 } from './supervisor.js';
+export { onShared, sharedValue } from './shared.js';
 export { ThreadHost, type ActorRef, type HostState, type ThreadHostOptions } from './thread-host.js';
 export type {
   ActorSpec,

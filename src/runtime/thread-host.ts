@@ -83,6 +83,7 @@ export class ThreadHost extends EventEmitter {
   readonly log: Logger;
   readonly #opts: ThreadHostOptions;
   readonly #records = new Map<string, ActorRecord>();
+  readonly #shared = new Map<string, unknown>();
   #run: HostRun | undefined;
   #state: HostState = 'idle';
   #incarnations = 0;
@@ -183,6 +184,8 @@ export class ThreadHost extends EventEmitter {
     try {
       if (ctx?.signal.aborted) abort();
       await run.ready;
+      // shared values first: the port keeps order, so every actor starts with them
+      for (const [key, value] of this.#shared) run.send({ t: 'share', key, value });
       const records = [...this.#records.values()];
       await mapLimit(records, o.spawnConcurrency ?? 16, (r) =>
         run.state === 'serving' && this.#records.get(r.spec.id) === r
@@ -223,6 +226,16 @@ export class ThreadHost extends EventEmitter {
     if (run === undefined) return;
     this.#markStopping(run);
     await run.stop('shutdown', timeoutMs);
+  }
+
+  /**
+   * Shares a value with every actor of this host's thread (sharedValue(key) in the thread), now and after every
+   * thread restart, before its actors start again. The newest value per key wins.
+   */
+  share(key: string, value: unknown): void {
+    this.#shared.set(key, value);
+    const run = this.#run;
+    if (run !== undefined && run.state === 'serving') run.send({ t: 'share', key, value });
   }
 
   /** Adds an actor; resolves with its status after its first start attempt (or `pending` when no thread runs). */

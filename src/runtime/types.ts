@@ -114,6 +114,8 @@ export type HostCommand =
   | { t: 'spawn'; req: number; spec: ActorSpec; port: MessagePort; restartsBase: number }
   | { t: 'stop-actor'; req: number; id: string; reason: string; timeoutMs: number }
   | { t: 'metrics'; req: number }
+  /** a value for every actor of the thread (src/runtime/shared.ts) */
+  | { t: 'share'; key: string; value: unknown }
   | { t: 'shutdown'; reason: string; timeoutMs: number };
 
 /** Status fields a thread reports for one actor. */
