@@ -139,7 +139,8 @@ export const Errors = Object.freeze({
   SUPERVISOR_INTENSITY_EXCEEDED: def(
     'NTF_ERR_SUPERVISOR_INTENSITY_EXCEEDED',
     'supervisor %s: %d restarts within %d ms (intensity %d); last: %s',
-    "restarts exceeded a supervisor's intensity: it stops its children and fails (at the root, the process exits non-zero)",
+    "restarts exceeded a supervisor's intensity: it stops its children and fails " +
+      '(at the root, the process exits non-zero)',
   ),
   SUPERVISOR_CHILD_EXISTS: def(
     'NTF_ERR_SUPERVISOR_CHILD_EXISTS',

@@ -40,27 +40,30 @@ async function failure(p: Promise<unknown>): Promise<NovuError> {
 const header = (res: { headers: Record<string, string[]> }, name: string) => res.headers[name]?.[0];
 
 describe('novu stand-in plan limits with the real @novu/api SDK', () => {
-  it("gives each plan Novu's trigger limit, 10 % burst and service level in RateLimit-*; none when unlimited", async (t) => {
-    const plans = [
-      ['free', '300', '330', 'free'],
-      ['pro', '1200', '1320', 'pro'],
-      ['team', '3000', '3300', 'business'],
-      ['enterprise', '30000', '33000', 'enterprise'],
-    ] as const;
-    for (const [profile, limit, burst, level] of plans) {
-      const novu = await standin(t, { profile });
-      const res = await sdk(novu).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
-      assert.equal(header(res, 'ratelimit-limit'), limit, profile);
-      assert.equal(header(res, 'ratelimit-remaining'), String(Number(burst) - 1), profile);
-      assert.equal(
-        header(res, 'ratelimit-policy'),
-        `${limit};w=5;burst=${burst};comment="token bucket";category="trigger";cost="single";serviceLevel="${level}"`,
-      );
-    }
-    const open = await standin(t);
-    const res = await sdk(open).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
-    assert.equal(header(res, 'ratelimit-limit'), undefined, 'unlimited: no limiter, as self-hosted Novu');
-  });
+  it(
+    "gives each plan Novu's trigger limit, 10 % burst and service level in RateLimit-*; " + 'none when unlimited',
+    async (t) => {
+      const plans = [
+        ['free', '300', '330', 'free'],
+        ['pro', '1200', '1320', 'pro'],
+        ['team', '3000', '3300', 'business'],
+        ['enterprise', '30000', '33000', 'enterprise'],
+      ] as const;
+      for (const [profile, limit, burst, level] of plans) {
+        const novu = await standin(t, { profile });
+        const res = await sdk(novu).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
+        assert.equal(header(res, 'ratelimit-limit'), limit, profile);
+        assert.equal(header(res, 'ratelimit-remaining'), String(Number(burst) - 1), profile);
+        assert.equal(
+          header(res, 'ratelimit-policy'),
+          `${limit};w=5;burst=${burst};comment="token bucket";category="trigger";cost="single";serviceLevel="${level}"`,
+        );
+      }
+      const open = await standin(t);
+      const res = await sdk(open).trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
+      assert.equal(header(res, 'ratelimit-limit'), undefined, 'unlimited: no limiter, as self-hosted Novu');
+    },
+  );
 
   it('charges 100 tokens a bulk or broadcast and 1 a trigger: three bulks per Free burst, then 429', async (t) => {
     const clock = 5_000_000;
@@ -143,25 +146,28 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     );
   });
 
-  it('without idempotency only the transactionId dedups, not atomically: repeats within the race window pass', async (t) => {
-    let clock = 9_000_000;
-    const novu = await standin(t, { idempotency: false, transactionIdRaceMs: 200, now: () => clock });
-    const api = sdk(novu);
-    const body = { workflowId: 'welcome', to: 'sub-1', transactionId: 'tx-race' };
-    await api.trigger(body, 'k-1', NO_RETRY);
-    clock += 150;
-    await api.trigger(body, 'k-1', NO_RETRY);
-    clock += 100;
-    const late = await api.trigger(body, 'k-1', NO_RETRY);
-    assert.equal(late.result.transactionId, 'tx-race');
-    assert.equal(header(late, 'idempotency-replay'), undefined, 'the key is not looked at');
-    assert.equal(novu.deliveriesFor('tx-race').length, 2, 'the repeat 150 ms later was delivered again');
-    assert.deepEqual(
-      novu.ignored().map((i) => i.transactionId),
-      ['tx-race'],
-      'the one 250 ms later was caught',
-    );
-  });
+  it(
+    'without idempotency only the transactionId dedups, not atomically: ' + 'repeats within the race window pass',
+    async (t) => {
+      let clock = 9_000_000;
+      const novu = await standin(t, { idempotency: false, transactionIdRaceMs: 200, now: () => clock });
+      const api = sdk(novu);
+      const body = { workflowId: 'welcome', to: 'sub-1', transactionId: 'tx-race' };
+      await api.trigger(body, 'k-1', NO_RETRY);
+      clock += 150;
+      await api.trigger(body, 'k-1', NO_RETRY);
+      clock += 100;
+      const late = await api.trigger(body, 'k-1', NO_RETRY);
+      assert.equal(late.result.transactionId, 'tx-race');
+      assert.equal(header(late, 'idempotency-replay'), undefined, 'the key is not looked at');
+      assert.equal(novu.deliveriesFor('tx-race').length, 2, 'the repeat 150 ms later was delivered again');
+      assert.deepEqual(
+        novu.ignored().map((i) => i.transactionId),
+        ['tx-race'],
+        'the one 250 ms later was caught',
+      );
+    },
+  );
 
   it('with replayServerErrors a server error is cached under the key and every retry gets it back', async (t) => {
     const novu = await standin(t, { idempotency: { replayServerErrors: true } });
@@ -183,46 +189,49 @@ describe('novu stand-in plan limits with the real @novu/api SDK', () => {
     assert.equal((await api.trigger({ workflowId: 'welcome', to: 'sub-1' }, 'k-new')).result.status, 'processed');
   });
 
-  it('counts requests, tokens, events and 429s per environment and tenant, also at GET /_standin/counters', async (t) => {
-    const clock = 11_000_000;
-    const novu = await standin(t, { workflows: ['welcome', { id: 'held', delayMs: 60_000 }], now: () => clock });
-    const api = sdk(novu);
-    await api.trigger({ workflowId: 'welcome', to: 'a', tenant: 'ent1' }, undefined, NO_RETRY);
-    await api.trigger({ workflowId: 'held', to: 'b', tenant: 'ent1', transactionId: 'h-1' }, undefined, NO_RETRY);
-    await api.triggerBulk(
-      {
-        events: [
-          { workflowId: 'welcome', to: 'c', tenant: 'ent1' },
-          { workflowId: 'welcome', to: 'd', tenant: 'ent2' },
-        ],
-      },
-      undefined,
-      NO_RETRY,
-    );
-    await api.cancel('h-1', undefined, NO_RETRY);
-    const res = await fetch(`${novu.url}/_standin/counters`);
-    assert.equal(res.status, 200);
-    const c = (await res.json()) as NovuCounters;
-    assert.deepEqual(c.environments, novu.counters().environments, 'the endpoint shows what counters() returns');
-    assert.equal(c.service, 'novu');
-    assert.equal(c.rateLimit, null);
-    assert.deepEqual(c.environments['default'], {
-      requests: 4,
-      tokens: 103,
-      events: 4,
-      throttled: 0,
-      byRoute: { trigger: 2, bulk: 1, cancel: 1 },
-    });
-    assert.deepEqual(c.tenants['ent1'], { requests: 3, tokens: 52, events: 3, throttled: 0 });
-    assert.deepEqual(c.tenants['ent2'], { requests: 1, tokens: 50, events: 1, throttled: 0 });
-    assert.ok(!JSON.stringify(c).includes(DEFAULT_NOVU_API_KEY), 'no API key in the counters');
+  it(
+    'counts requests, tokens, events and 429s per environment and tenant, ' + 'also at GET /_standin/counters',
+    async (t) => {
+      const clock = 11_000_000;
+      const novu = await standin(t, { workflows: ['welcome', { id: 'held', delayMs: 60_000 }], now: () => clock });
+      const api = sdk(novu);
+      await api.trigger({ workflowId: 'welcome', to: 'a', tenant: 'ent1' }, undefined, NO_RETRY);
+      await api.trigger({ workflowId: 'held', to: 'b', tenant: 'ent1', transactionId: 'h-1' }, undefined, NO_RETRY);
+      await api.triggerBulk(
+        {
+          events: [
+            { workflowId: 'welcome', to: 'c', tenant: 'ent1' },
+            { workflowId: 'welcome', to: 'd', tenant: 'ent2' },
+          ],
+        },
+        undefined,
+        NO_RETRY,
+      );
+      await api.cancel('h-1', undefined, NO_RETRY);
+      const res = await fetch(`${novu.url}/_standin/counters`);
+      assert.equal(res.status, 200);
+      const c = (await res.json()) as NovuCounters;
+      assert.deepEqual(c.environments, novu.counters().environments, 'the endpoint shows what counters() returns');
+      assert.equal(c.service, 'novu');
+      assert.equal(c.rateLimit, null);
+      assert.deepEqual(c.environments['default'], {
+        requests: 4,
+        tokens: 103,
+        events: 4,
+        throttled: 0,
+        byRoute: { trigger: 2, bulk: 1, cancel: 1 },
+      });
+      assert.deepEqual(c.tenants['ent1'], { requests: 3, tokens: 52, events: 3, throttled: 0 });
+      assert.deepEqual(c.tenants['ent2'], { requests: 1, tokens: 50, events: 1, throttled: 0 });
+      assert.ok(!JSON.stringify(c).includes(DEFAULT_NOVU_API_KEY), 'no API key in the counters');
 
-    const limited = await standin(t, { rateLimit: { rps: 1 }, now: () => clock });
-    const l = sdk(limited);
-    const ent2 = { workflowId: 'welcome', to: 'a', tenant: 'ent2' };
-    for (let i = 0; i < 5; i++) await l.trigger(ent2, undefined, NO_RETRY);
-    await failure(l.trigger(ent2, undefined, NO_RETRY));
-    assert.deepEqual(limited.counters().tenants['ent2'], { requests: 6, tokens: 5, events: 5, throttled: 1 });
-    assert.equal(limited.counters().rateLimit?.rps, 1);
-  });
+      const limited = await standin(t, { rateLimit: { rps: 1 }, now: () => clock });
+      const l = sdk(limited);
+      const ent2 = { workflowId: 'welcome', to: 'a', tenant: 'ent2' };
+      for (let i = 0; i < 5; i++) await l.trigger(ent2, undefined, NO_RETRY);
+      await failure(l.trigger(ent2, undefined, NO_RETRY));
+      assert.deepEqual(limited.counters().tenants['ent2'], { requests: 6, tokens: 5, events: 5, throttled: 1 });
+      assert.equal(limited.counters().rateLimit?.rps, 1);
+    },
+  );
 });

@@ -48,92 +48,102 @@ const bodyOf = (err: NovuError): Record<string, unknown> => JSON.parse(err.body)
 const statuses = (novu: NovuStandin): (number | null)[] => novu.requests().map((r) => r.status);
 
 describe('novu stand-in with the real @novu/api SDK', () => {
-  it('answers a trigger with {acknowledged, processed, transactionId} and records one delivery with workflow, recipients, payload and tenant', async (t) => {
-    const novu = await standin(t);
-    const res = await client(novu).trigger(
-      {
-        workflowId: 'welcome',
-        to: [{ subscriberId: 'sub-1', email: 'a@example.com' }, 'sub-2'],
-        payload: { title: 'Hi', n: 1 },
-        tenant: 'ent1',
-        transactionId: 'tx-1',
-      },
-      'key-1',
-    );
-    assert.deepEqual(res.result, { acknowledged: true, status: 'processed', transactionId: 'tx-1' });
-    assert.deepEqual(res.headers['idempotency-key'], ['key-1']);
-    const [d, ...more] = novu.deliveries();
-    assert.equal(more.length, 0);
-    assert.equal(d?.kind, 'trigger');
-    assert.equal(d?.workflow, 'welcome');
-    assert.deepEqual(d?.to, [{ subscriberId: 'sub-1', email: 'a@example.com' }, 'sub-2']);
-    assert.deepEqual(d?.payload, { title: 'Hi', n: 1 });
-    assert.equal(d?.tenantId, 'ent1');
-    assert.equal(d?.transactionId, 'tx-1');
-    assert.equal(d?.idempotencyKey, 'key-1');
-    const [req] = novu.requests();
-    assert.equal(req?.method, 'POST');
-    assert.equal(req?.path, '/v1/events/trigger');
-    assert.equal(req?.headers['authorization'], `ApiKey ${DEFAULT_NOVU_API_KEY}`);
-    assert.equal((req?.body as { name?: string }).name, 'welcome', 'the SDK renames workflowId to name');
-    assert.equal(req?.responseHeaders['content-type'], 'application/json; charset=utf-8');
-  });
+  it(
+    'answers a trigger with {acknowledged, processed, transactionId} ' +
+      'and records one delivery with workflow, recipients, payload and tenant',
+    async (t) => {
+      const novu = await standin(t);
+      const res = await client(novu).trigger(
+        {
+          workflowId: 'welcome',
+          to: [{ subscriberId: 'sub-1', email: 'a@example.com' }, 'sub-2'],
+          payload: { title: 'Hi', n: 1 },
+          tenant: 'ent1',
+          transactionId: 'tx-1',
+        },
+        'key-1',
+      );
+      assert.deepEqual(res.result, { acknowledged: true, status: 'processed', transactionId: 'tx-1' });
+      assert.deepEqual(res.headers['idempotency-key'], ['key-1']);
+      const [d, ...more] = novu.deliveries();
+      assert.equal(more.length, 0);
+      assert.equal(d?.kind, 'trigger');
+      assert.equal(d?.workflow, 'welcome');
+      assert.deepEqual(d?.to, [{ subscriberId: 'sub-1', email: 'a@example.com' }, 'sub-2']);
+      assert.deepEqual(d?.payload, { title: 'Hi', n: 1 });
+      assert.equal(d?.tenantId, 'ent1');
+      assert.equal(d?.transactionId, 'tx-1');
+      assert.equal(d?.idempotencyKey, 'key-1');
+      const [req] = novu.requests();
+      assert.equal(req?.method, 'POST');
+      assert.equal(req?.path, '/v1/events/trigger');
+      assert.equal(req?.headers['authorization'], `ApiKey ${DEFAULT_NOVU_API_KEY}`);
+      assert.equal((req?.body as { name?: string }).name, 'welcome', 'the SDK renames workflowId to name');
+      assert.equal(req?.responseHeaders['content-type'], 'application/json; charset=utf-8');
+    },
+  );
 
-  it('wraps every success in {data} with 201 for POST and 200 for DELETE, and always answers application/json', async (t) => {
-    const novu = await standin(t);
-    const post = await fetch(`${novu.url}/v1/events/trigger`, {
-      method: 'POST',
-      body: JSON.stringify({ name: 'welcome', to: 'sub-1' }),
-      headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}`, 'content-type': 'application/json' },
-    });
-    assert.equal(post.status, 201);
-    assert.match(post.headers.get('content-type') ?? '', /^application\/json/);
-    const posted = (await post.json()) as { data: { transactionId: string } };
-    assert.deepEqual(Object.keys(posted), ['data']);
-    const del = await fetch(`${novu.url}/v1/events/trigger/${posted.data.transactionId}`, {
-      method: 'DELETE',
-      headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}` },
-    });
-    assert.equal(del.status, 200);
-    assert.deepEqual(await del.json(), { data: false });
-    const missing = await fetch(`${novu.url}/v1/nowhere`, { method: 'POST' });
-    assert.equal(missing.status, 404);
-    assert.match(missing.headers.get('content-type') ?? '', /^application\/json/);
-    assert.deepEqual(Object.keys((await missing.json()) as object).sort(), [
-      'error',
-      'message',
-      'path',
-      'statusCode',
-      'timestamp',
-    ]);
-  });
+  it(
+    'wraps every success in {data} with 201 for POST and 200 for DELETE, ' + 'and always answers application/json',
+    async (t) => {
+      const novu = await standin(t);
+      const post = await fetch(`${novu.url}/v1/events/trigger`, {
+        method: 'POST',
+        body: JSON.stringify({ name: 'welcome', to: 'sub-1' }),
+        headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}`, 'content-type': 'application/json' },
+      });
+      assert.equal(post.status, 201);
+      assert.match(post.headers.get('content-type') ?? '', /^application\/json/);
+      const posted = (await post.json()) as { data: { transactionId: string } };
+      assert.deepEqual(Object.keys(posted), ['data']);
+      const del = await fetch(`${novu.url}/v1/events/trigger/${posted.data.transactionId}`, {
+        method: 'DELETE',
+        headers: { authorization: `ApiKey ${DEFAULT_NOVU_API_KEY}` },
+      });
+      assert.equal(del.status, 200);
+      assert.deepEqual(await del.json(), { data: false });
+      const missing = await fetch(`${novu.url}/v1/nowhere`, { method: 'POST' });
+      assert.equal(missing.status, 404);
+      assert.match(missing.headers.get('content-type') ?? '', /^application\/json/);
+      assert.deepEqual(Object.keys((await missing.json()) as object).sort(), [
+        'error',
+        'message',
+        'path',
+        'statusCode',
+        'timestamp',
+      ]);
+    },
+  );
 
-  it('answers a bulk trigger with one result per event in request order, failures as status "error" items', async (t) => {
-    const novu = await standin(t, { workflows: ['welcome', { id: 'paused', status: 'trigger_not_active' }] });
-    const res = await client(novu).triggerBulk({
-      events: [
-        { workflowId: 'welcome', to: 'sub-1', payload: { i: 0 }, transactionId: 'b-0' },
-        { workflowId: 'nope', to: 'sub-2', payload: { i: 1 } },
-        { workflowId: 'welcome', to: 'sub-3', tenant: 'ghost' },
-        { workflowId: 'paused', to: 'sub-4' },
-        { workflowId: 'welcome', to: 'sub-5', payload: { i: 4 }, transactionId: 'b-4' },
-      ],
-    });
-    assert.deepEqual(res.result, [
-      { acknowledged: true, status: 'processed', transactionId: 'b-0' },
-      { acknowledged: true, status: 'error', error: ['workflow_not_found'] },
-      { acknowledged: true, status: 'no_tenant_found' },
-      { acknowledged: true, status: 'trigger_not_active' },
-      { acknowledged: true, status: 'processed', transactionId: 'b-4' },
-    ]);
-    assert.deepEqual(
-      novu.deliveries().map((d) => [d.kind, d.transactionId, d.to]),
-      [
-        ['bulk', 'b-0', ['sub-1']],
-        ['bulk', 'b-4', ['sub-5']],
-      ],
-    );
-  });
+  it(
+    'answers a bulk trigger with one result per event in request order, ' + 'failures as status "error" items',
+    async (t) => {
+      const novu = await standin(t, { workflows: ['welcome', { id: 'paused', status: 'trigger_not_active' }] });
+      const res = await client(novu).triggerBulk({
+        events: [
+          { workflowId: 'welcome', to: 'sub-1', payload: { i: 0 }, transactionId: 'b-0' },
+          { workflowId: 'nope', to: 'sub-2', payload: { i: 1 } },
+          { workflowId: 'welcome', to: 'sub-3', tenant: 'ghost' },
+          { workflowId: 'paused', to: 'sub-4' },
+          { workflowId: 'welcome', to: 'sub-5', payload: { i: 4 }, transactionId: 'b-4' },
+        ],
+      });
+      assert.deepEqual(res.result, [
+        { acknowledged: true, status: 'processed', transactionId: 'b-0' },
+        { acknowledged: true, status: 'error', error: ['workflow_not_found'] },
+        { acknowledged: true, status: 'no_tenant_found' },
+        { acknowledged: true, status: 'trigger_not_active' },
+        { acknowledged: true, status: 'processed', transactionId: 'b-4' },
+      ]);
+      assert.deepEqual(
+        novu.deliveries().map((d) => [d.kind, d.transactionId, d.to]),
+        [
+          ['bulk', 'b-0', ['sub-1']],
+          ['bulk', 'b-4', ['sub-5']],
+        ],
+      );
+    },
+  );
 
   it('answers a broadcast as processed and records it as a broadcast delivery', async (t) => {
     const novu = await standin(t);
@@ -146,69 +156,81 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     );
   });
 
-  it('cancels a delivery held by a delayed workflow (true, never delivered) but answers false for unknown or already delivered ids', async (t) => {
-    const novu = await standin(t, { workflows: ['welcome', { id: 'digest', delayMs: 300 }] });
-    const sdk = client(novu);
-    await sdk.trigger({ workflowId: 'digest', to: 'sub-1', transactionId: 'held-a' });
-    await sdk.trigger({ workflowId: 'digest', to: 'sub-1', transactionId: 'held-b' });
-    await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'sent-now' });
-    assert.equal(novu.held().length, 2);
-    assert.equal((await sdk.cancel('held-a')).result, true);
-    assert.equal((await sdk.cancel('held-a')).result, false, 'already cancelled');
-    assert.equal((await sdk.cancel('never-seen')).result, false);
-    assert.equal((await sdk.cancel('sent-now')).result, false, 'an immediate delivery cannot be recalled');
-    await novu.waitForDeliveries(2, 3000);
-    assert.equal((await sdk.cancel('held-b')).result, false, 'delivered after its delay');
-    assert.deepEqual(
-      novu
-        .deliveries()
-        .map((d) => d.transactionId)
-        .sort(),
-      ['held-b', 'sent-now'],
-    );
-    assert.deepEqual(
-      novu.cancelled().map((d) => d.transactionId),
-      ['held-a'],
-    );
-  });
+  it(
+    'cancels a delivery held by a delayed workflow (true, never delivered) ' +
+      'but answers false for unknown or already delivered ids',
+    async (t) => {
+      const novu = await standin(t, { workflows: ['welcome', { id: 'digest', delayMs: 300 }] });
+      const sdk = client(novu);
+      await sdk.trigger({ workflowId: 'digest', to: 'sub-1', transactionId: 'held-a' });
+      await sdk.trigger({ workflowId: 'digest', to: 'sub-1', transactionId: 'held-b' });
+      await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'sent-now' });
+      assert.equal(novu.held().length, 2);
+      assert.equal((await sdk.cancel('held-a')).result, true);
+      assert.equal((await sdk.cancel('held-a')).result, false, 'already cancelled');
+      assert.equal((await sdk.cancel('never-seen')).result, false);
+      assert.equal((await sdk.cancel('sent-now')).result, false, 'an immediate delivery cannot be recalled');
+      await novu.waitForDeliveries(2, 3000);
+      assert.equal((await sdk.cancel('held-b')).result, false, 'delivered after its delay');
+      assert.deepEqual(
+        novu
+          .deliveries()
+          .map((d) => d.transactionId)
+          .sort(),
+        ['held-b', 'sent-now'],
+      );
+      assert.deepEqual(
+        novu.cancelled().map((d) => d.transactionId),
+        ['held-a'],
+      );
+    },
+  );
 
-  it('refuses a wrong API key with 401 "API Key not found" (not retried) and names a missing or foreign scheme', async (t) => {
-    const novu = await standin(t);
-    const err = await failure(client(novu, { secretKey: 'wrong-key' }).trigger({ workflowId: 'welcome', to: 'sub-1' }));
-    assert.equal(err.statusCode, 401);
-    assert.equal(bodyOf(err)['message'], 'API Key not found');
-    assert.equal(err.message, 'API Key not found', 'the SDK parses it as an ErrorDto');
-    assert.equal(novu.requests().length, 1);
-    const call = async (authorization?: string): Promise<unknown> => {
-      const r = await fetch(`${novu.url}/v1/events/trigger`, {
-        method: 'POST',
-        body: '{}',
-        headers: authorization === undefined ? {} : { authorization },
-      });
-      assert.equal(r.status, 401);
-      return ((await r.json()) as { message: unknown }).message;
-    };
-    assert.equal(await call(), 'Missing authorization header');
-    assert.equal(await call('Basic abc'), 'Invalid authentication scheme: "Basic"');
-    assert.equal(await call('ApiKey '), 'Unauthorized');
-    assert.equal(novu.deliveries().length, 0);
-  });
+  it(
+    'refuses a wrong API key with 401 "API Key not found" (not retried) ' + 'and names a missing or foreign scheme',
+    async (t) => {
+      const novu = await standin(t);
+      const err = await failure(
+        client(novu, { secretKey: 'wrong-key' }).trigger({ workflowId: 'welcome', to: 'sub-1' }),
+      );
+      assert.equal(err.statusCode, 401);
+      assert.equal(bodyOf(err)['message'], 'API Key not found');
+      assert.equal(err.message, 'API Key not found', 'the SDK parses it as an ErrorDto');
+      assert.equal(novu.requests().length, 1);
+      const call = async (authorization?: string): Promise<unknown> => {
+        const r = await fetch(`${novu.url}/v1/events/trigger`, {
+          method: 'POST',
+          body: '{}',
+          headers: authorization === undefined ? {} : { authorization },
+        });
+        assert.equal(r.status, 401);
+        return ((await r.json()) as { message: unknown }).message;
+      };
+      assert.equal(await call(), 'Missing authorization header');
+      assert.equal(await call('Basic abc'), 'Invalid authentication scheme: "Basic"');
+      assert.equal(await call('ApiKey '), 'Unauthorized');
+      assert.equal(novu.deliveries().length, 0);
+    },
+  );
 
-  it("answers an unknown workflow with 422 workflow_not_found in Novu's error shape and delivers nothing", async (t) => {
-    const novu = await standin(t);
-    const err = await failure(client(novu).trigger({ workflowId: 'unknown-wf', to: 'sub-1' }));
-    assert.equal(err.statusCode, 422);
-    const body = bodyOf(err);
-    assert.equal(body['message'], 'workflow_not_found');
-    assert.equal(body['error'], 'Unprocessable Entity');
-    assert.equal(body['path'], '/v1/events/trigger');
-    assert.equal(typeof body['timestamp'], 'string');
-    // Novu's real 422 has no `errors` map, which the SDK's ValidationErrorDto requires: it surfaces as
-    // ResponseValidationError. Callers must branch on statusCode, not on the error class.
-    assert.equal(err.name, 'ResponseValidationError');
-    assert.equal(novu.requests().length, 1, '422 is not retried');
-    assert.equal(novu.deliveries().length, 0);
-  });
+  it(
+    "answers an unknown workflow with 422 workflow_not_found in Novu's error shape " + 'and delivers nothing',
+    async (t) => {
+      const novu = await standin(t);
+      const err = await failure(client(novu).trigger({ workflowId: 'unknown-wf', to: 'sub-1' }));
+      assert.equal(err.statusCode, 422);
+      const body = bodyOf(err);
+      assert.equal(body['message'], 'workflow_not_found');
+      assert.equal(body['error'], 'Unprocessable Entity');
+      assert.equal(body['path'], '/v1/events/trigger');
+      assert.equal(typeof body['timestamp'], 'string');
+      // Novu's real 422 has no `errors` map, which the SDK's ValidationErrorDto requires: it surfaces as
+      // ResponseValidationError. Callers must branch on statusCode, not on the error class.
+      assert.equal(err.name, 'ResponseValidationError');
+      assert.equal(novu.requests().length, 1, '422 is not retried');
+      assert.equal(novu.deliveries().length, 0);
+    },
+  );
 
   it('acknowledges an unknown tenant as no_tenant_found without a transactionId and delivers nothing', async (t) => {
     const novu = await standin(t);
@@ -221,22 +243,25 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 0);
   });
 
-  it('replays a repeated Idempotency-Key from the cache with Idempotency-Replay: true and does not deliver twice', async (t) => {
-    const novu = await standin(t);
-    const sdk = client(novu);
-    const body = { workflowId: 'welcome', to: 'sub-1', payload: { n: 1 } };
-    const first = await sdk.trigger(body, 'idem-1');
-    const second = await sdk.trigger(body, 'idem-1');
-    assert.deepEqual(second.result, first.result, 'same generated transactionId: the first answer, replayed');
-    assert.deepEqual(second.headers['idempotency-replay'], ['true']);
-    assert.deepEqual(second.headers['idempotency-key'], ['idem-1']);
-    assert.equal(first.headers['idempotency-replay'], undefined);
-    assert.equal(novu.deliveries().length, 1);
-    assert.deepEqual(
-      novu.requests().map((r) => r.replay),
-      [false, true],
-    );
-  });
+  it(
+    'replays a repeated Idempotency-Key from the cache with Idempotency-Replay: true ' + 'and does not deliver twice',
+    async (t) => {
+      const novu = await standin(t);
+      const sdk = client(novu);
+      const body = { workflowId: 'welcome', to: 'sub-1', payload: { n: 1 } };
+      const first = await sdk.trigger(body, 'idem-1');
+      const second = await sdk.trigger(body, 'idem-1');
+      assert.deepEqual(second.result, first.result, 'same generated transactionId: the first answer, replayed');
+      assert.deepEqual(second.headers['idempotency-replay'], ['true']);
+      assert.deepEqual(second.headers['idempotency-key'], ['idem-1']);
+      assert.equal(first.headers['idempotency-replay'], undefined);
+      assert.equal(novu.deliveries().length, 1);
+      assert.deepEqual(
+        novu.requests().map((r) => r.replay),
+        [false, true],
+      );
+    },
+  );
 
   it('refuses the same Idempotency-Key with a different body with 422', async (t) => {
     const novu = await standin(t);
@@ -257,25 +282,29 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 0);
   });
 
-  it('answers a concurrent request with the same key 409 + Retry-After: 1; the SDK waits and ends with one delivery', async (t) => {
-    const novu = await standin(t);
-    novu.faults.latency(300, { count: 1, phase: 'processing' });
-    const sdk = client(novu, {
-      retryConfig: { ...FAST_RETRY, backoff: { ...FAST_RETRY.backoff!, maxInterval: 2000 } } as RetryConfig,
-    });
-    const body = { workflowId: 'welcome', to: 'sub-1', payload: { n: 1 } };
-    const [a, b] = await Promise.all([sdk.trigger(body, 'idem-3'), sdk.trigger(body, 'idem-3')]);
-    assert.deepEqual(a.result, b.result);
-    assert.equal(novu.deliveries().length, 1);
-    const reqs = novu.requests();
-    const conflict = reqs.find((r) => r.status === 409);
-    assert.ok(conflict, `statuses ${JSON.stringify(statuses(novu))}`);
-    assert.equal(conflict.responseHeaders['retry-after'], '1');
-    const retry = reqs.find((r) => r.seq > conflict.seq);
-    assert.ok(retry?.replay, 'the retry is answered from the cache');
-    const gap = retry.receivedAt - (conflict.respondedAt ?? 0);
-    assert.ok(gap >= 900 && gap < 2500, `retry after ${gap} ms, Retry-After was 1 s`);
-  });
+  it(
+    'answers a concurrent request with the same key 409 + Retry-After: 1; ' +
+      'the SDK waits and ends with one delivery',
+    async (t) => {
+      const novu = await standin(t);
+      novu.faults.latency(300, { count: 1, phase: 'processing' });
+      const sdk = client(novu, {
+        retryConfig: { ...FAST_RETRY, backoff: { ...FAST_RETRY.backoff!, maxInterval: 2000 } } as RetryConfig,
+      });
+      const body = { workflowId: 'welcome', to: 'sub-1', payload: { n: 1 } };
+      const [a, b] = await Promise.all([sdk.trigger(body, 'idem-3'), sdk.trigger(body, 'idem-3')]);
+      assert.deepEqual(a.result, b.result);
+      assert.equal(novu.deliveries().length, 1);
+      const reqs = novu.requests();
+      const conflict = reqs.find((r) => r.status === 409);
+      assert.ok(conflict, `statuses ${JSON.stringify(statuses(novu))}`);
+      assert.equal(conflict.responseHeaders['retry-after'], '1');
+      const retry = reqs.find((r) => r.seq > conflict.seq);
+      assert.ok(retry?.replay, 'the retry is answered from the cache');
+      const gap = retry.receivedAt - (conflict.respondedAt ?? 0);
+      assert.ok(gap >= 900 && gap < 2500, `retry after ${gap} ms, Retry-After was 1 s`);
+    },
+  );
 
   it('answers a repeated transactionId as processed with the same id but does not deliver it again', async (t) => {
     const novu = await standin(t);
@@ -312,31 +341,35 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 1);
   });
 
-  it('rate-limits with a token bucket: rps×5 +10 % burst, bulk costs 100, RateLimit-* headers, 429 "API rate limit exceeded"', async (t) => {
-    const clock = 2_000_000; // pinned: a real clock would refill a token every 50 ms
-    const novu = await standin(t, { rateLimit: { rps: 20 }, now: () => clock });
-    const sdk = client(novu);
-    const bulk = await sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'sub-1' }] }, undefined, NO_RETRY);
-    assert.deepEqual(bulk.headers['ratelimit-limit'], ['100']);
-    assert.deepEqual(bulk.headers['ratelimit-remaining'], ['10'], 'burst 110 minus 100 for a bulk call');
-    assert.match(
-      bulk.headers['ratelimit-policy']?.join(',') ?? '',
-      /^100;w=5;burst=110;comment="token bucket";category="trigger";cost="bulk"/,
-    );
-    for (let i = 0; i < 10; i++) await sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
-    const err = await failure(sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY));
-    assert.equal(err.statusCode, 429);
-    assert.equal(bodyOf(err)['message'], 'API rate limit exceeded');
-    const retryAfter = Number(err.headers.get('retry-after'));
-    assert.ok(retryAfter >= 0 && retryAfter <= 5, `Retry-After ${retryAfter}`);
-    assert.equal(err.headers.get('ratelimit-remaining'), '0');
-    assert.equal(
-      (await failure(sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'x' }] }, undefined, NO_RETRY)))
-        .statusCode,
-      429,
-    );
-    assert.equal(novu.deliveries().length, 11);
-  });
+  it(
+    'rate-limits with a token bucket: rps×5 +10 % burst, bulk costs 100, ' +
+      'RateLimit-* headers, 429 "API rate limit exceeded"',
+    async (t) => {
+      const clock = 2_000_000; // pinned: a real clock would refill a token every 50 ms
+      const novu = await standin(t, { rateLimit: { rps: 20 }, now: () => clock });
+      const sdk = client(novu);
+      const bulk = await sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'sub-1' }] }, undefined, NO_RETRY);
+      assert.deepEqual(bulk.headers['ratelimit-limit'], ['100']);
+      assert.deepEqual(bulk.headers['ratelimit-remaining'], ['10'], 'burst 110 minus 100 for a bulk call');
+      assert.match(
+        bulk.headers['ratelimit-policy']?.join(',') ?? '',
+        /^100;w=5;burst=110;comment="token bucket";category="trigger";cost="bulk"/,
+      );
+      for (let i = 0; i < 10; i++) await sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY);
+      const err = await failure(sdk.trigger({ workflowId: 'welcome', to: 'sub-1' }, undefined, NO_RETRY));
+      assert.equal(err.statusCode, 429);
+      assert.equal(bodyOf(err)['message'], 'API rate limit exceeded');
+      const retryAfter = Number(err.headers.get('retry-after'));
+      assert.ok(retryAfter >= 0 && retryAfter <= 5, `Retry-After ${retryAfter}`);
+      assert.equal(err.headers.get('ratelimit-remaining'), '0');
+      assert.equal(
+        (await failure(sdk.triggerBulk({ events: [{ workflowId: 'welcome', to: 'x' }] }, undefined, NO_RETRY)))
+          .statusCode,
+        429,
+      );
+      assert.equal(novu.deliveries().length, 11);
+    },
+  );
 
   it('refills a token every window/(rps×window) ms once the bucket cannot pay; forgets it 2 windows on', async (t) => {
     // Novu's token-bucket Lua script (evaluate-token-bucket-rate-limit.usecase.ts): rps 1 → 5 tokens, 1 per 1000 ms.
@@ -362,29 +395,33 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(await remaining(), '4', 'a new bucket 2 windows after the last refill');
   });
 
-  it("replays a cached error with its original status by default, or as 503 as Novu's interceptor source does, and forgets keys after the TTL", async (t) => {
-    const original = await standin(t, { idempotency: { ttlMs: 100 } });
-    const sdk = client(original);
-    const body = { workflowId: 'unknown-wf', to: 'sub-1' };
-    assert.equal((await failure(sdk.trigger(body, 'idem-e'))).statusCode, 422);
-    const replayed = await failure(sdk.trigger(body, 'idem-e'));
-    assert.equal(replayed.statusCode, 422);
-    assert.equal(replayed.headers.get('idempotency-replay'), 'true');
-    original.addWorkflow('unknown-wf');
-    await new Promise((r) => setTimeout(r, 150));
-    assert.equal(
-      (await sdk.trigger(body, 'idem-e')).result.status,
-      'processed',
-      'the key expired, so the request ran again',
-    );
+  it(
+    'replays a cached error with its original status by default, ' +
+      "or as 503 as Novu's interceptor source does, and forgets keys after the TTL",
+    async (t) => {
+      const original = await standin(t, { idempotency: { ttlMs: 100 } });
+      const sdk = client(original);
+      const body = { workflowId: 'unknown-wf', to: 'sub-1' };
+      assert.equal((await failure(sdk.trigger(body, 'idem-e'))).statusCode, 422);
+      const replayed = await failure(sdk.trigger(body, 'idem-e'));
+      assert.equal(replayed.statusCode, 422);
+      assert.equal(replayed.headers.get('idempotency-replay'), 'true');
+      original.addWorkflow('unknown-wf');
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(
+        (await sdk.trigger(body, 'idem-e')).result.status,
+        'processed',
+        'the key expired, so the request ran again',
+      );
 
-    const quirky = await standin(t, { idempotency: { errorReplay: 'service-unavailable' } });
-    const q = client(quirky);
-    assert.equal((await failure(q.trigger(body, 'idem-q'))).statusCode, 422);
-    const unavailable = await failure(q.trigger(body, 'idem-q', NO_RETRY));
-    assert.equal(unavailable.statusCode, 503);
-    assert.equal(unavailable.headers.get('idempotency-replay'), 'true');
-  });
+      const quirky = await standin(t, { idempotency: { errorReplay: 'service-unavailable' } });
+      const q = client(quirky);
+      assert.equal((await failure(q.trigger(body, 'idem-q'))).statusCode, 422);
+      const unavailable = await failure(q.trigger(body, 'idem-q', NO_RETRY));
+      assert.equal(unavailable.statusCode, 503);
+      assert.equal(unavailable.headers.get('idempotency-replay'), 'true');
+    },
+  );
 
   it('retries a 5xx raised before processing with the same Idempotency-Key and delivers once', async (t) => {
     const novu = await standin(t);
@@ -399,21 +436,24 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries().length, 1);
   });
 
-  it('retries a 5xx raised after processing with the same key; the retry is a replay and delivers nothing new', async (t) => {
-    const novu = await standin(t);
-    novu.faults.failNext(1, { status: 502, afterProcessing: true });
-    const res = await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' });
-    assert.equal(res.result.status, 'processed');
-    assert.deepEqual(statuses(novu), [502, 201]);
-    assert.deepEqual(
-      novu.requests().map((r) => r.replay),
-      [false, true],
-    );
-    assert.deepEqual(
-      novu.deliveries().map((d) => d.transactionId),
-      [res.result.transactionId],
-    );
-  });
+  it(
+    'retries a 5xx raised after processing with the same key; ' + 'the retry is a replay and delivers nothing new',
+    async (t) => {
+      const novu = await standin(t);
+      novu.faults.failNext(1, { status: 502, afterProcessing: true });
+      const res = await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' });
+      assert.equal(res.result.status, 'processed');
+      assert.deepEqual(statuses(novu), [502, 201]);
+      assert.deepEqual(
+        novu.requests().map((r) => r.replay),
+        [false, true],
+      );
+      assert.deepEqual(
+        novu.deliveries().map((d) => d.transactionId),
+        [res.result.transactionId],
+      );
+    },
+  );
 
   it('retries a 503 without a body; a failure fraction of 1 fails every request', async (t) => {
     const novu = await standin(t);
@@ -432,21 +472,24 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal((await client(novu).trigger({ workflowId: 'welcome', to: 'sub-1' })).result.status, 'processed');
   });
 
-  it('does not deliver twice when a response is lost to the client timeout and the SDK retries with the same key', async (t) => {
-    const novu = await standin(t);
-    novu.faults.latency(700, { count: 1 });
-    const res = await client(novu, { timeoutMs: 200 }).trigger({ workflowId: 'welcome', to: 'sub-1' }, 'idem-lost');
-    assert.equal(res.result.status, 'processed');
-    assert.deepEqual(res.headers['idempotency-replay'], ['true']);
-    await new Promise((r) => setTimeout(r, 600));
-    const [lost, retried] = novu.requests();
-    assert.equal(lost?.outcome, 'client-gone', 'the first attempt was processed but its answer never arrived');
-    assert.equal(retried?.replay, true);
-    assert.deepEqual(
-      novu.deliveries().map((d) => d.transactionId),
-      [res.result.transactionId],
-    );
-  });
+  it(
+    'does not deliver twice when a response is lost to the client timeout ' + 'and the SDK retries with the same key',
+    async (t) => {
+      const novu = await standin(t);
+      novu.faults.latency(700, { count: 1 });
+      const res = await client(novu, { timeoutMs: 200 }).trigger({ workflowId: 'welcome', to: 'sub-1' }, 'idem-lost');
+      assert.equal(res.result.status, 'processed');
+      assert.deepEqual(res.headers['idempotency-replay'], ['true']);
+      await new Promise((r) => setTimeout(r, 600));
+      const [lost, retried] = novu.requests();
+      assert.equal(lost?.outcome, 'client-gone', 'the first attempt was processed but its answer never arrived');
+      assert.equal(retried?.replay, true);
+      assert.deepEqual(
+        novu.deliveries().map((d) => d.transactionId),
+        [res.result.transactionId],
+      );
+    },
+  );
 
   it('without idempotency, a lost response is still delivered once when the caller sets a transactionId', async (t) => {
     const novu = await standin(t, { idempotency: false });
@@ -508,7 +551,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(err.statusCode, 413);
     assert.match(
       err.message,
-      /^Payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes \(512KB\)\. Note: Attachments are excluded from this limit\.$/,
+      new RegExp(
+        /^Payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes \(512KB\)\. /.source +
+          /Note: Attachments are excluded from this limit\.$/.source,
+      ),
     );
     const bulkErr = await failure(
       sdk.triggerBulk({
@@ -521,7 +567,10 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(bulkErr.statusCode, 413);
     assert.match(
       bulkErr.message,
-      /^Event at index 1 \(workflow: "welcome"\) has payload size \(\d+ bytes\) exceeds maximum allowed size of 524288 bytes/,
+      new RegExp(
+        /^Event at index 1 \(workflow: "welcome"\) has payload size \(\d+ bytes\) /.source +
+          /exceeds maximum allowed size of 524288 bytes/.source,
+      ),
     );
     const ok = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', payload: { blob: 'x'.repeat(500_000) } });
     assert.equal(ok.result.status, 'processed');
@@ -538,24 +587,27 @@ describe('novu stand-in with the real @novu/api SDK', () => {
     assert.equal(novu.deliveries()[0]?.to.length, 100);
   });
 
-  it('forgets records and state on reset() but keeps its configuration; close() is idempotent and bounded', async () => {
-    const novu = await startNovuStandin({ workflows: ['welcome'] });
-    const sdk = client(novu);
-    await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'r-1' }, 'idem-r');
-    novu.faults.failNext(5);
-    novu.reset();
-    assert.equal(novu.deliveries().length + novu.requests().length, 0);
-    const again = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'r-1' }, 'idem-r');
-    assert.equal(again.headers['idempotency-replay'], undefined, 'idempotency cache was cleared');
-    assert.deepEqual(statuses(novu), [201], 'faults were cleared');
-    assert.equal(novu.deliveries().length, 1, 'the transaction ledger was cleared');
-    novu.faults.latency(10_000);
-    const hanging = sdk.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
-    const started = Date.now();
-    await Promise.all([novu.close(), novu.close()]);
-    await novu.close();
-    assert.ok(Date.now() - started < 2500, 'close() is bounded');
-    await hanging;
-  });
+  it(
+    'forgets records and state on reset() but keeps its configuration; ' + 'close() is idempotent and bounded',
+    async () => {
+      const novu = await startNovuStandin({ workflows: ['welcome'] });
+      const sdk = client(novu);
+      await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'r-1' }, 'idem-r');
+      novu.faults.failNext(5);
+      novu.reset();
+      assert.equal(novu.deliveries().length + novu.requests().length, 0);
+      const again = await sdk.trigger({ workflowId: 'welcome', to: 'sub-1', transactionId: 'r-1' }, 'idem-r');
+      assert.equal(again.headers['idempotency-replay'], undefined, 'idempotency cache was cleared');
+      assert.deepEqual(statuses(novu), [201], 'faults were cleared');
+      assert.equal(novu.deliveries().length, 1, 'the transaction ledger was cleared');
+      novu.faults.latency(10_000);
+      const hanging = sdk.trigger({ workflowId: 'welcome', to: 'sub-2' }, undefined, NO_RETRY).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await Promise.all([novu.close(), novu.close()]);
+      await novu.close();
+      assert.ok(Date.now() - started < 2500, 'close() is bounded');
+      await hanging;
+    },
+  );
 });

@@ -85,31 +85,34 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     );
   });
 
-  it('over the joins/s average a join gets ClientJoinRateLimitReached and close 1001, upgrades 429 until it falls', async (t) => {
-    const { rt, client } = await setup(t, { limits: { maxJoinsPerSecond: 1, tickMs: 2000 } });
-    const closes = new Log<number>();
-    const supabase = client({
-      logger: (kind: string, msg: string, data: unknown) => {
-        if (kind === 'transport' && msg === 'close') closes.push((data as { code: number }).code);
-      },
-    });
-    const first = Array.from({ length: 5 }, (_, i) => watchEnterprise(supabase, `e${i}`));
-    for (const w of first) await live(w);
-    // 5 joins in the first 2 s bucket: 2.5/s ≥ 1/s at the tick; under 1/s again from the third tick.
-    const project = () => rt.counters().projects['default'];
-    await eventually(() => project()?.rates.joinsLimited === true, 'the joins limit to trigger');
-    const late = watchEnterprise(supabase, 'late');
-    const [refused] = await late.statuses.until((s) => s.length >= 1, 'the late join');
-    assert.equal(refused?.status, 'CHANNEL_ERROR');
-    assert.equal(refused?.err?.message, 'ClientJoinRateLimitReached: Too many joins per second');
-    await closes.until((c) => c.includes(1001), 'the socket closed with 1001');
-    assert.deepEqual(await upgradeStatus(rt.url, KEY), { status: 429, body: { error: 'Too many joins per second' } });
-    // Once the average is under 1/s, the client's next reconnect gets in and every channel rejoins.
-    await late.statuses.until((s) => count(s, 'SUBSCRIBED') >= 1, 'the late channel once joins are allowed', 20_000);
-    const p = rt.counters().projects['default']!;
-    assert.ok((p.joinsRefused['ClientJoinRateLimitReached'] ?? 0) >= 1);
-    assert.ok(p.connectionsRefused >= 1, 'the reconnect was refused while limited');
-  });
+  it(
+    'over the joins/s average a join gets ClientJoinRateLimitReached and close 1001, ' + 'upgrades 429 until it falls',
+    async (t) => {
+      const { rt, client } = await setup(t, { limits: { maxJoinsPerSecond: 1, tickMs: 2000 } });
+      const closes = new Log<number>();
+      const supabase = client({
+        logger: (kind: string, msg: string, data: unknown) => {
+          if (kind === 'transport' && msg === 'close') closes.push((data as { code: number }).code);
+        },
+      });
+      const first = Array.from({ length: 5 }, (_, i) => watchEnterprise(supabase, `e${i}`));
+      for (const w of first) await live(w);
+      // 5 joins in the first 2 s bucket: 2.5/s ≥ 1/s at the tick; under 1/s again from the third tick.
+      const project = () => rt.counters().projects['default'];
+      await eventually(() => project()?.rates.joinsLimited === true, 'the joins limit to trigger');
+      const late = watchEnterprise(supabase, 'late');
+      const [refused] = await late.statuses.until((s) => s.length >= 1, 'the late join');
+      assert.equal(refused?.status, 'CHANNEL_ERROR');
+      assert.equal(refused?.err?.message, 'ClientJoinRateLimitReached: Too many joins per second');
+      await closes.until((c) => c.includes(1001), 'the socket closed with 1001');
+      assert.deepEqual(await upgradeStatus(rt.url, KEY), { status: 429, body: { error: 'Too many joins per second' } });
+      // Once the average is under 1/s, the client's next reconnect gets in and every channel rejoins.
+      await late.statuses.until((s) => count(s, 'SUBSCRIBED') >= 1, 'the late channel once joins are allowed', 20_000);
+      const p = rt.counters().projects['default']!;
+      assert.ok((p.joinsRefused['ClientJoinRateLimitReached'] ?? 0) >= 1);
+      assert.ok(p.connectionsRefused >= 1, 'the reconnect was refused while limited');
+    },
+  );
 
   it('a socket past the channels-per-connection limit gets "ChannelRateLimitReached: Too many channels"', async (t) => {
     const { client } = await setup(t, { profile: 'free', limits: { maxChannelsPerClient: 2 } });
@@ -122,21 +125,24 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     assert.equal(refused?.err?.message, 'ChannelRateLimitReached: Too many channels');
   });
 
-  it('past the concurrent users of a project, upgrades get 429 "Too many connected users" until one leaves', async (t) => {
-    const { rt, client } = await setup(t, { limits: { maxConcurrentUsers: 1 } });
-    const one = client();
-    const w1 = watchEnterprise(one, 'e1');
-    await live(w1);
-    assert.deepEqual(await upgradeStatus(rt.url, KEY), { status: 429, body: { error: 'Too many connected users' } });
-    const w2 = watchEnterprise(client(), 'e2');
-    const refused = () => rt.counters().projects['default']?.connectionsRefused ?? 0;
-    await eventually(() => refused() >= 2, 'the second client refused');
-    assert.equal(count(w2.statuses.items, 'SUBSCRIBED'), 0);
-    await one.removeAllChannels();
-    await one.realtime.disconnect();
-    await live(w2);
-    assert.equal(rt.counters().projects['default']?.users, 1);
-  });
+  it(
+    'past the concurrent users of a project, ' + 'upgrades get 429 "Too many connected users" until one leaves',
+    async (t) => {
+      const { rt, client } = await setup(t, { limits: { maxConcurrentUsers: 1 } });
+      const one = client();
+      const w1 = watchEnterprise(one, 'e1');
+      await live(w1);
+      assert.deepEqual(await upgradeStatus(rt.url, KEY), { status: 429, body: { error: 'Too many connected users' } });
+      const w2 = watchEnterprise(client(), 'e2');
+      const refused = () => rt.counters().projects['default']?.connectionsRefused ?? 0;
+      await eventually(() => refused() >= 2, 'the second client refused');
+      assert.equal(count(w2.statuses.items, 'SUBSCRIBED'), 0);
+      await one.removeAllChannels();
+      await one.realtime.disconnect();
+      await live(w2);
+      assert.equal(rt.counters().projects['default']?.users, 1);
+    },
+  );
 
   it("over the messages/s average the project's changes are skipped, silently, until the average falls", async (t) => {
     const { db, rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 500 } });
@@ -160,46 +166,49 @@ describe('Realtime stand-in plan limits with the real supabase-js client', { con
     assert.equal(rt.counters().projects['default']?.dbEvents, 11, 'matching subscriptions of the delivered changes');
   });
 
-  it('broadcasts count against messages/s too; a channel receiving one over it gets a system error and phx_close', async (t) => {
-    const { rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 1000 } });
-    type Got = { statuses: Log<Status>; got: Log<unknown>; system: Log<Record<string, unknown>> };
-    const join = (vsn: string): Got & { send(n: number): Promise<unknown> } => {
-      const g: Got = { statuses: new Log(), got: new Log(), system: new Log() };
-      const ch = client({ vsn })
-        .channel('room', { config: { broadcast: { self: false } } })
-        .on('broadcast', { event: 'tick' }, (p) => g.got.push(p['payload']))
-        .on('system', {}, (p: Record<string, unknown>) => g.system.push(p))
-        .subscribe((status) => g.statuses.push({ status }));
-      return { ...g, send: (n) => ch.send({ type: 'broadcast', event: 'tick', payload: { n } }) };
-    };
-    const sender = join('2.0.0');
-    const v2 = join('2.0.0');
-    const v1 = join('1.0.0');
-    for (const g of [sender, v2, v1]) await g.statuses.until((s) => count(s, 'SUBSCRIBED') === 1, 'SUBSCRIBED');
-    for (let n = 1; n <= 5; n++) await sender.send(n);
-    await v2.got.until((g) => g.length === 5, 'five broadcasts, binary frames');
-    await v1.got.until((g) => g.length === 5, 'five broadcasts, JSON frames');
-    assert.deepEqual(
-      v1.got.items,
-      [1, 2, 3, 4, 5].map((n) => ({ n })),
-    );
-    assert.equal(sender.got.items.length, 0, 'self: false');
-    // 5 pushes + 10 deliveries in the first 1 s bucket: 15/s ≥ 2/s at the tick.
-    await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === true, 'the limit to trigger');
-    await sender.send(6);
-    for (const g of [v2, v1]) {
-      await g.statuses.until((s) => count(s, 'CLOSED') === 1, 'CLOSED');
-      assert.deepEqual(g.system.items.at(-1), {
-        channel: 'room',
-        extension: 'system',
-        message: 'Too many messages per second',
-        status: 'error',
-      });
-      assert.deepEqual(g.got.items.at(-1), { n: 6 }, 'the message itself was delivered first');
-    }
-    assert.equal(count(sender.statuses.items, 'CLOSED'), 0, 'sending is counted, not checked');
-    assert.equal(rt.counters().projects['default']?.channelsShutDown, 2);
-  });
+  it(
+    'broadcasts count against messages/s too; ' + 'a channel receiving one over it gets a system error and phx_close',
+    async (t) => {
+      const { rt, client } = await setup(t, { limits: { maxEventsPerSecond: 2, tickMs: 1000 } });
+      type Got = { statuses: Log<Status>; got: Log<unknown>; system: Log<Record<string, unknown>> };
+      const join = (vsn: string): Got & { send(n: number): Promise<unknown> } => {
+        const g: Got = { statuses: new Log(), got: new Log(), system: new Log() };
+        const ch = client({ vsn })
+          .channel('room', { config: { broadcast: { self: false } } })
+          .on('broadcast', { event: 'tick' }, (p) => g.got.push(p['payload']))
+          .on('system', {}, (p: Record<string, unknown>) => g.system.push(p))
+          .subscribe((status) => g.statuses.push({ status }));
+        return { ...g, send: (n) => ch.send({ type: 'broadcast', event: 'tick', payload: { n } }) };
+      };
+      const sender = join('2.0.0');
+      const v2 = join('2.0.0');
+      const v1 = join('1.0.0');
+      for (const g of [sender, v2, v1]) await g.statuses.until((s) => count(s, 'SUBSCRIBED') === 1, 'SUBSCRIBED');
+      for (let n = 1; n <= 5; n++) await sender.send(n);
+      await v2.got.until((g) => g.length === 5, 'five broadcasts, binary frames');
+      await v1.got.until((g) => g.length === 5, 'five broadcasts, JSON frames');
+      assert.deepEqual(
+        v1.got.items,
+        [1, 2, 3, 4, 5].map((n) => ({ n })),
+      );
+      assert.equal(sender.got.items.length, 0, 'self: false');
+      // 5 pushes + 10 deliveries in the first 1 s bucket: 15/s ≥ 2/s at the tick.
+      await eventually(() => rt.counters().projects['default']?.rates.eventsLimited === true, 'the limit to trigger');
+      await sender.send(6);
+      for (const g of [v2, v1]) {
+        await g.statuses.until((s) => count(s, 'CLOSED') === 1, 'CLOSED');
+        assert.deepEqual(g.system.items.at(-1), {
+          channel: 'room',
+          extension: 'system',
+          message: 'Too many messages per second',
+          status: 'error',
+        });
+        assert.deepEqual(g.got.items.at(-1), { n: 6 }, 'the message itself was delivered first');
+      }
+      assert.equal(count(sender.statuses.items, 'CLOSED'), 0, 'sending is counted, not checked');
+      assert.equal(rt.counters().projects['default']?.channelsShutDown, 2);
+    },
+  );
 
   it('past its capacity the feed delivers at that rate, in order, and drops what overflows the backlog', async (t) => {
     const { db, rt, client } = await setup(t, { capacity: { changesPerSecond: 20, backlog: 10 } });

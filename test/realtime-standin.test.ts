@@ -234,7 +234,8 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     );
     const { rows: attrs } = await db.pool.query<{ name: string; type: string }>(
       `select a.attname as name, t.typname as type from pg_attribute a join pg_type t on t.oid = a.atttypid
-        where a.attrelid = 'notify.ent_notification'::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum`,
+        where a.attrelid = 'notify.ent_notification'::regclass and a.attnum > 0 and not a.attisdropped
+        order by a.attnum`,
     );
     assert.deepEqual(data[0]!['columns'], attrs);
     const types = Object.fromEntries(attrs.map((a) => [a.name, a.type]));
@@ -452,7 +453,8 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
     await statuses.until((s) => count(s, 'SUBSCRIBED') === 1, 'SUBSCRIBED');
     await system.until((s) => pgOk(s) === 1, 'Subscribed to PostgreSQL');
     for (let i = 1; i <= 12; i++) await insert(db, i <= 6 ? 'e1' : 'e2', i === 12 ? { lastError: 'x' } : {});
-    const sentinel = await insert(db, 'e2', { lastError: 'x' }); // matches gt, neq and nullNeq: arrives after all others
+    // matches gt, neq and nullNeq: arrives after all others
+    const sentinel = await insert(db, 'e2', { lastError: 'x' });
     await eventually(
       () => got['gt']!.includes(sentinel) && got['neq']!.includes(sentinel) && got['nullNeq']!.includes(sentinel),
       'the sentinel',
@@ -475,7 +477,8 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
       [
         'column',
         { ...TABLE, filter: 'nope=eq.1' },
-        'Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: ' +
+        'Unable to subscribe to changes with given parameters. ' +
+          'An exception happened so please check your connect parameters: ' +
           '[event: *, schema: notify, table: ent_notification, filters: [{"nope", "eq", "1", false}], select: nil]. ' +
           'Exception: ERROR P0001 (raise_exception) invalid column for filter nope',
       ],
@@ -497,7 +500,8 @@ describe('Realtime stand-in driven by the real supabase-js client', { concurrenc
       [
         'table',
         { schema: 'notify', table: 'subscription_watermark' },
-        'Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ' +
+        'Unable to subscribe to changes with given parameters. ' +
+          'Please check Realtime is enabled for the given connect parameters: ' +
           '[event: *, schema: notify, table: subscription_watermark, filters: [], select: nil]',
       ],
     ];

@@ -189,25 +189,28 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     assert.equal(record['b'], '0102');
   });
 
-  it('refills an unchanged TOAST value from the old identity under REPLICA IDENTITY FULL, not under DEFAULT', async (t) => {
-    const { db, client } = await setup(t);
-    await db.pool.query(`create table notify.toasty (id int8 primary key, tag text, big text);
+  it(
+    'refills an unchanged TOAST value from the old identity under REPLICA IDENTITY FULL, ' + 'not under DEFAULT',
+    async (t) => {
+      const { db, client } = await setup(t);
+      await db.pool.query(`create table notify.toasty (id int8 primary key, tag text, big text);
       alter publication supabase_realtime add table notify.toasty`);
-    const w = watch(client(), 'toasty', { schema: 'notify', table: 'toasty' });
-    await live(w);
-    const big = randomBytes(60_000).toString('hex'); // incompressible: stored out of line
-    await db.pool.query(`insert into notify.toasty values (1, 'a', $1)`, [big]);
-    await db.pool.query(`update notify.toasty set tag = 'b'`); // DEFAULT identity: big is not in the WAL
-    await db.pool.query(`alter table notify.toasty replica identity full`);
-    await db.pool.query(`update notify.toasty set tag = 'c'`);
-    const [, dflt, full] = await w.changes.until((c) => c.length === 3, 'insert and two updates');
-    assert.equal(dflt!.new['tag'], 'b');
-    assert.ok(!('big' in dflt!.new), 'DEFAULT identity: the unchanged TOAST value is absent');
-    assert.deepEqual(dflt!.old, { id: 1 }, 'DEFAULT identity: old is the key');
-    assert.equal(full!.new['tag'], 'c');
-    assert.equal(full!.new['big'], big, 'FULL identity: refilled from the old row');
-    assert.equal(full!.old['tag'], 'b');
-  });
+      const w = watch(client(), 'toasty', { schema: 'notify', table: 'toasty' });
+      await live(w);
+      const big = randomBytes(60_000).toString('hex'); // incompressible: stored out of line
+      await db.pool.query(`insert into notify.toasty values (1, 'a', $1)`, [big]);
+      await db.pool.query(`update notify.toasty set tag = 'b'`); // DEFAULT identity: big is not in the WAL
+      await db.pool.query(`alter table notify.toasty replica identity full`);
+      await db.pool.query(`update notify.toasty set tag = 'c'`);
+      const [, dflt, full] = await w.changes.until((c) => c.length === 3, 'insert and two updates');
+      assert.equal(dflt!.new['tag'], 'b');
+      assert.ok(!('big' in dflt!.new), 'DEFAULT identity: the unchanged TOAST value is absent');
+      assert.deepEqual(dflt!.old, { id: 1 }, 'DEFAULT identity: old is the key');
+      assert.equal(full!.new['tag'], 'c');
+      assert.equal(full!.new['big'], big, 'FULL identity: refilled from the old row');
+      assert.equal(full!.old['tag'], 'b');
+    },
+  );
 
   it('evaluates a filtered DELETE on the old identity, and cuts a DELETE to the key when RLS is on', async (t) => {
     const { db, client } = await setup(t);
@@ -252,46 +255,49 @@ describe('Realtime stand-in fed by logical decoding', { concurrency: 4 }, () => 
     await w.changes.until((c) => ids(c).includes(id), 'an insert after the new slot');
   });
 
-  it('refuses to start, naming the exact fix, when wal_level, wal2json or the plugin allowlist is missing', async (t) => {
-    await assert.rejects(
-      checkWalPrerequisites(fakeServer({ wal_level: 'replica' })),
-      /wal_level = replica.*ALTER SYSTEM SET wal_level = logical.*pg_ctlcluster 15 main restart/,
-    );
-    await assert.rejects(
-      checkWalPrerequisites(fakeServer({ rolsuper: false, rolreplication: false, rolname: 'app' })),
-      /ALTER ROLE "app" REPLICATION/,
-    );
-    assert.match(
-      explainSlotError(new Error('could not access file "wal2json": No such file or directory'), 15).message,
-      /apt-get install postgresql-15-wal2json/,
-    );
-    assert.match(
-      explainSlotError(new Error('all replication slots are in use'), 15).message,
-      /ALTER SYSTEM SET max_replication_slots/,
-    );
-    const superuser = await checkWalPrerequisites(fakeServer({ plugins: 'pgoutput, test_decoding' }));
-    assert.equal(superuser.startupOptions, '-c output_plugin_libraries=pgoutput,test_decoding,wal2json');
-    // A real role that may replicate but is no superuser, against this server's plugin allowlist.
-    const role = `rt_role_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    t.after(async () => {
-      await admin.query(`drop role if exists ${role}`).catch(() => undefined);
-      await admin.end();
-    });
-    const { rows } = await admin.query<{ p: string | null }>(
-      `select setting as p from pg_settings where name = 'output_plugin_libraries'`,
-    );
-    await admin.query(`create role ${role} login replication`);
-    const url = new URL(databaseUrl('postgres'));
-    url.username = role;
-    const attempt = startRealtimeStandin({ databaseUrl: url.toString() });
-    if (rows[0]?.p !== undefined && rows[0]?.p !== null && !rows[0].p.includes('wal2json')) {
-      await assert.rejects(attempt, /output_plugin_libraries = '.*wal2json'.*pg_reload_conf/);
-    } else {
-      await (await attempt).close();
-    }
-  });
+  it(
+    'refuses to start, naming the exact fix, ' + 'when wal_level, wal2json or the plugin allowlist is missing',
+    async (t) => {
+      await assert.rejects(
+        checkWalPrerequisites(fakeServer({ wal_level: 'replica' })),
+        /wal_level = replica.*ALTER SYSTEM SET wal_level = logical.*pg_ctlcluster 15 main restart/,
+      );
+      await assert.rejects(
+        checkWalPrerequisites(fakeServer({ rolsuper: false, rolreplication: false, rolname: 'app' })),
+        /ALTER ROLE "app" REPLICATION/,
+      );
+      assert.match(
+        explainSlotError(new Error('could not access file "wal2json": No such file or directory'), 15).message,
+        /apt-get install postgresql-15-wal2json/,
+      );
+      assert.match(
+        explainSlotError(new Error('all replication slots are in use'), 15).message,
+        /ALTER SYSTEM SET max_replication_slots/,
+      );
+      const superuser = await checkWalPrerequisites(fakeServer({ plugins: 'pgoutput, test_decoding' }));
+      assert.equal(superuser.startupOptions, '-c output_plugin_libraries=pgoutput,test_decoding,wal2json');
+      // A real role that may replicate but is no superuser, against this server's plugin allowlist.
+      const role = `rt_role_${randomBytes(4).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: TEST_PG_URL });
+      await admin.connect();
+      t.after(async () => {
+        await admin.query(`drop role if exists ${role}`).catch(() => undefined);
+        await admin.end();
+      });
+      const { rows } = await admin.query<{ p: string | null }>(
+        `select setting as p from pg_settings where name = 'output_plugin_libraries'`,
+      );
+      await admin.query(`create role ${role} login replication`);
+      const url = new URL(databaseUrl('postgres'));
+      url.username = role;
+      const attempt = startRealtimeStandin({ databaseUrl: url.toString() });
+      if (rows[0]?.p !== undefined && rows[0]?.p !== null && !rows[0].p.includes('wal2json')) {
+        await assert.rejects(attempt, /output_plugin_libraries = '.*wal2json'.*pg_reload_conf/);
+      } else {
+        await (await attempt).close();
+      }
+    },
+  );
 
   it('counts the changes it reads per publication and ignores tables outside it', async (t) => {
     const { db, rt, client } = await setup(t);

@@ -195,9 +195,8 @@ export class EnterpriseSubscription {
     if (this.state === 'subscribed') {
       const lease = this.lease;
       if (this.channel?.state !== 'joined' || lease === undefined || !lease.client.realtime.isConnected()) {
-        this.retry(
-          `health check: channel ${this.channel?.state ?? 'missing'}, socket ${lease?.client.realtime.isConnected() ? 'connected' : 'disconnected'}`,
-        );
+        const socket = lease?.client.realtime.isConnected() ? 'connected' : 'disconnected';
+        this.retry(`health check: channel ${this.channel?.state ?? 'missing'}, socket ${socket}`);
         return;
       }
       if (this.subscribedSince !== null) this.hooks.onHealthy?.(this.subscribedSince);

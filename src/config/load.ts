@@ -114,10 +114,11 @@ export function loadConfig(env: Env = process.env): Config {
     }
     const parsed = spec.schema.safeParse(raw);
     if (parsed.success) values[name] = parsed.data;
-    else
-      problems.push(
-        `${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}${'secret' in spec && spec.secret ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`}`,
-      );
+    else {
+      const messages = parsed.error.issues.map((i) => i.message).join('; ');
+      const got = 'secret' in spec && spec.secret ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`;
+      problems.push(`${name}: ${messages}${got}`);
+    }
   }
 
   let enterpriseIds: string[] | undefined;
@@ -127,9 +128,9 @@ export function loadConfig(env: Env = process.env): Config {
       .filter((s) => s.length > 0);
     const bad = ids.filter((id) => !ENTERPRISE_ID_PATTERN.test(id));
     if (bad.length > 0) {
-      problems.push(
-        `DAEMON_ENTERPRISE_IDS: ${bad.map((b) => JSON.stringify(b.slice(0, 80))).join(', ')} ${bad.length === 1 ? 'is not a valid enterprise id' : 'are not valid enterprise ids'} (allowed: ${ENTERPRISE_ID_PATTERN.source})`,
-      );
+      const listed = bad.map((b) => JSON.stringify(b.slice(0, 80))).join(', ');
+      const verdict = bad.length === 1 ? 'is not a valid enterprise id' : 'are not valid enterprise ids';
+      problems.push(`DAEMON_ENTERPRISE_IDS: ${listed} ${verdict} (allowed: ${ENTERPRISE_ID_PATTERN.source})`);
     } else if (ids.length === 0) {
       problems.push(
         'DAEMON_ENTERPRISE_IDS: set but lists no enterprise id (unset it to serve every enabled enterprise)',
@@ -153,7 +154,8 @@ export function loadConfig(env: Env = process.env): Config {
     const which = match[2] as keyof typeof entOverrideSchemas;
     if (!ENTERPRISE_ID_PATTERN.test(id)) {
       problems.push(
-        `${key}: ${JSON.stringify(id.slice(0, 80))} is not a valid enterprise id (allowed: ${ENTERPRISE_ID_PATTERN.source})`,
+        `${key}: ${JSON.stringify(id.slice(0, 80))} is not a valid enterprise id ` +
+          `(allowed: ${ENTERPRISE_ID_PATTERN.source})`,
       );
       continue;
     }

@@ -87,7 +87,9 @@ export const variables = {
       .trim()
       .pipe(z.enum(['all', 'daemon', 'worker'], { message: 'must be all, daemon or worker' })),
     default: 'all',
-    doc: 'all: everything in one process; daemon: intake only (subscriptions, sweep, cron); worker: processing only (the BullMQ worker and the Piscina pool)',
+    doc:
+      'all: everything in one process; daemon: intake only (subscriptions, sweep, cron); ' +
+      'worker: processing only (the BullMQ worker and the Piscina pool)',
   },
   DAEMON_ENTERPRISE_IDS: {
     schema: z.string(),
@@ -152,7 +154,9 @@ export const variables = {
   REALTIME_MAX_JOINS_PER_SECOND: {
     schema: intIn(1, 100_000),
     default: '100',
-    doc: "the Supabase plan's channel joins per second (Free 100, Pro 500, Team 2,500); joins are paced at 80 % of it, shared by every host through Redis",
+    doc:
+      "the Supabase plan's channel joins per second (Free 100, Pro 500, Team 2,500); " +
+      'joins are paced at 80 % of it, shared by every host through Redis',
   },
   CATCHUP_OVERLAP_MS: {
     schema: intIn(0, 86_400_000),
@@ -200,7 +204,9 @@ export const variables = {
   DELIVERY_MAX_DURATION_MS: {
     schema: intIn(1000, 7 * 86_400_000),
     default: '3600000',
-    doc: 'transient delivery failures (including 429s) stop being retried this long after the first attempt; the row is then failed',
+    doc:
+      'transient delivery failures (including 429s) stop being retried this long after the first attempt; ' +
+      'the row is then failed',
   },
   DELIVERY_BACKOFF_MS: {
     schema: intIn(10, 600_000),
@@ -230,11 +236,15 @@ export const variables = {
   METRICS_ENTERPRISE_LIMIT: {
     schema: intIn(0, 10_000),
     default: '100',
-    doc: 'most enterprises given their own series (notifyd_enterprise_subscribed); the rest are counted in notifyd_enterprise_series_omitted',
+    doc:
+      'most enterprises given their own series (notifyd_enterprise_subscribed); ' +
+      'the rest are counted in notifyd_enterprise_series_omitted',
   },
   DAEMON_POOL_THREADS: {
     schema: intIn(1, 64),
-    doc: 'Piscina threads that run deliveries (validation, the Novu call); unset = 1 per 2 cores, at least 1, at most 4',
+    doc:
+      'Piscina threads that run deliveries (validation, the Novu call); ' +
+      'unset = 1 per 2 cores, at least 1, at most 4',
   },
   DAEMON_THREAD_YOUNG_MB: {
     schema: intIn(1, 1024),

@@ -63,7 +63,8 @@ export async function pauseEnterprise(
   args: { enterpriseId: string; by?: string; reason?: string },
 ): Promise<boolean> {
   const res = await db.query(
-    `insert into notify.enterprise_pause (enterprise_id, paused_by, reason) values ($1, $2, $3) on conflict (enterprise_id) do nothing`,
+    `insert into notify.enterprise_pause (enterprise_id, paused_by, reason) values ($1, $2, $3)
+     on conflict (enterprise_id) do nothing`,
     [args.enterpriseId, args.by ?? null, args.reason ?? null],
   );
   return res.rowCount === 1;

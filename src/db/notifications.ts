@@ -74,18 +74,21 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
           and not exists (select 1 from notify.enterprise_pause p where p.enterprise_id = n.enterprise_id)
         order by n.id, u.ord
      ), won as (
-       insert into notify.delivery as d (notification_id, armed_version, lease_owner, lease_expires_at, attempts, first_attempt_at)
+       insert into notify.delivery as d
+              (notification_id, armed_version, lease_owner, lease_expires_at, attempts, first_attempt_at)
        select id, armed_version, owner, now() + make_interval(secs => lease_ms / 1000), 1, clock_timestamp() from cand
        on conflict (notification_id) do update set
          attempts = case when d.armed_version = excluded.armed_version then d.attempts + 1 else 1 end,
          first_attempt_at = case when d.armed_version = excluded.armed_version
-                                 then coalesce(d.first_attempt_at, excluded.first_attempt_at) else excluded.first_attempt_at end,
+                                 then coalesce(d.first_attempt_at, excluded.first_attempt_at)
+                                 else excluded.first_attempt_at end,
          last_error = case when d.armed_version = excluded.armed_version then d.last_error end,
          lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at,
          armed_version = excluded.armed_version, outcome = null, updated_at = now()
        where d.armed_version < excluded.armed_version
           or (d.armed_version = excluded.armed_version and d.outcome is null
-              and (d.lease_owner = excluded.lease_owner or d.lease_expires_at is null or d.lease_expires_at < clock_timestamp()))
+              and (d.lease_owner = excluded.lease_owner or d.lease_expires_at is null
+                   or d.lease_expires_at < clock_timestamp()))
        returning d.notification_id, d.lease_owner, d.attempts, d.last_error,
                  (extract(epoch from clock_timestamp() - d.first_attempt_at) * 1000)::float8 as failing_for_ms
      )
@@ -94,7 +97,9 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
             pg_column_size(n.payload) as payload_stored_bytes,
             w.lease_owner as claim_owner, w.attempts, w.last_error as retry_error, w.failing_for_ms,
             case when n.scheduled_for is not null and not (${schedulable('n.scheduled_for')}) then null
-                 else (extract(epoch from clock_timestamp() - greatest(n.updated_at, coalesce(n.scheduled_for, n.updated_at))) * 1000)::float8
+                 else (extract(epoch from
+                         clock_timestamp() - greatest(n.updated_at, coalesce(n.scheduled_for, n.updated_at))
+                       ) * 1000)::float8
             end as due_age_ms
        from won w join notify.ent_notification n on n.id = w.notification_id`,
     [
@@ -264,7 +269,8 @@ export async function cancelState(
     claimed: boolean;
   }>(
     `select n.enterprise_id, n.status, n.armed_version, n.transaction_id,
-            exists (select 1 from notify.delivery d where d.notification_id = n.id and d.armed_version = n.armed_version) as claimed
+            exists (select 1 from notify.delivery d
+                     where d.notification_id = n.id and d.armed_version = n.armed_version) as claimed
        from notify.ent_notification n where n.id = $1`,
     [id],
   );

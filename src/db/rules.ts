@@ -29,7 +29,8 @@ export async function listRules(db: pg.Pool, scope: EnterpriseScope): Promise<Ru
 /** Rules whose enterprise is switched off in notify.enterprise: nobody serves them, their schedulers can go. */
 export async function rulesOfDisabledEnterprises(db: pg.Pool): Promise<Set<string>> {
   const res = await db.query<{ id: string }>(
-    `select r.id from notify.notification_rule r join notify.enterprise e on e.id = r.enterprise_id where not e.enabled`,
+    `select r.id from notify.notification_rule r join notify.enterprise e on e.id = r.enterprise_id
+      where not e.enabled`,
   );
   return new Set(res.rows.map((r) => r.id));
 }
@@ -76,7 +77,10 @@ const EARLY_TOLERANCE_MS = 0;
 export interface ReconcileArgs {
   ruleId: string;
   graceMs: number;
-  /** the scheduled instant of the fire being run (BullMQ's), so it is due even if the database's clock reads a little earlier */
+  /**
+   * the scheduled instant of the fire being run (BullMQ's), so it is due even if the database's clock reads
+   * a little earlier
+   */
   throughMs?: number;
   /** how the rule's enterprise is served now: fires are created only for 'deliver' */
   serving?: (enterpriseId: string) => 'deliver' | 'observe' | undefined;
@@ -111,7 +115,8 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
               extract(epoch from catch_up_window) * 1000 as window_ms, catch_up_max,
               extract(epoch from greatest(coalesce(last_fire_at, schedule_from), schedule_from)) * 1000 as from_ms,
               extract(epoch from clock_timestamp()) * 1000 as now_ms,
-              coalesce((select e.enabled from notify.enterprise e where e.id = r.enterprise_id), true) as enterprise_enabled
+              coalesce((select e.enabled from notify.enterprise e where e.id = r.enterprise_id), true)
+                as enterprise_enabled
          from notify.notification_rule r where id = $1 for update of r`,
       [args.ruleId],
     );
@@ -159,7 +164,8 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     const created: CreatedFire[] = [];
     if (toCreate.length > 0) {
       const ins = await client.query<{ id: string; version: string; fire_at: Date }>(
-        `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload, source, rule_id, fire_at, writer)
+        `insert into notify.ent_notification
+                (enterprise_id, workflow_id, recipients, payload, source, rule_id, fire_at, writer)
          select $1, $2, $3, $4::jsonb, 'rule', $5, f, 'notifyd!' from unnest($6::timestamptz[]) as f
          on conflict (rule_id, fire_at) do nothing
          returning id, version, fire_at`,
@@ -197,7 +203,8 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
     }
     if (plan.through !== undefined) {
       await client.query(
-        `update notify.notification_rule set last_fire_at = greatest(coalesce(last_fire_at, '-infinity'::timestamptz), $2), invalid_reason = null
+        `update notify.notification_rule
+            set last_fire_at = greatest(coalesce(last_fire_at, '-infinity'::timestamptz), $2), invalid_reason = null
           where id = $1`,
         [rule.id, new Date(plan.through)],
       );

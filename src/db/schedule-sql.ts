@@ -14,7 +14,8 @@ export function schedulable(col: string): string {
 
 /** A pending row that is due now by the database clock, or that can never be scheduled (to be failed). */
 export function dueOrInvalid(alias: string): string {
-  return `(${alias}.scheduled_for is null or ${alias}.scheduled_for <= clock_timestamp() or not (${schedulable(`${alias}.scheduled_for`)}))`;
+  const col = `${alias}.scheduled_for`;
+  return `(${col} is null or ${col} <= clock_timestamp() or not (${schedulable(col)}))`;
 }
 
 /** The routing columns of a row (RowRef), for a table aliased `alias`. */

@@ -41,7 +41,10 @@ export type TriggerOutcome =
   | { kind: 'transient'; reason: string }
   | { kind: 'rate_limited'; retryAfterMs: number; reason: string; clampedFromMs?: number };
 
-/** Deterministic per (enterprise, notification id, armed version): retries and crashes reuse it, a re-arm gets a new one. */
+/**
+ * Deterministic per (enterprise, notification id, armed version): retries and crashes reuse it,
+ * a re-arm gets a new one.
+ */
 export function deliveryKey(enterpriseId: string, notificationId: string, armedVersion: string): string {
   return `notifyd-${enterpriseId}-${notificationId}-${armedVersion}`;
 }

@@ -89,9 +89,11 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   const late = pastDeadline(deps, row.failing_for_ms);
   const abandon =
     row.attempts > task.maxAttempts * 2
-      ? `delivery abandoned after ${row.attempts - 1} attempts that never completed (the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
+      ? `delivery abandoned after ${row.attempts - 1} attempts that never completed ` +
+        `(the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
       : late !== undefined
-        ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`}`
+        ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ` +
+          (row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`)
         : undefined;
   if (abandon !== undefined) return fail(deps, row.id, owner, abandon, key);
 
@@ -179,7 +181,8 @@ async function record(
       if (exhausted) {
         const reason =
           late !== undefined
-            ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
+            ? `delivery gave up after ${Math.round(late / 1000)} s of failures ` +
+              `(DELIVERY_MAX_DURATION_MS): ${outcome.reason}`
             : `delivery retries exhausted after ${task.maxAttempts} attempts: ${outcome.reason}`;
         return fail(deps, id, owner, reason);
       }

@@ -57,7 +57,9 @@ export function validateRow(
   if (bad !== -1) {
     return {
       ok: false,
-      reason: `invalid recipients: subscriber id at position ${bad + 1} is empty, too long or contains whitespace/control characters`,
+      reason:
+        `invalid recipients: subscriber id at position ${bad + 1} is empty, too long ` +
+        'or contains whitespace/control characters',
     };
   }
   if (new Set(row.recipients).size !== row.recipients.length) {
@@ -67,20 +69,22 @@ export function validateRow(
   if (payload === null && row.payload_stored_bytes > MAX_PAYLOAD_BYTES) {
     return {
       ok: false,
-      reason: `invalid payload: ${row.payload_stored_bytes} bytes stored, Novu accepts at most ${MAX_PAYLOAD_BYTES} (512 KB)`,
+      reason:
+        `invalid payload: ${row.payload_stored_bytes} bytes stored, ` +
+        `Novu accepts at most ${MAX_PAYLOAD_BYTES} (512 KB)`,
     };
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    return {
-      ok: false,
-      reason: `invalid payload: must be a JSON object, got ${payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload}`,
-    };
+    const got = payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload;
+    return { ok: false, reason: `invalid payload: must be a JSON object, got ${got}` };
   }
   const depth = jsonDepth(payload, MAX_PAYLOAD_DEPTH);
   if (depth > MAX_PAYLOAD_DEPTH) {
     return {
       ok: false,
-      reason: `invalid payload: nested deeper than ${MAX_PAYLOAD_DEPTH} levels (Novu stores payloads in MongoDB, which refuses documents nested deeper than 100)`,
+      reason:
+        `invalid payload: nested deeper than ${MAX_PAYLOAD_DEPTH} levels ` +
+        '(Novu stores payloads in MongoDB, which refuses documents nested deeper than 100)',
     };
   }
   const payloadBytes = Buffer.byteLength(JSON.stringify(payload), 'utf8');

@@ -78,7 +78,8 @@ export function startDaemonProcess(env: Record<string, string>, opts: DaemonProc
           () =>
             reject(
               new Error(
-                `no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-5).join('\n')}\n${stderr.join('')}`,
+                `no matching log line within ${timeoutMs} ms; last lines:\n` +
+                  `${lines.slice(-5).join('\n')}\n${stderr.join('')}`,
               ),
             ),
           timeoutMs,

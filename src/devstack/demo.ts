@@ -60,9 +60,8 @@ const novu = await startNovuStandin({
   tenants: ENTERPRISES,
   port: Number(process.env['NOVU_PORT'] ?? 0),
 });
-out(
-  `notifyd demo — database ${dbName}, Realtime ${realtime.url}, Novu ${novu.url}${seconds > 0 ? `, for ${seconds} s` : ' (Ctrl-C stops)'}`,
-);
+const runsFor = seconds > 0 ? `, for ${seconds} s` : ' (Ctrl-C stops)';
+out(`notifyd demo — database ${dbName}, Realtime ${realtime.url}, Novu ${novu.url}${runsFor}`);
 
 const daemon = startDaemonProcess(
   {
@@ -79,8 +78,16 @@ const daemon = startDaemonProcess(
   },
   { detached: true },
 );
-const interesting =
-  /"event":"(daemon_started|subscription_subscribed|subscription_reconnecting|notification_failed|notification_cancelled|sweep_done|processing_stopped)"/;
+const INTERESTING_EVENTS = [
+  'daemon_started',
+  'subscription_subscribed',
+  'subscription_reconnecting',
+  'notification_failed',
+  'notification_cancelled',
+  'sweep_done',
+  'processing_stopped',
+];
+const interesting = new RegExp(`"event":"(${INTERESTING_EVENTS.join('|')})"`);
 const printed = new Set<number>();
 const logTimer = setInterval(() => {
   daemon.lines.forEach((line, i) => {
@@ -93,9 +100,9 @@ const logTimer = setInterval(() => {
     ]
       .filter(Boolean)
       .join(' ');
-    out(
-      `${time()}  daemon   ${String(l['event'])}${who ? ` ${who}` : ''}${l['reason'] ? ` — ${String(l['reason'])}` : ''}`,
-    );
+    const whoPart = who ? ` ${who}` : '';
+    const reasonPart = l['reason'] ? ` — ${String(l['reason'])}` : '';
+    out(`${time()}  daemon   ${String(l['event'])}${whoPart}${reasonPart}`);
   });
 }, 200);
 const listening = JSON.parse(await daemon.waitForLine((l) => l.includes('"event":"health_listening"'), 60_000)) as {
@@ -110,7 +117,8 @@ const deliveryTimer = setInterval(() => {
   for (const d of novu.deliveries().slice(delivered)) {
     delivered += 1;
     out(
-      `${time()}  novu     delivered ${d.tenantId ?? '?'} ${d.workflow} → ${d.to.length} recipient(s)  tx ${d.transactionId ?? ''}`,
+      `${time()}  novu     delivered ${d.tenantId ?? '?'} ${d.workflow} → ${d.to.length} recipient(s)  ` +
+        `tx ${d.transactionId ?? ''}`,
     );
   }
 }, 100);
@@ -120,7 +128,8 @@ const insert = async (sql: string, params: unknown[]) => (await db.query<{ id: s
 const app = setInterval(() => {
   n += 1;
   const ent = ENTERPRISES[n % ENTERPRISES.length] as string;
-  const base = `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload, scheduled_for) values ($1, $2, $3, $4, $5) returning id`;
+  const base = `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload, scheduled_for)
+                values ($1, $2, $3, $4, $5) returning id`;
   void (async () => {
     if (n % 7 === 0) {
       const id = await insert(base, [ent, 'reminder', ['user-1'], { n }, new Date(Date.now() + 3000)]);
@@ -162,9 +171,8 @@ async function stop(): Promise<void> {
       'select status, count(*)::int as n from notify.ent_notification group by status order by status',
     )
   ).rows;
-  out(
-    `daemon exited with code ${code}; rows: ${counts.map((c) => `${c.status} ${c.n}`).join(', ')}; Novu received ${novu.deliveries().length} deliveries`,
-  );
+  const rows = counts.map((c) => `${c.status} ${c.n}`).join(', ');
+  out(`daemon exited with code ${code}; rows: ${rows}; Novu received ${novu.deliveries().length} deliveries`);
   await db.end();
   await Promise.all([realtime.close(), novu.close()]);
   process.exit(code === 0 ? 0 : 1);

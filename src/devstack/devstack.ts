@@ -67,6 +67,8 @@ const novu = await startNovuStandin({
 });
 const shown = new URL(databaseUrl);
 shown.password = shown.password === '' ? '' : '***';
+const shownServiceKey = serviceKey === DEV_SERVICE_ROLE_KEY ? serviceKey : '<your key>';
+const shownNovuKey = novuKey === DEFAULT_NOVU_API_KEY ? novuKey : '<your key>';
 process.stdout.write(
   [
     'notifyd devstack (Ctrl-C stops it)',
@@ -76,8 +78,8 @@ process.stdout.write(
     `  Novu stand-in      ${novu.url}`,
     `    profile ${novuProfile}, counters ${novu.url}${COUNTERS_PATH}`,
     '  run the daemon against it:',
-    `    SUPABASE_URL=${realtime.url} SUPABASE_SERVICE_ROLE_KEY=${serviceKey === DEV_SERVICE_ROLE_KEY ? serviceKey : '<your key>'} \\`,
-    `    DATABASE_URL=${shown.toString()} NOVU_API_URL=${novu.url} NOVU_SECRET_KEY=${novuKey === DEFAULT_NOVU_API_KEY ? novuKey : '<your key>'} \\`,
+    `    SUPABASE_URL=${realtime.url} SUPABASE_SERVICE_ROLE_KEY=${shownServiceKey} \\`,
+    `    DATABASE_URL=${shown.toString()} NOVU_API_URL=${novu.url} NOVU_SECRET_KEY=${shownNovuKey} \\`,
     '    node dist/supervisor.js',
     '',
   ].join('\n'),

@@ -57,7 +57,9 @@ export const Metrics = {
         name: 'notifyd_deliveries_total',
         registers,
         labelNames: ['outcome', 'origin'] as const,
-        help: 'Jobs settled, by outcome (sent, failed, retried, rate_limited, observed, skipped) and origin (realtime, catchup, sweep, scheduled, cron)',
+        help:
+          'Jobs settled, by outcome (sent, failed, retried, rate_limited, observed, skipped) ' +
+          'and origin (realtime, catchup, sweep, scheduled, cron)',
       }),
   ),
   failures: make(
@@ -128,7 +130,9 @@ export const Metrics = {
         name: 'notifyd_sweep_repairs_total',
         registers,
         labelNames: ['kind'] as const,
-        help: 'Work the live path missed, found by the sweep: missed (no job), repaired (job finished, row pending), unknown_enterprise',
+        help:
+          'Work the live path missed, found by the sweep: ' +
+          'missed (no job), repaired (job finished, row pending), unknown_enterprise',
       }),
   ),
   sweeps: make(
@@ -228,7 +232,9 @@ export const Metrics = {
         name: 'notifyd_oldest_due_pending_seconds',
         registers,
         aggregator: 'max',
-        help: 'Age of the oldest pending row that is due (since its last write or scheduled_for), served enterprises only; 0 when none',
+        help:
+          'Age of the oldest pending row that is due (since its last write or scheduled_for), ' +
+          'served enterprises only; 0 when none',
       }),
   ),
   subscriptions: make(
@@ -248,7 +254,9 @@ export const Metrics = {
         name: 'notifyd_enterprise_subscribed',
         registers,
         labelNames: ['enterprise'] as const,
-        help: '1 while the enterprise is subscribed on this host, 0 otherwise (at most METRICS_ENTERPRISE_LIMIT enterprises)',
+        help:
+          '1 while the enterprise is subscribed on this host, 0 otherwise ' +
+          '(at most METRICS_ENTERPRISE_LIMIT enterprises)',
       }),
   ),
   enterprisesOverLimit: make(
@@ -276,7 +284,9 @@ export const Metrics = {
       new Counter({
         name: 'notifyd_metrics_refresh_errors_total',
         registers,
-        help: 'Scrapes whose queue-depth or oldest-row figures could not be read (Redis or PostgreSQL down): those gauges kept their last values',
+        help:
+          'Scrapes whose queue-depth or oldest-row figures could not be read (Redis or PostgreSQL down): ' +
+          'those gauges kept their last values',
       }),
   ),
   info: make(

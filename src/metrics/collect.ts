@@ -120,9 +120,11 @@ export class MetricsCollector {
 
   private async oldestDue(): Promise<void> {
     const res = await this.sources.db.query<{ age: number | null }>(
-      `select (extract(epoch from clock_timestamp() - min(greatest(n.updated_at, coalesce(n.scheduled_for, n.updated_at)))))::float8 as age
+      `select (extract(epoch from clock_timestamp()
+                               - min(greatest(n.updated_at, coalesce(n.scheduled_for, n.updated_at)))))::float8 as age
          from notify.ent_notification n
-        where n.status = 'pending' and (n.scheduled_for is null or n.scheduled_for between '0001-01-01'::timestamptz and clock_timestamp())
+        where n.status = 'pending'
+          and (n.scheduled_for is null or n.scheduled_for between '0001-01-01'::timestamptz and clock_timestamp())
           and ${scopeSql('n.enterprise_id', 1, 2)}`,
       scopeParams(this.sources.scope),
     );

@@ -324,7 +324,8 @@ export class ThreadHost extends EventEmitter {
         });
       }
     }
-    resolveBackoff(spec.backoff, resolveBackoff(this.#opts.actorBackoff)); // throws RUNTIME_OPTION_INVALID naming the field
+    // throws RUNTIME_OPTION_INVALID naming the field
+    resolveBackoff(spec.backoff, resolveBackoff(this.#opts.actorBackoff));
     const max = this.#opts.maxActors ?? Infinity;
     if (this.#records.size >= max) throw notifydError(Errors.HOST_FULL, this.id, max);
     const status: ActorStatus = {

@@ -176,7 +176,10 @@ export interface ChildSpec {
   start(ctx: ChildStartContext): Promise<ChildRun>;
   /** @defaultValue 'permanent' */
   restart?: RestartType;
-  /** Graceful stop budget before kill. @defaultValue 5000 for a worker, Infinity (the global deadline) for a supervisor */
+  /**
+   * Graceful stop budget before kill.
+   * @defaultValue 5000 for a worker, Infinity (the global deadline) for a supervisor
+   */
   shutdownMs?: number;
   /** @defaultValue 'worker' */
   type?: ChildType;

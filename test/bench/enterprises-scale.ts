@@ -3,8 +3,8 @@
 // start until every one is `subscribed` in /health. Prints the time to all subscribed, the sockets and joins the
 // stand-in counted, the highest joins/s it saw against the limit and whether any join was refused, and the
 // daemon's RSS (VmRSS once settled, and its peak VmHWM). `npm run bench:enterprises`; SCALE_ENTERPRISES,
-// SCALE_PROFILE, SCALE_REALTIME_HOSTS (1), SCALE_ENV (extra daemon variables, a JSON object) change it. The last line is one JSON object. Also used by
-// test/scale/enterprises.test.ts.
+// SCALE_PROFILE, SCALE_REALTIME_HOSTS (1), SCALE_ENV (extra daemon variables, a JSON object) change it. The last
+// line is one JSON object. Also used by test/scale/enterprises.test.ts.
 import { readFileSync } from 'node:fs';
 import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
 import type { RealtimeProfile } from '../../src/devstack/realtime/limits.js';
@@ -75,7 +75,8 @@ export async function runScale(opts: {
       if ((h?.components?.subscriptions?.active ?? 0) >= opts.enterprises) break;
       if (Date.now() > deadline || daemon.child.exitCode !== null) {
         throw new Error(
-          `only ${h?.components?.subscriptions?.active ?? 0} of ${opts.enterprises} subscribed after ${Date.now() - t0} ms`,
+          `only ${h?.components?.subscriptions?.active ?? 0} of ${opts.enterprises} subscribed ` +
+            `after ${Date.now() - t0} ms`,
         );
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -116,7 +117,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   out(`  all subscribed after   ${(r.allSubscribedMs / 1000).toFixed(1)} s`);
   out(`  sockets                ${r.sockets} (≤ 100 channels each)`);
   out(
-    `  joins                  ${r.joins}; peak ${r.peakJoinsPerSecond}/s (60 s average) against a limit of ${r.joinLimit ?? '∞'}/s; refused ${r.joinsRefused}; connections refused ${r.connectionsRefused}`,
+    `  joins                  ${r.joins}; peak ${r.peakJoinsPerSecond}/s (60 s average) ` +
+      `against a limit of ${r.joinLimit ?? '∞'}/s; refused ${r.joinsRefused}; ` +
+      `connections refused ${r.connectionsRefused}`,
   );
   out(`  daemon RSS             ${r.rssMb} MB settled, ${r.peakRssMb} MB peak`);
   out(JSON.stringify({ bench: 'enterprises', ...r }));

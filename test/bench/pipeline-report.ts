@@ -136,7 +136,12 @@ export function cpuLine(c: CpuUse): string {
     .slice(0, 3)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `machine ${c.machinePct}/${c.capacityPct}% | daemon ${c.groups['daemon']}% [${threads}] | bench+stand-ins ${c.groups['bench']}% [${bench}] | redis ${c.groups['redis']}% | pg (this db) ${pgOurs(c)}% [${pg}] | pg (every db) ${c.groups['pg (all, any database)']}% | unattributed ${othersPct(c)}%`;
+  return (
+    `machine ${c.machinePct}/${c.capacityPct}% | daemon ${c.groups['daemon']}% [${threads}] | ` +
+    `bench+stand-ins ${c.groups['bench']}% [${bench}] | redis ${c.groups['redis']}% | ` +
+    `pg (this db) ${pgOurs(c)}% [${pg}] | pg (every db) ${c.groups['pg (all, any database)']}% | ` +
+    `unattributed ${othersPct(c)}%`
+  );
 }
 
 /** The reading of the numbers: which resource ran out in the max run (or the slowest stage at 500/s). */
@@ -173,8 +178,10 @@ export function whatLimits(runs: RunResult[], noop: number, noopOthersPct: numbe
     const total = per['total'] ?? NaN;
     if (Number.isFinite(total) && total > 0) {
       parts.push(
-        `one notification costs ${total} ms of CPU (daemon ${per['daemon']}, PostgreSQL ${per['postgres (this db)']}, bench process with both stand-ins ${per['bench process']}, Redis ${per['redis']}), ` +
-          `so ${c.capacityPct / 100} cores cap the pipeline near ${Math.round((c.capacityPct * 10) / total)} rows/s even with no other work on the machine`,
+        `one notification costs ${total} ms of CPU (daemon ${per['daemon']}, ` +
+          `PostgreSQL ${per['postgres (this db)']}, bench process with both stand-ins ${per['bench process']}, ` +
+          `Redis ${per['redis']}), so ${c.capacityPct / 100} cores cap the pipeline near ` +
+          `${Math.round((c.capacityPct * 10) / total)} rows/s even with no other work on the machine`,
       );
     }
     const w = max.pg_waits_pct;
@@ -182,12 +189,15 @@ export function whatLimits(runs: RunResult[], noop: number, noopOthersPct: numbe
     const wal = (w['IO:WALSync'] ?? 0) + (w['LWLock:WALWrite'] ?? 0) + (w['IO:WALWrite'] ?? 0);
     if (notifyLock + wal >= 20) {
       parts.push(
-        `PostgreSQL commits are serialized: ${notifyLock}% of active-backend samples wait on Lock:object (the cluster-wide NOTIFY commit lock, ` +
-          `taken because the Realtime stand-in's capture trigger NOTIFYs on every row change) and ${r1(wal)}% on the WAL flush`,
+        `PostgreSQL commits are serialized: ${notifyLock}% of active-backend samples wait on Lock:object ` +
+          '(the cluster-wide NOTIFY commit lock, ' +
+          "taken because the Realtime stand-in's capture trigger NOTIFYs on every row change) " +
+          `and ${r1(wal)}% on the WAL flush`,
       );
     }
     parts.push(
-      `delivered/s is ${Math.round((max.delivered_per_s / noop) * 100)}% of BullMQ's no-op ceiling (${noop}/s, measured before the daemon started, other work meanwhile ${noopOthersPct}% of a core)`,
+      `delivered/s is ${Math.round((max.delivered_per_s / noop) * 100)}% of BullMQ's no-op ceiling ` +
+        `(${noop}/s, measured before the daemon started, other work meanwhile ${noopOthersPct}% of a core)`,
     );
   }
   const mid = runs.find((r) => r.rate === 500);
@@ -203,7 +213,8 @@ export function whatLimits(runs: RunResult[], noop: number, noopOthersPct: numbe
       const behind = mid.delivered_per_s < 0.95 * mid.offered_per_s;
       parts.push(
         behind
-          ? `at 500/s the pipeline delivers only ${mid.delivered_per_s}/s, so rows queue up and the latency is mostly ${worst[0]} (p99 ${worst[1]} ms)`
+          ? `at 500/s the pipeline delivers only ${mid.delivered_per_s}/s, so rows queue up ` +
+              `and the latency is mostly ${worst[0]} (p99 ${worst[1]} ms)`
           : `at 500/s the largest p99 stage is ${worst[0]} ${worst[1]} ms`,
       );
     }
@@ -215,13 +226,15 @@ export function whatLimits(runs: RunResult[], noop: number, noopOthersPct: numbe
 export function printReport(runs: RunResult[], opts: { rampMs: number; maxBacklog: number }): void {
   console.log('');
   console.log(
-    "latency = Novu stand-in receipt (Delivery.acceptedAt) − the row's created_at (PostgreSQL now() at insert, i.e. the",
+    "latency = Novu stand-in receipt (Delivery.acceptedAt) − the row's created_at " +
+      '(PostgreSQL now() at insert, i.e. the',
   );
   console.log(
     "inserting transaction's start, a few ms before its commit; both clocks are this machine's). delivered/s counts",
   );
   console.log(
-    `receipts from ${opts.rampMs / 1000} s after the load starts until it stops; "max" keeps ${opts.maxBacklog} rows in flight.`,
+    `receipts from ${opts.rampMs / 1000} s after the load starts until it stops; ` +
+      `"max" keeps ${opts.maxBacklog} rows in flight.`,
   );
   console.log('');
   const head = [
@@ -268,26 +281,31 @@ export function printReport(runs: RunResult[], opts: { rampMs: number; maxBacklo
     );
   }
   console.log(
-    "(CPU columns: % of one core during the load; pg = backends of the bench's database; others = CPU not attributed to",
+    "(CPU columns: % of one core during the load; pg = backends of the bench's database; " +
+      'others = CPU not attributed to',
   );
   console.log(
-    "these: other people's work on the shared machine, kernel time for loopback traffic, connections that came and went)",
+    "these: other people's work on the shared machine, kernel time for loopback traffic, " +
+      'connections that came and went)',
   );
   console.log('');
   console.log(
-    'per-stage p50/p99 ms (sampled rows, from the BullMQ job records): created→enqueue | queue wait | worker→Novu | Novu→job finished',
+    'per-stage p50/p99 ms (sampled rows, from the BullMQ job records): ' +
+      'created→enqueue | queue wait | worker→Novu | Novu→job finished',
   );
   for (const r of runs) {
     const s = r.stages;
     if (s === undefined) continue;
     const f = (p: Percentiles) => `${p.p50}/${p.p99}`;
+    const rate = pad(r.rate === 'max' ? 'max' : `${r.rate}/s`, 7);
+    const origins = Object.entries(s.origins)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     console.log(
-      `  ${pad(r.rate === 'max' ? 'max' : `${r.rate}/s`, 7)}: ${f(s.commit_to_enqueue_ms)} | ${f(s.queue_wait_ms)} | ${f(s.active_to_novu_ms)} | ${f(s.novu_to_finished_ms)}` +
-        `  (${s.sampled} rows; job records by origin→result: ${Object.entries(s.origins)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(
-            ', ',
-          )}; ${s.retried} retried; Novu ignored ${r.novu_ignored} repeated triggers; ${r.realtime_events_per_row} Realtime events per row)`,
+      `  ${rate}: ${f(s.commit_to_enqueue_ms)} | ${f(s.queue_wait_ms)} | ` +
+        `${f(s.active_to_novu_ms)} | ${f(s.novu_to_finished_ms)}` +
+        `  (${s.sampled} rows; job records by origin→result: ${origins}; ${s.retried} retried; ` +
+        `Novu ignored ${r.novu_ignored} repeated triggers; ${r.realtime_events_per_row} Realtime events per row)`,
     );
     console.log(
       `           per row: ${r.realtime_events_per_row} Realtime messages, ${r.novu_requests_per_row} Novu ` +
@@ -310,10 +328,12 @@ export function printReport(runs: RunResult[], opts: { rampMs: number; maxBacklo
     );
   }
   console.log(
-    'PostgreSQL (this db) active backends, % of samples: on CPU or waiting on (Lock:object = the cluster-wide lock every',
+    'PostgreSQL (this db) active backends, % of samples: ' +
+      'on CPU or waiting on (Lock:object = the cluster-wide lock every',
   );
   console.log(
-    "NOTIFY-ing commit holds through its WAL flush; the Realtime stand-in's capture trigger NOTIFYs on every row change):",
+    'NOTIFY-ing commit holds through its WAL flush; ' +
+      "the Realtime stand-in's capture trigger NOTIFYs on every row change):",
   );
   for (const r of runs)
     console.log(

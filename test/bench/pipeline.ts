@@ -161,7 +161,8 @@ async function stopDaemon(daemon: DaemonProcess): Promise<number> {
 async function insertRows(stack: Stack, tag: string, offset: number, n: number): Promise<void> {
   await stack.pool.query(
     `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
-     select 'bench' || ((($3::int + g) % $4::int) + 1), $1, array['user-' || ($3::int + g)], jsonb_build_object('n', $3::int + g)
+     select 'bench' || ((($3::int + g) % $4::int) + 1), $1, array['user-' || ($3::int + g)],
+            jsonb_build_object('n', $3::int + g)
        from generate_series(1, $2::int) g`,
     [tag, n, offset, ENTERPRISES],
   );
@@ -291,7 +292,8 @@ async function stageLatency(
 
 async function pgPidsByApp(stack: Stack): Promise<Map<string, number[]>> {
   const res = await stack.pool.query<{ pid: number; app: string }>(
-    "select pid, coalesce(nullif(application_name, ''), 'bench') as app from pg_stat_activity where datname = current_database()",
+    "select pid, coalesce(nullif(application_name, ''), 'bench') as app from pg_stat_activity " +
+      'where datname = current_database()',
   );
   const out = new Map<string, number[]>();
   for (const row of res.rows) out.set(row.app, [...(out.get(row.app) ?? []), row.pid]);
@@ -332,7 +334,8 @@ function sampleWaits(stack: Stack, everyMs: number): { stop: () => Promise<Recor
     while (running) {
       try {
         const res = await stack.pool.query<{ w: string; n: number }>(
-          `select coalesce(wait_event_type || ':' || wait_event, 'on CPU') as w, count(*)::int as n from pg_stat_activity
+          `select coalesce(wait_event_type || ':' || wait_event, 'on CPU') as w, count(*)::int as n
+             from pg_stat_activity
             where datname = current_database() and state = 'active' and pid <> pg_backend_pid() group by 1`,
         );
         for (const row of res.rows) counts[row.w] = (counts[row.w] ?? 0) + row.n;
@@ -396,7 +399,8 @@ async function runPhase(
   const settleDeadline = Date.now() + 15_000;
   while (Date.now() < settleDeadline && !aborted) {
     const open = await stack.pool.query<{ n: number }>(
-      "select count(*)::int as n from notify.ent_notification where workflow_id = $1 and status in ('pending', 'processing')",
+      'select count(*)::int as n from notify.ent_notification ' +
+        "where workflow_id = $1 and status in ('pending', 'processing')",
       [tag],
     );
     if ((open.rows[0]?.n ?? 0) === 0) break;
@@ -405,7 +409,8 @@ async function runPhase(
 
   const deliveries: Delivery[] = stack.novu.deliveries().filter((d) => d.workflow === tag);
   const rows = await stack.pool.query<{ id: string; created: string; status: string }>(
-    'select id::text as id, extract(epoch from created_at) * 1000 as created, status from notify.ent_notification where workflow_id = $1',
+    'select id::text as id, extract(epoch from created_at) * 1000 as created, status ' +
+      'from notify.ent_notification where workflow_id = $1',
     [tag],
   );
   const created = new Map<string, number>();
@@ -505,7 +510,8 @@ async function redisProcessId(): Promise<number | undefined> {
 async function main(): Promise<void> {
   await ensureServices();
   console.log(
-    `notifyd pipeline bench: ${SECONDS} s per rate, rates ${RATES.join(', ')}, ${ENTERPRISES} enterprises, WORKER_CONCURRENCY=${CONCURRENCY}, DAEMON_REALTIME_HOSTS=${REALTIME_HOSTS}, Node ${process.version}`,
+    `notifyd pipeline bench: ${SECONDS} s per rate, rates ${RATES.join(', ')}, ${ENTERPRISES} enterprises, ` +
+      `WORKER_CONCURRENCY=${CONCURRENCY}, DAEMON_REALTIME_HOSTS=${REALTIME_HOSTS}, Node ${process.version}`,
   );
 
   // 1. the engine's ceiling, before anything else runs (so it has the machine to itself)
@@ -527,9 +533,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < BASELINE_REPEATS && !aborted; i++) noopRuns.push(await measured('plain'));
   const noopOpts = aborted ? undefined : await measured('daemon-options');
   const noop = Math.round(median(noopRuns.map((r) => r.processPerS)));
+  const noopRates = noopRuns.map((r) => `${r.processPerS}/s`).join(', ');
+  const noopAddPerS = Math.round(median(noopRuns.map((r) => r.addPerS)));
+  const noopOthers = noopRuns.map((r) => `${r.othersPct}%`).join(', ');
   console.log(
-    `BullMQ no-op (addBulk ${BASELINE_JOBS}, 1 Worker × concurrency 50, removeOnComplete): ${noopRuns.map((r) => `${r.processPerS}/s`).join(', ')} → median ${noop} jobs/s` +
-      ` (addBulk ${Math.round(median(noopRuns.map((r) => r.addPerS)))}/s; other work on the machine meanwhile: ${noopRuns.map((r) => `${r.othersPct}%`).join(', ')} of a core);` +
+    `BullMQ no-op (addBulk ${BASELINE_JOBS}, 1 Worker × concurrency 50, removeOnComplete): ` +
+      `${noopRates} → median ${noop} jobs/s` +
+      ` (addBulk ${noopAddPerS}/s; other work on the machine meanwhile: ${noopOthers} of a core);` +
       ` with notifyd's job/worker options: ${noopOpts?.processPerS ?? '?'} jobs/s`,
   );
 
@@ -552,7 +562,8 @@ async function main(): Promise<void> {
     },
   });
   console.log(
-    `stack: database ${stack.db.name}, BullMQ prefix ${stack.prefix}, Novu stand-in ${stack.novu.url}, Realtime stand-in ${stack.realtime.url}`,
+    `stack: database ${stack.db.name}, BullMQ prefix ${stack.prefix}, ` +
+      `Novu stand-in ${stack.novu.url}, Realtime stand-in ${stack.realtime.url}`,
   );
   let daemon: DaemonProcess | undefined;
   let redis: Redis | undefined;
@@ -582,8 +593,10 @@ async function main(): Promise<void> {
       if (aborted) break;
       const run = await runPhase(stack, queue, i, rate, daemonPid, redisPid);
       runs.push(run);
+      const label = rate === 'max' ? 'max' : `${rate}/s`;
       console.log(
-        `  ${rate === 'max' ? 'max' : `${rate}/s`}: ${run.delivered}/${run.rows} delivered, ${run.delivered_per_s}/s, p50 ${run.p50_ms} p99 ${run.p99_ms} ms`,
+        `  ${label}: ${run.delivered}/${run.rows} delivered, ${run.delivered_per_s}/s, ` +
+          `p50 ${run.p50_ms} p99 ${run.p99_ms} ms`,
       );
       await sleep(1000);
     }
@@ -623,11 +636,24 @@ async function main(): Promise<void> {
   const limits = whatLimits(runs, noop, median(noopRuns.map((r) => r.othersPct)));
   printReport(runs, { rampMs: RAMP_MS, maxBacklog: MAX_BACKLOG });
   console.log(
-    `BullMQ no-op ceiling ${noop} jobs/s (median of ${noopRuns.length}); pipeline ${deliveredPerS} delivered/s = ${Math.round((deliveredPerS / noop) * 100)}% of it.`,
+    `BullMQ no-op ceiling ${noop} jobs/s (median of ${noopRuns.length}); ` +
+      `pipeline ${deliveredPerS} delivered/s = ${Math.round((deliveredPerS / noop) * 100)}% of it.`,
   );
+  const p99Verdict =
+    at500 === undefined
+      ? 'not run'
+      : at500.p99_ms <= TARGET_P99_MS
+        ? `met (${at500.p99_ms} ms)`
+        : `MISSED (${at500.p99_ms} ms)`;
+  const sustainedVerdict =
+    maxRun === undefined
+      ? 'not run'
+      : deliveredPerS >= TARGET_PER_S
+        ? `met (${deliveredPerS}/s)`
+        : `MISSED (${deliveredPerS}/s)`;
   console.log(
-    `targets: p99 ≤ ${TARGET_P99_MS} ms at 500/s: ${at500 === undefined ? 'not run' : at500.p99_ms <= TARGET_P99_MS ? `met (${at500.p99_ms} ms)` : `MISSED (${at500.p99_ms} ms)`}; ` +
-      `sustained ≥ ${TARGET_PER_S}/s: ${maxRun === undefined ? 'not run' : deliveredPerS >= TARGET_PER_S ? `met (${deliveredPerS}/s)` : `MISSED (${deliveredPerS}/s)`}`,
+    `targets: p99 ≤ ${TARGET_P99_MS} ms at 500/s: ${p99Verdict}; ` +
+      `sustained ≥ ${TARGET_PER_S}/s: ${sustainedVerdict}`,
   );
   console.log(`what limits it: ${limits}`);
 

@@ -189,7 +189,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     const { stdout: g } = await run('id', ['-g', 'postgres']);
     chownSync(root, Number(stdout.trim()), Number(g.trim()));
   }
-  const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c shared_buffers=32MB -c wal_level=logical`;
+  const opts =
+    `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 ` +
+    '-c shared_buffers=32MB -c wal_level=logical';
   const ctl = (action: string) =>
     `${bin}/pg_ctl -D ${quote(dataDir)} -l ${quote(logFile)} -o ${quote(opts)} -w -t 60 ${action}`;
   try {

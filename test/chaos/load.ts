@@ -37,7 +37,10 @@ export interface LifecycleMix {
   rescheduleAheadMs?: number;
 }
 
-/** Inserts n rows of one enterprise, some scheduled, then cancels and reschedules some of those (one transaction each). */
+/**
+ * Inserts n rows of one enterprise, some scheduled, then cancels and reschedules some of those (one transaction
+ * each).
+ */
 async function insertBatch(pool: pg.Pool, enterprise: string, n: number, mix: LifecycleMix | undefined): Promise<void> {
   if (mix === undefined) {
     await insertMany(pool, enterprise, n);

@@ -73,7 +73,8 @@ export async function reconcile(
   ).rows;
   const last = (
     await rig.pool.query<{ at: string | null }>(
-      `select (extract(epoch from max(updated_at)) * 1000)::bigint::text as at from notify.ent_notification where status in ('sent', 'failed')`,
+      `select (extract(epoch from max(updated_at)) * 1000)::bigint::text as at from notify.ent_notification
+        where status in ('sent', 'failed')`,
     )
   ).rows[0]?.at;
   const deliveries = rig.novu.deliveries();

@@ -42,9 +42,8 @@ for (const scenario of selected) {
     `[${scenario.name}] start: ${load} notifications, bound ${Math.round(effectiveBoundMs(scenario, load) / 1000)} s`,
   );
   const result = await runScenario(scenario, load, progress);
-  progress(
-    `[${scenario.name}] ${passed(result) ? 'ok' : 'FAILED'} in ${(result.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(result)}`,
-  );
+  const verdict = passed(result) ? 'ok' : 'FAILED';
+  progress(`[${scenario.name}] ${verdict} in ${(result.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(result)}`);
   results.push(result);
 }
 console.log(formatTable(results));

@@ -24,7 +24,8 @@ describe('migrations', () => {
     const snapshot = async () =>
       (
         await db.pool.query(
-          `select table_name, column_name, data_type from information_schema.columns where table_schema = 'notify' order by 1, 2`,
+          `select table_name, column_name, data_type from information_schema.columns
+            where table_schema = 'notify' order by 1, 2`,
         )
       ).rows;
     const before = await snapshot();
@@ -73,77 +74,93 @@ describe('migrations', () => {
     }
   });
 
-  it('creates the notification lifecycle: version and updated_at bumped by trigger, writer recorded, replica identity full, publication', async () => {
-    await migrate(db.url);
-    const {
-      rows: [row],
-    } = await db.pool.query(
-      `insert into notify.ent_notification (enterprise_id, workflow_id, recipients) values ('e1', 'wf', '{u1}') returning *`,
-    );
-    assert.equal(row.status, 'pending');
-    assert.equal(row.version, '1');
-    assert.equal(row.writer, 'app');
-    await db.pool.query(`update notify.ent_notification set status = 'processing', writer = 'notifyd!' where id = $1`, [
-      row.id,
-    ]);
-    const {
-      rows: [after1],
-    } = await db.pool.query('select * from notify.ent_notification where id = $1', [row.id]);
-    assert.equal(after1.version, '2');
-    assert.equal(after1.writer, 'notifyd');
-    assert.ok(after1.updated_at >= row.updated_at);
-    await db.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [row.id]);
-    const {
-      rows: [after2],
-    } = await db.pool.query('select version, writer from notify.ent_notification where id = $1', [row.id]);
-    assert.deepEqual(after2, { version: '3', writer: 'app' });
-    // the application re-arms it: a new delivery identity; notifyd's own writes keep it
-    await db.pool.query(`update notify.ent_notification set status = 'pending' where id = $1`, [row.id]);
-    await db.pool.query(`update notify.ent_notification set status = 'processing', writer = 'notifyd!' where id = $1`, [
-      row.id,
-    ]);
-    const {
-      rows: [after3],
-    } = await db.pool.query('select version, armed_version, writer from notify.ent_notification where id = $1', [
-      row.id,
-    ]);
-    assert.deepEqual(after3, { version: '5', armed_version: '4', writer: 'notifyd' });
-    const {
-      rows: [forced],
-    } = await db.pool.query(
-      `update notify.ent_notification set version = 99, armed_version = 99 where id = $1 returning version, armed_version`,
-      [row.id],
-    );
-    assert.deepEqual(forced, { version: '6', armed_version: '4' }, 'version and armed_version are trigger-controlled');
+  it(
+    'creates the notification lifecycle: version and updated_at bumped by trigger, writer recorded, ' +
+      'replica identity full, publication',
+    async () => {
+      await migrate(db.url);
+      const {
+        rows: [row],
+      } = await db.pool.query(
+        `insert into notify.ent_notification (enterprise_id, workflow_id, recipients) values ('e1', 'wf', '{u1}')
+       returning *`,
+      );
+      assert.equal(row.status, 'pending');
+      assert.equal(row.version, '1');
+      assert.equal(row.writer, 'app');
+      await db.pool.query(
+        `update notify.ent_notification set status = 'processing', writer = 'notifyd!' where id = $1`,
+        [row.id],
+      );
+      const {
+        rows: [after1],
+      } = await db.pool.query('select * from notify.ent_notification where id = $1', [row.id]);
+      assert.equal(after1.version, '2');
+      assert.equal(after1.writer, 'notifyd');
+      assert.ok(after1.updated_at >= row.updated_at);
+      await db.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [row.id]);
+      const {
+        rows: [after2],
+      } = await db.pool.query('select version, writer from notify.ent_notification where id = $1', [row.id]);
+      assert.deepEqual(after2, { version: '3', writer: 'app' });
+      // the application re-arms it: a new delivery identity; notifyd's own writes keep it
+      await db.pool.query(`update notify.ent_notification set status = 'pending' where id = $1`, [row.id]);
+      await db.pool.query(
+        `update notify.ent_notification set status = 'processing', writer = 'notifyd!' where id = $1`,
+        [row.id],
+      );
+      const {
+        rows: [after3],
+      } = await db.pool.query('select version, armed_version, writer from notify.ent_notification where id = $1', [
+        row.id,
+      ]);
+      assert.deepEqual(after3, { version: '5', armed_version: '4', writer: 'notifyd' });
+      const {
+        rows: [forced],
+      } = await db.pool.query(
+        `update notify.ent_notification set version = 99, armed_version = 99 where id = $1
+       returning version, armed_version`,
+        [row.id],
+      );
+      assert.deepEqual(
+        forced,
+        { version: '6', armed_version: '4' },
+        'version and armed_version are trigger-controlled',
+      );
 
-    const ident = await db.pool.query(
-      `select relreplident from pg_class where oid = 'notify.ent_notification'::regclass`,
-    );
-    assert.equal(ident.rows[0].relreplident, 'f');
-    const pub = await db.pool.query(
-      `select tablename from pg_publication_tables where pubname = 'supabase_realtime' and schemaname = 'notify' order by 1`,
-    );
-    assert.deepEqual(
-      pub.rows.map((r) => r.tablename),
-      ['ent_notification', 'notification_rule'],
-    );
-    await assert.rejects(
-      db.pool.query(
-        `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, status) values ('e1','wf','{u}','bogus')`,
-      ),
-      /check constraint/,
-    );
-  });
+      const ident = await db.pool.query(
+        `select relreplident from pg_class where oid = 'notify.ent_notification'::regclass`,
+      );
+      assert.equal(ident.rows[0].relreplident, 'f');
+      const pub = await db.pool.query(
+        `select tablename from pg_publication_tables
+        where pubname = 'supabase_realtime' and schemaname = 'notify' order by 1`,
+      );
+      assert.deepEqual(
+        pub.rows.map((r) => r.tablename),
+        ['ent_notification', 'notification_rule'],
+      );
+      await assert.rejects(
+        db.pool.query(
+          `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, status)
+         values ('e1','wf','{u}','bogus')`,
+        ),
+        /check constraint/,
+      );
+    },
+  );
 
   it('lets a rule fire at most once per (rule, fire time)', async () => {
     await migrate(db.url);
     const {
       rows: [rule],
     } = await db.pool.query(
-      `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients) values ('e1', '* * * * *', 'wf', '{u}') returning id`,
+      `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients)
+       values ('e1', '* * * * *', 'wf', '{u}') returning id`,
     );
     const ins = `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, source, rule_id, fire_at)
-                 values ('e1', 'wf', '{u}', 'rule', $1, '2026-01-01T00:00:00Z') on conflict (rule_id, fire_at) do nothing returning id`;
+                 values ('e1', 'wf', '{u}', 'rule', $1, '2026-01-01T00:00:00Z')
+                 on conflict (rule_id, fire_at) do nothing returning id`;
     assert.equal((await db.pool.query(ins, [rule.id])).rowCount, 1);
     assert.equal((await db.pool.query(ins, [rule.id])).rowCount, 0);
   });

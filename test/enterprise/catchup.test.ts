@@ -21,7 +21,8 @@ describe('catch-up', () => {
   it('reads 2,000 rows inserted in one statement once each, in pages, and moves the watermark', async () => {
     const ids = await insertMany(db.pool, 'e1', 2000);
     const sameMs = await db.pool.query<{ n: number }>(
-      `select max(c)::int as n from (select count(*) as c from notify.ent_notification group by date_trunc('milliseconds', updated_at)) x`,
+      `select max(c)::int as n
+         from (select count(*) as c from notify.ent_notification group by date_trunc('milliseconds', updated_at)) x`,
     );
     // many rows share each millisecond: a cursor rounded to the millisecond re-reads (or, past a page, loops on) them
     assert.ok(

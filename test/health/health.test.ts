@@ -21,59 +21,62 @@ function tree(): StatusRegistry {
 }
 
 describe('/health', () => {
-  it('is healthy, then degraded, then unhealthy with 503 as parts go down, and unhealthy once shutdown begins', async () => {
-    const registry = tree();
-    let phase: 'starting' | 'running' | 'stopping' = 'running';
-    const report = () =>
-      assembleHealth({
-        registry,
-        startedAt: Date.now() - 5000,
-        phase: () => phase,
-        disabledEnterprises: () => ['umbrella'],
+  it(
+    'is healthy, then degraded, then unhealthy with 503 as parts go down, ' + 'and unhealthy once shutdown begins',
+    async () => {
+      const registry = tree();
+      let phase: 'starting' | 'running' | 'stopping' = 'running';
+      const report = () =>
+        assembleHealth({
+          registry,
+          startedAt: Date.now() - 5000,
+          phase: () => phase,
+          disabledEnterprises: () => ['umbrella'],
+        });
+      const server = await startHealthServer({
+        host: '127.0.0.1',
+        port: 0,
+        health: report,
+        ready: () => phase === 'running',
       });
-    const server = await startHealthServer({
-      host: '127.0.0.1',
-      port: 0,
-      health: report,
-      ready: () => phase === 'running',
-    });
-    try {
-      const get = async (path: string) => {
-        const res = await fetch(`${server.url}${path}`);
-        return { code: res.status, body: (await res.json()) as Record<string, unknown> };
-      };
-      let h = await get('/health');
-      assert.equal(h.code, 200);
-      assert.equal(h.body['status'], 'healthy');
-      assert.deepEqual(h.body['enterprise_status'], { acme: 'subscribed', umbrella: 'disabled' });
-      assert.equal(h.body['uptime'], 5);
+      try {
+        const get = async (path: string) => {
+          const res = await fetch(`${server.url}${path}`);
+          return { code: res.status, body: (await res.json()) as Record<string, unknown> };
+        };
+        let h = await get('/health');
+        assert.equal(h.code, 200);
+        assert.equal(h.body['status'], 'healthy');
+        assert.deepEqual(h.body['enterprise_status'], { acme: 'subscribed', umbrella: 'disabled' });
+        assert.equal(h.body['uptime'], 5);
 
-      registry.set({ id: 'enterprise:acme', status: 'reconnecting', health: 'degraded' });
-      h = await get('/health');
-      assert.equal(h.code, 200);
-      assert.equal(h.body['status'], 'degraded');
-      assert.deepEqual(h.body['components'], {
-        subscriptions: { total: 1, active: 0, failed: 0 },
-        cronManager: 'healthy',
-        scheduledManager: 'healthy',
-        queue: 'healthy',
-      });
+        registry.set({ id: 'enterprise:acme', status: 'reconnecting', health: 'degraded' });
+        h = await get('/health');
+        assert.equal(h.code, 200);
+        assert.equal(h.body['status'], 'degraded');
+        assert.deepEqual(h.body['components'], {
+          subscriptions: { total: 1, active: 0, failed: 0 },
+          cronManager: 'healthy',
+          scheduledManager: 'healthy',
+          queue: 'healthy',
+        });
 
-      registry.set({ id: 'processing', status: 'crashed', health: 'down', last_error: 'boom' });
-      h = await get('/health');
-      assert.equal(h.code, 503);
-      assert.equal(h.body['status'], 'unhealthy');
-      assert.equal((h.body['components'] as Record<string, unknown>)['queue'], 'unhealthy');
-      assert.equal((await get('/readyz')).code, 200);
+        registry.set({ id: 'processing', status: 'crashed', health: 'down', last_error: 'boom' });
+        h = await get('/health');
+        assert.equal(h.code, 503);
+        assert.equal(h.body['status'], 'unhealthy');
+        assert.equal((h.body['components'] as Record<string, unknown>)['queue'], 'unhealthy');
+        assert.equal((await get('/readyz')).code, 200);
 
-      registry.set({ id: 'processing', status: 'running', health: 'ok', last_error: null });
-      phase = 'stopping';
-      assert.equal((await get('/health')).code, 503);
-      assert.equal((await get('/readyz')).code, 503);
-      assert.equal((await get('/livez')).code, 200);
-    } finally {
-      await server.close();
-      await server.close();
-    }
-  });
+        registry.set({ id: 'processing', status: 'running', health: 'ok', last_error: null });
+        phase = 'stopping';
+        assert.equal((await get('/health')).code, 503);
+        assert.equal((await get('/readyz')).code, 503);
+        assert.equal((await get('/livez')).code, 200);
+      } finally {
+        await server.close();
+        await server.close();
+      }
+    },
+  );
 });

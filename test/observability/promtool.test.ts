@@ -196,29 +196,32 @@ describe('docker/observability with promtool', () => {
     bin = findPromtool();
   });
 
-  it('loads the alert rules with promtool check rules; every alert has for:, a severity and what-to-do annotations', async () => {
-    const rules = alertRules();
-    const r = await promtool(bin, ['check', 'rules', 'alerts.yml']);
-    assert.equal(r.code, 0, r.out);
-    assert.match(r.out, new RegExp(`SUCCESS: ${rules.length} rules found`), r.out);
-    assert.deepEqual(rules.map((a) => a.name).sort(), [
-      'NotifydDeliveryFailureRatioHigh',
-      'NotifydEnterpriseNotSubscribed',
-      'NotifydNovuRateLimited',
-      'NotifydOldestDuePendingRowOld',
-      'NotifydPendingWorkNotDelivered',
-      'NotifydSubscriptionsDownBeyondSeriesLimit',
-      'NotifydSweepRepairingMissedWork',
-      'NotifydTargetDown',
-    ]);
-    for (const a of rules) {
-      assert.ok(a.expr.trim() !== '', `${a.name} has no expr`);
-      assert.match(a.block, /^ {8}for: \d+[smh]$/m, `${a.name} has no for:`);
-      assert.match(a.block, /^ {10}severity: (critical|warning)$/m, `${a.name} has no severity label`);
-      assert.match(a.block, /^ {10}summary: .{20,}/m, `${a.name} has no summary`);
-      assert.match(a.block, /^ {10}description: /m, `${a.name} has no description`);
-    }
-  });
+  it(
+    'loads the alert rules with promtool check rules; ' + 'every alert has for:, a severity and what-to-do annotations',
+    async () => {
+      const rules = alertRules();
+      const r = await promtool(bin, ['check', 'rules', 'alerts.yml']);
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, new RegExp(`SUCCESS: ${rules.length} rules found`), r.out);
+      assert.deepEqual(rules.map((a) => a.name).sort(), [
+        'NotifydDeliveryFailureRatioHigh',
+        'NotifydEnterpriseNotSubscribed',
+        'NotifydNovuRateLimited',
+        'NotifydOldestDuePendingRowOld',
+        'NotifydPendingWorkNotDelivered',
+        'NotifydSubscriptionsDownBeyondSeriesLimit',
+        'NotifydSweepRepairingMissedWork',
+        'NotifydTargetDown',
+      ]);
+      for (const a of rules) {
+        assert.ok(a.expr.trim() !== '', `${a.name} has no expr`);
+        assert.match(a.block, /^ {8}for: \d+[smh]$/m, `${a.name} has no for:`);
+        assert.match(a.block, /^ {10}severity: (critical|warning)$/m, `${a.name} has no severity label`);
+        assert.match(a.block, /^ {10}summary: .{20,}/m, `${a.name} has no summary`);
+        assert.match(a.block, /^ {10}description: /m, `${a.name} has no description`);
+      }
+    },
+  );
 
   it('alerts only on metrics notifyd exports (the catalogue, or up from Prometheus)', async () => {
     const exported = await exportedSeriesNames();
@@ -274,123 +277,134 @@ describe('docker/observability with promtool', () => {
     }
   });
 
-  it('loads prometheus.yml with promtool check config, its rule files resolved, scraping the daemon and worker services', async () => {
-    const r = await promtool(bin, ['check', 'config', 'prometheus.yml']);
-    assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /SUCCESS: 1 rule files found/);
-    assert.match(r.out, new RegExp(`SUCCESS: ${alertRules().length} rules found`));
-    const cfg = readFileSync(join(PROM, 'prometheus.yml'), 'utf8');
-    const job = /^ {2}- job_name: notifyd\n((?: {4}.*\n| *\n| {4,}#.*\n)+)/m.exec(cfg)?.[1] ?? '';
-    assert.ok(job !== '', 'no notifyd scrape job');
-    assert.match(job, /^ {4}metrics_path: \/metrics$/m);
-    assert.match(job, /- targets: \["daemon:3001"\]/);
-    assert.match(job, /- targets: \["worker:3001"\]/);
-    assert.match(
-      job,
-      /^ {6}password_file: \/run\/secrets\/admin_password$/m,
-      'basic auth reads the admin password from a file',
-    );
-  });
+  it(
+    'loads prometheus.yml with promtool check config, its rule files resolved, ' +
+      'scraping the daemon and worker services',
+    async () => {
+      const r = await promtool(bin, ['check', 'config', 'prometheus.yml']);
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, /SUCCESS: 1 rule files found/);
+      assert.match(r.out, new RegExp(`SUCCESS: ${alertRules().length} rules found`));
+      const cfg = readFileSync(join(PROM, 'prometheus.yml'), 'utf8');
+      const job = /^ {2}- job_name: notifyd\n((?: {4}.*\n| *\n| {4,}#.*\n)+)/m.exec(cfg)?.[1] ?? '';
+      assert.ok(job !== '', 'no notifyd scrape job');
+      assert.match(job, /^ {4}metrics_path: \/metrics$/m);
+      assert.match(job, /- targets: \["daemon:3001"\]/);
+      assert.match(job, /- targets: \["worker:3001"\]/);
+      assert.match(
+        job,
+        /^ {6}password_file: \/run\/secrets\/admin_password$/m,
+        'basic auth reads the admin password from a file',
+      );
+    },
+  );
 
-  it('has a Grafana dashboard of schema 39 where every panel queries the Prometheus variable for metrics notifyd exports', async () => {
-    const exported = await exportedSeriesNames();
-    const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
-      schemaVersion: number;
-      uid: string;
-      title: string;
-      templating: { list: { name: string; type: string; query: unknown }[] };
-      panels: {
-        id: number;
-        type: string;
+  it(
+    'has a Grafana dashboard of schema 39 where every panel queries the Prometheus variable ' +
+      'for metrics notifyd exports',
+    async () => {
+      const exported = await exportedSeriesNames();
+      const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+        schemaVersion: number;
+        uid: string;
         title: string;
-        gridPos?: unknown;
-        datasource?: { type?: string; uid?: string };
-        targets?: { refId?: string; expr?: string; datasource?: { uid?: string } }[];
-      }[];
-    };
-    assert.equal(d.schemaVersion, 39);
-    assert.ok(d.uid !== '' && d.title !== '');
-    const ds = d.templating.list.find((v) => v.type === 'datasource');
-    assert.ok(ds !== undefined && ds.query === 'prometheus', 'a datasource variable of type prometheus');
-    const dsRef = `\${${ds.name}}`;
-    const ids = new Set<number>();
-    const titles = new Set<string>();
-    const used = new Set<string>();
-    const queries = d.panels.filter((p) => p.type !== 'row'); // rows only group panels: no query of their own
-    assert.ok(queries.length >= 10);
-    for (const p of d.panels) {
-      assert.ok(!ids.has(p.id), `panel id ${p.id} twice`);
-      ids.add(p.id);
-      assert.ok(p.gridPos !== undefined, `${p.title}: no gridPos`);
-    }
-    for (const p of queries) {
-      assert.ok(!titles.has(p.title), `two panels titled ${p.title}`);
-      titles.add(p.title);
-      assert.deepEqual(p.datasource, { type: 'prometheus', uid: dsRef }, `${p.title}: datasource`);
-      assert.ok((p.targets ?? []).length > 0, `${p.title}: no targets`);
-      const refs = new Set<string>();
-      for (const t of p.targets ?? []) {
-        assert.equal(t.datasource?.uid, dsRef, `${p.title}: target datasource`);
-        assert.ok(t.refId !== undefined && !refs.has(t.refId), `${p.title}: refIds`);
-        refs.add(t.refId);
-        const names = metricNames(t.expr ?? '');
-        assert.ok(names.length > 0, `${p.title}: no metric in ${t.expr}`);
-        for (const n of names) {
-          assert.ok(exported.has(n) || n === 'up', `${p.title} queries ${n}, which notifyd does not export`);
-          used.add(n);
+        templating: { list: { name: string; type: string; query: unknown }[] };
+        panels: {
+          id: number;
+          type: string;
+          title: string;
+          gridPos?: unknown;
+          datasource?: { type?: string; uid?: string };
+          targets?: { refId?: string; expr?: string; datasource?: { uid?: string } }[];
+        }[];
+      };
+      assert.equal(d.schemaVersion, 39);
+      assert.ok(d.uid !== '' && d.title !== '');
+      const ds = d.templating.list.find((v) => v.type === 'datasource');
+      assert.ok(ds !== undefined && ds.query === 'prometheus', 'a datasource variable of type prometheus');
+      const dsRef = `\${${ds.name}}`;
+      const ids = new Set<number>();
+      const titles = new Set<string>();
+      const used = new Set<string>();
+      const queries = d.panels.filter((p) => p.type !== 'row'); // rows only group panels: no query of their own
+      assert.ok(queries.length >= 10);
+      for (const p of d.panels) {
+        assert.ok(!ids.has(p.id), `panel id ${p.id} twice`);
+        ids.add(p.id);
+        assert.ok(p.gridPos !== undefined, `${p.title}: no gridPos`);
+      }
+      for (const p of queries) {
+        assert.ok(!titles.has(p.title), `two panels titled ${p.title}`);
+        titles.add(p.title);
+        assert.deepEqual(p.datasource, { type: 'prometheus', uid: dsRef }, `${p.title}: datasource`);
+        assert.ok((p.targets ?? []).length > 0, `${p.title}: no targets`);
+        const refs = new Set<string>();
+        for (const t of p.targets ?? []) {
+          assert.equal(t.datasource?.uid, dsRef, `${p.title}: target datasource`);
+          assert.ok(t.refId !== undefined && !refs.has(t.refId), `${p.title}: refIds`);
+          refs.add(t.refId);
+          const names = metricNames(t.expr ?? '');
+          assert.ok(names.length > 0, `${p.title}: no metric in ${t.expr}`);
+          for (const n of names) {
+            assert.ok(exported.has(n) || n === 'up', `${p.title} queries ${n}, which notifyd does not export`);
+            used.add(n);
+          }
         }
       }
-    }
-    // the questions an operator asks first each have a panel
-    for (const n of [
-      'notifyd_deliveries_total',
-      'notifyd_delivery_latency_seconds_bucket',
-      'notifyd_queue_jobs',
-      'notifyd_subscriptions',
-      'notifyd_delivery_failures_total',
-      'notifyd_novu_rate_limit_remaining',
-      'notifyd_novu_rate_limited_total',
-      'notifyd_novu_request_duration_seconds_bucket',
-      'notifyd_oldest_due_pending_seconds',
-      'notifyd_actor_restarts_total',
-    ]) {
-      assert.ok(used.has(n), `no panel shows ${n}`);
-    }
-    const exprs = queries.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
-    assert.ok(
-      exprs.some((e) => /histogram_quantile\(0\.5,.*notifyd_delivery_latency_seconds_bucket/.test(e)),
-      'p50 latency',
-    );
-    assert.ok(
-      exprs.some((e) => /histogram_quantile\(0\.99,.*notifyd_delivery_latency_seconds_bucket/.test(e)),
-      'p99 latency',
-    );
-  });
+      // the questions an operator asks first each have a panel
+      for (const n of [
+        'notifyd_deliveries_total',
+        'notifyd_delivery_latency_seconds_bucket',
+        'notifyd_queue_jobs',
+        'notifyd_subscriptions',
+        'notifyd_delivery_failures_total',
+        'notifyd_novu_rate_limit_remaining',
+        'notifyd_novu_rate_limited_total',
+        'notifyd_novu_request_duration_seconds_bucket',
+        'notifyd_oldest_due_pending_seconds',
+        'notifyd_actor_restarts_total',
+      ]) {
+        assert.ok(used.has(n), `no panel shows ${n}`);
+      }
+      const exprs = queries.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+      assert.ok(
+        exprs.some((e) => /histogram_quantile\(0\.5,.*notifyd_delivery_latency_seconds_bucket/.test(e)),
+        'p50 latency',
+      );
+      assert.ok(
+        exprs.some((e) => /histogram_quantile\(0\.99,.*notifyd_delivery_latency_seconds_bucket/.test(e)),
+        'p99 latency',
+      );
+    },
+  );
 
-  it('has only valid PromQL in the dashboard (promtool check rules on its queries, Grafana variables filled in)', async () => {
-    const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
-      panels: { type: string; targets?: { expr?: string }[] }[];
-    };
-    const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
-    assert.ok(exprs.length > 0);
-    const filled = exprs.map((e) =>
-      e.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'notifyd').replaceAll('$instance', '.*'),
-    );
-    for (const e of filled) assert.doesNotMatch(e, /\$/, `a Grafana variable left in ${e}`);
-    const dir = mkdtempSync(join(tmpdir(), 'notifyd-dashboard-'));
-    try {
-      // JSON is YAML: one recording rule per query
-      const rules = {
-        groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }],
+  it(
+    'has only valid PromQL in the dashboard (promtool check rules on its queries, ' + 'Grafana variables filled in)',
+    async () => {
+      const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+        panels: { type: string; targets?: { expr?: string }[] }[];
       };
-      writeFileSync(join(dir, 'queries.yml'), JSON.stringify(rules));
-      const r = await promtool(bin, ['check', 'rules', 'queries.yml'], { cwd: dir });
-      assert.equal(r.code, 0, r.out);
-      assert.match(r.out, new RegExp(`SUCCESS: ${filled.length} rules found`));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+      assert.ok(exprs.length > 0);
+      const filled = exprs.map((e) =>
+        e.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'notifyd').replaceAll('$instance', '.*'),
+      );
+      for (const e of filled) assert.doesNotMatch(e, /\$/, `a Grafana variable left in ${e}`);
+      const dir = mkdtempSync(join(tmpdir(), 'notifyd-dashboard-'));
+      try {
+        // JSON is YAML: one recording rule per query
+        const rules = {
+          groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }],
+        };
+        writeFileSync(join(dir, 'queries.yml'), JSON.stringify(rules));
+        const r = await promtool(bin, ['check', 'rules', 'queries.yml'], { cwd: dir });
+        assert.equal(r.code, 0, r.out);
+        assert.match(r.out, new RegExp(`SUCCESS: ${filled.length} rules found`));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   describe('a real scrape of the daemon', () => {
     let stack: Stack;

@@ -92,49 +92,56 @@ for (const readonly of [false, true]) {
       }
     });
 
-    it(`lists the notifications queue with the counts the test made${readonly ? ', and offers no Retry' : ', and Retry runs a failed job again'}`, async () => {
-      const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
-      try {
-        const page = await context.newPage();
-        const res = await page.goto(board);
-        assert.equal(res?.status(), 200);
-        await page.getByText('notifications', { exact: false }).first().waitFor({ timeout: 20_000 });
-        await page.goto(`${board}/queue/notifications?status=delayed`);
-        await page
-          .getByText(/ntf-\d+-insert-v1/)
-          .first()
-          .waitFor({ timeout: 20_000 });
-        assert.equal(await page.getByText(/ntf-\d+-insert-v1/).count(), 3, 'three delayed jobs listed');
-        await page.goto(`${board}/queue/notifications?status=failed`);
-        await page.getByText('forged-1').first().waitFor({ timeout: 20_000 });
-        await page
-          .getByText(/invalid job data/)
-          .first()
-          .waitFor({ timeout: 20_000 });
-        await page.screenshot({ path: `${ARTIFACTS}bull-board${readonly ? '-readonly' : ''}.png`, fullPage: true });
-        const retry = page.getByRole('button', { name: /retry all/i });
-        if (readonly) {
-          assert.equal(await retry.count(), 0, 'a read-only board offers Retry');
-          const api = await page.request.put(`${board}/api/queues/notifications/forged-1/retry/failed`);
-          assert.ok(api.status() >= 400, `the API retried a job in read-only mode (${api.status()})`);
-          assert.equal(await queue.getJobState('forged-1'), 'failed');
-        } else {
-          const finishedBefore = await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.finishedOn ?? 0));
-          await retry.first().click();
-          await page.getByRole('button', { name: 'Confirm', exact: true }).click({ timeout: 10_000 }); // "Are you sure?"
-          await page.screenshot({ path: `${ARTIFACTS}bull-board-retried.png` });
-          // retried: back to waiting and run again by the engine, which fails them again (later than before)
-          await waitFor(
-            async () => {
-              const now = await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.finishedOn ?? 0));
-              return now.every((f, i) => f > (finishedBefore[i] ?? 0));
-            },
-            { what: 'the failed jobs run again after Retry all', timeoutMs: 20_000 },
-          );
+    it(
+      'lists the notifications queue with the counts the test made' +
+        (readonly ? ', and offers no Retry' : ', and Retry runs a failed job again'),
+      async () => {
+        const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+        try {
+          const page = await context.newPage();
+          const res = await page.goto(board);
+          assert.equal(res?.status(), 200);
+          await page.getByText('notifications', { exact: false }).first().waitFor({ timeout: 20_000 });
+          await page.goto(`${board}/queue/notifications?status=delayed`);
+          await page
+            .getByText(/ntf-\d+-insert-v1/)
+            .first()
+            .waitFor({ timeout: 20_000 });
+          assert.equal(await page.getByText(/ntf-\d+-insert-v1/).count(), 3, 'three delayed jobs listed');
+          await page.goto(`${board}/queue/notifications?status=failed`);
+          await page.getByText('forged-1').first().waitFor({ timeout: 20_000 });
+          await page
+            .getByText(/invalid job data/)
+            .first()
+            .waitFor({ timeout: 20_000 });
+          await page.screenshot({ path: `${ARTIFACTS}bull-board${readonly ? '-readonly' : ''}.png`, fullPage: true });
+          const retry = page.getByRole('button', { name: /retry all/i });
+          if (readonly) {
+            assert.equal(await retry.count(), 0, 'a read-only board offers Retry');
+            const api = await page.request.put(`${board}/api/queues/notifications/forged-1/retry/failed`);
+            assert.ok(api.status() >= 400, `the API retried a job in read-only mode (${api.status()})`);
+            assert.equal(await queue.getJobState('forged-1'), 'failed');
+          } else {
+            const finishedBefore = await Promise.all(
+              failed.map(async (id) => (await queue.getJob(id))?.finishedOn ?? 0),
+            );
+            await retry.first().click();
+            // "Are you sure?"
+            await page.getByRole('button', { name: 'Confirm', exact: true }).click({ timeout: 10_000 });
+            await page.screenshot({ path: `${ARTIFACTS}bull-board-retried.png` });
+            // retried: back to waiting and run again by the engine, which fails them again (later than before)
+            await waitFor(
+              async () => {
+                const now = await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.finishedOn ?? 0));
+                return now.every((f, i) => f > (finishedBefore[i] ?? 0));
+              },
+              { what: 'the failed jobs run again after Retry all', timeoutMs: 20_000 },
+            );
+          }
+        } finally {
+          await context.close();
         }
-      } finally {
-        await context.close();
-      }
-    });
+      },
+    );
   });
 }

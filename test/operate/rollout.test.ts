@@ -49,7 +49,8 @@ describe('daemon: an enterprise in observe mode, then switched to deliver', () =
         .rows[0];
     const untouched = await Promise.all(rows.map(snapshot));
     await stack.pool.query(
-      `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients) values ('acme', '* * * * * *', 'digest', '{r}')`,
+      `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients)
+       values ('acme', '* * * * * *', 'digest', '{r}')`,
     );
     const globex = await insertRow(stack.pool, { enterprise_id: 'globex' });
     await waitFor(async () => (await rowById(stack.pool, globex))['status'] === 'sent', { what: 'globex delivered' });
@@ -60,7 +61,8 @@ describe('daemon: an enterprise in observe mode, then switched to deliver', () =
     await new Promise((r) => setTimeout(r, 2500)); // sweeps and cron fires come and go
     assert.deepEqual(await Promise.all(rows.map(snapshot)), untouched, 'an observed row was changed');
     const claimed = await stack.pool.query(
-      'select count(*)::int as n from notify.delivery d join notify.ent_notification n on n.id = d.notification_id where n.enterprise_id = $1',
+      'select count(*)::int as n from notify.delivery d join notify.ent_notification n on n.id = d.notification_id ' +
+        'where n.enterprise_id = $1',
       ['acme'],
     );
     assert.equal(claimed.rows[0].n, 0, 'an observed row was claimed');

@@ -120,7 +120,8 @@ for (const skew of ['+5s', '-5s']) {
       await new Promise((r) => setTimeout(r, 1500)); // a health tick or two advance it
       const ahead = (
         await stack.pool.query<{ ms: number }>(
-          `select (extract(epoch from watermark - clock_timestamp()) * 1000)::float8 as ms from notify.subscription_watermark where enterprise_id = 'acme'`,
+          `select (extract(epoch from watermark - clock_timestamp()) * 1000)::float8 as ms
+             from notify.subscription_watermark where enterprise_id = 'acme'`,
         )
       ).rows[0]?.ms as number;
       assert.ok(ahead <= 0, `the watermark is ${ahead} ms ahead of the database`);

@@ -27,36 +27,42 @@ describe('daemon: realtime → queue → pool → Novu', () => {
     await stack.stop();
   });
 
-  it('delivers every row of the served enterprises exactly once with the right tenant, and nothing for the others', async () => {
-    const served = ['acme', 'globex', 'initech'];
-    const ids: Record<string, string[]> = {};
-    for (const ent of [...served, 'umbrella', 'hooli']) {
-      ids[ent] = [];
-      for (let i = 0; i < 10; i += 1)
-        ids[ent].push(
-          await insertRow(stack.pool, { enterprise_id: ent, recipients: [`${ent}-user-${i}`], payload: { i } }),
-        );
-    }
-    for (const ent of served) {
-      for (const id of ids[ent] ?? []) {
-        await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
-          what: `${ent} row ${id} sent`,
-          timeoutMs: 20_000,
-        });
-        const got = stack.novu.deliveriesFor(`notifyd-${ent}-${id}-1`);
-        assert.equal(got.length, 1, `${ent} row ${id} delivered ${got.length} times`);
-        assert.equal(got[0]?.tenantId, ent);
+  it(
+    'delivers every row of the served enterprises exactly once with the right tenant, ' + 'and nothing for the others',
+    async () => {
+      const served = ['acme', 'globex', 'initech'];
+      const ids: Record<string, string[]> = {};
+      for (const ent of [...served, 'umbrella', 'hooli']) {
+        ids[ent] = [];
+        for (let i = 0; i < 10; i += 1)
+          ids[ent].push(
+            await insertRow(stack.pool, { enterprise_id: ent, recipients: [`${ent}-user-${i}`], payload: { i } }),
+          );
       }
-    }
-    // give the sweep (2 s) a chance to misbehave before asserting the others stayed untouched
-    await new Promise((r) => setTimeout(r, 3000));
-    for (const ent of ['umbrella', 'hooli']) {
-      for (const id of ids[ent] ?? [])
-        assert.equal((await rowById(stack.pool, id))['status'], 'pending', `${ent} row ${id} was touched`);
-    }
-    assert.equal(stack.novu.deliveries().filter((d) => d.tenantId === 'umbrella' || d.tenantId === 'hooli').length, 0);
-    assert.equal(stack.novu.deliveries().length, 30);
-  });
+      for (const ent of served) {
+        for (const id of ids[ent] ?? []) {
+          await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
+            what: `${ent} row ${id} sent`,
+            timeoutMs: 20_000,
+          });
+          const got = stack.novu.deliveriesFor(`notifyd-${ent}-${id}-1`);
+          assert.equal(got.length, 1, `${ent} row ${id} delivered ${got.length} times`);
+          assert.equal(got[0]?.tenantId, ent);
+        }
+      }
+      // give the sweep (2 s) a chance to misbehave before asserting the others stayed untouched
+      await new Promise((r) => setTimeout(r, 3000));
+      for (const ent of ['umbrella', 'hooli']) {
+        for (const id of ids[ent] ?? [])
+          assert.equal((await rowById(stack.pool, id))['status'], 'pending', `${ent} row ${id} was touched`);
+      }
+      assert.equal(
+        stack.novu.deliveries().filter((d) => d.tenantId === 'umbrella' || d.tenantId === 'hooli').length,
+        0,
+      );
+      assert.equal(stack.novu.deliveries().length, 30);
+    },
+  );
 
   it('reports per-actor status in /health in the CONTRACT shape', async () => {
     const res = await fetch(`${stack.daemon?.health.url}/health`);

@@ -48,25 +48,28 @@ describe('daemon: the notification lifecycle', () => {
     assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${deleted}-1`).length, 0);
   });
 
-  it('drops the waiting job of a row deleted or cancelled before its time (the DELETE and UPDATE events do)', async () => {
-    const due = Date.now() + 5000;
-    const deleted = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
-    const cancelled = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
-    for (const id of [deleted, cancelled])
-      await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'delayed', {
-        what: `job of ${id} delayed`,
-      });
-    await stack.pool.query('delete from notify.ent_notification where id = $1', [deleted]);
-    await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [cancelled]);
-    // long before the rows would have been due, their delayed jobs are gone from Redis
-    for (const id of [deleted, cancelled]) {
-      await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'unknown', {
-        what: `job of ${id} removed`,
-        timeoutMs: 3000,
-      });
-    }
-    assert.ok(Date.now() < due, 'the check ran before the rows were due');
-  });
+  it(
+    'drops the waiting job of a row deleted or cancelled before its time ' + '(the DELETE and UPDATE events do)',
+    async () => {
+      const due = Date.now() + 5000;
+      const deleted = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
+      const cancelled = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(due) });
+      for (const id of [deleted, cancelled])
+        await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'delayed', {
+          what: `job of ${id} delayed`,
+        });
+      await stack.pool.query('delete from notify.ent_notification where id = $1', [deleted]);
+      await stack.pool.query(`update notify.ent_notification set status = 'cancelled' where id = $1`, [cancelled]);
+      // long before the rows would have been due, their delayed jobs are gone from Redis
+      for (const id of [deleted, cancelled]) {
+        await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) === 'unknown', {
+          what: `job of ${id} removed`,
+          timeoutMs: 3000,
+        });
+      }
+      assert.ok(Date.now() < due, 'the check ran before the rows were due');
+    },
+  );
 
   it('sends a rescheduled notification at the new time only', async () => {
     const first = Date.now() + 1000;

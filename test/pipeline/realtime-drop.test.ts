@@ -25,38 +25,41 @@ describe('daemon: Realtime drops and zombies', () => {
     await stack.stop();
   });
 
-  it('shows reconnecting during a Realtime outage, then subscribed, and delivers what was inserted meanwhile', async () => {
-    const seen = new Set<string>();
-    const restarting = stack.realtime.restart({ downtimeMs: 3000 });
-    await waitFor(
-      async () => {
-        const s = await statusOf('acme');
-        if (s !== undefined) seen.add(s);
-        return s === 'reconnecting';
-      },
-      { what: 'reconnecting in /health', timeoutMs: 10_000, intervalMs: 25 },
-    );
-    const during = await Promise.all(
-      [1, 2, 3, 4, 5].map((i) => insertRow(stack.pool, { enterprise_id: i % 2 === 0 ? 'acme' : 'globex' })),
-    );
-    await restarting;
-    await waitFor(
-      async () => (await statusOf('acme')) === 'subscribed' && (await statusOf('globex')) === 'subscribed',
-      { what: 'subscribed again', timeoutMs: 20_000 },
-    );
-    for (const id of during) {
-      await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
-        what: `row ${id} sent after reconnect`,
-        timeoutMs: 15_000,
-      });
-    }
-    for (const [i, id] of during.entries()) {
-      const ent = (i + 1) % 2 === 0 ? 'acme' : 'globex';
-      assert.equal(stack.novu.deliveriesFor(`notifyd-${ent}-${id}-1`).length, 1);
-    }
-    const acme = stack.daemon?.report().actors.find((a) => a.id === 'enterprise:acme');
-    assert.equal(acme?.status, 'subscribed');
-  });
+  it(
+    'shows reconnecting during a Realtime outage, then subscribed, ' + 'and delivers what was inserted meanwhile',
+    async () => {
+      const seen = new Set<string>();
+      const restarting = stack.realtime.restart({ downtimeMs: 3000 });
+      await waitFor(
+        async () => {
+          const s = await statusOf('acme');
+          if (s !== undefined) seen.add(s);
+          return s === 'reconnecting';
+        },
+        { what: 'reconnecting in /health', timeoutMs: 10_000, intervalMs: 25 },
+      );
+      const during = await Promise.all(
+        [1, 2, 3, 4, 5].map((i) => insertRow(stack.pool, { enterprise_id: i % 2 === 0 ? 'acme' : 'globex' })),
+      );
+      await restarting;
+      await waitFor(
+        async () => (await statusOf('acme')) === 'subscribed' && (await statusOf('globex')) === 'subscribed',
+        { what: 'subscribed again', timeoutMs: 20_000 },
+      );
+      for (const id of during) {
+        await waitFor(async () => (await rowById(stack.pool, id))['status'] === 'sent', {
+          what: `row ${id} sent after reconnect`,
+          timeoutMs: 15_000,
+        });
+      }
+      for (const [i, id] of during.entries()) {
+        const ent = (i + 1) % 2 === 0 ? 'acme' : 'globex';
+        assert.equal(stack.novu.deliveriesFor(`notifyd-${ent}-${id}-1`).length, 1);
+      }
+      const acme = stack.daemon?.report().actors.find((a) => a.id === 'enterprise:acme');
+      assert.equal(acme?.status, 'subscribed');
+    },
+  );
 
   it('does not report a zombie channel (joined, no "Subscribed to PostgreSQL") as subscribed', async () => {
     stack.realtime.failPostgresSubscription(true);

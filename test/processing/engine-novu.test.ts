@@ -102,17 +102,21 @@ describe('processing engine delivering to Novu', () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
-  it('bounds retries in total time as well: a notification failing for longer than the limit is failed, even on 429s', async () => {
-    const id = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
-    // its first attempt was 59 s ago, the limit is 60 s: Novu rate limits it past the limit
-    await setDelivery(rig.db.pool, id, { attempts: 1, firstAttemptSecondsAgo: 59 });
-    rig.novu.faults.rateLimitBurst(5, 2);
-    await rig.enqueue('e1', id, '1', { origin: 'sweep' });
-    const row = await settled(id);
-    assert.equal(row['status'], 'failed');
-    assert.match(
-      String(row['last_error']),
-      /delivery gave up after \d+ s of failures \(DELIVERY_MAX_DURATION_MS\): novu 429/,
-    );
-  });
+  it(
+    'bounds retries in total time as well: ' +
+      'a notification failing for longer than the limit is failed, even on 429s',
+    async () => {
+      const id = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
+      // its first attempt was 59 s ago, the limit is 60 s: Novu rate limits it past the limit
+      await setDelivery(rig.db.pool, id, { attempts: 1, firstAttemptSecondsAgo: 59 });
+      rig.novu.faults.rateLimitBurst(5, 2);
+      await rig.enqueue('e1', id, '1', { origin: 'sweep' });
+      const row = await settled(id);
+      assert.equal(row['status'], 'failed');
+      assert.match(
+        String(row['last_error']),
+        /delivery gave up after \d+ s of failures \(DELIVERY_MAX_DURATION_MS\): novu 429/,
+      );
+    },
+  );
 });

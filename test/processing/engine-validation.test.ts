@@ -107,7 +107,8 @@ describe('processing engine: validation and bad rows', () => {
       await rig.db.pool.query<{
         id: string;
       }>(`insert into notify.ent_notification (enterprise_id, workflow_id, recipients, payload)
-      values ('e1', 'welcome', '{u1}', jsonb_build_object('blob', (select string_agg(md5(g::text), '') from generate_series(1, 100000) g)))
+      values ('e1', 'welcome', '{u1}',
+              jsonb_build_object('blob', (select string_agg(md5(g::text), '') from generate_series(1, 100000) g)))
       returning id::text`)
     ).rows[0]?.id as string;
     await rig.enqueue('e1', id);
@@ -155,7 +156,8 @@ describe('processing engine: validation and bad rows', () => {
 
   it('fails a row whose attempts never complete (a worker-killing row) instead of retrying it forever', async () => {
     const id = await insertRow(rig.db.pool, { enterprise_id: 'e1' });
-    await setDelivery(rig.db.pool, id, { attempts: 20, firstAttemptSecondsAgo: 300 }); // 20 earlier attempts died with their worker
+    // 20 earlier attempts died with their worker
+    await setDelivery(rig.db.pool, id, { attempts: 20, firstAttemptSecondsAgo: 300 });
     await rig.enqueue('e1', id);
     const row = await settled(id, 'failed');
     assert.match(String(row['last_error']), /delivery abandoned after 20 attempts that never completed/);

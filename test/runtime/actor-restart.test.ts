@@ -135,28 +135,31 @@ describe('actors in a host thread', () => {
     await host.stopActor('flaky');
   });
 
-  it('reports degraded after consecutive failures, keeps restarting, and is ok again after a stable period', async () => {
-    const rec = recordStatuses(registry, 'sick');
-    await host.spawn({
-      id: 'sick',
-      kind: 'echo',
-      module: echo,
-      args: { failStarts: 4 },
-      degradedAfter: 3,
-      backoff: { minMs: 20, maxMs: 40, resetAfterMs: 400 },
-    });
-    await waitFor(() => registry.get('sick')?.status === 'running', 'sick up');
-    rec.stop();
-    const degradedAt = rec.list.findIndex((s) => s.health === 'degraded');
-    assert.ok(degradedAt > 0, 'degraded was reported');
-    assert.ok(
-      rec.list.slice(degradedAt).some((s) => s.status === 'starting'),
-      'it kept restarting after degraded',
-    );
-    assert.equal(registry.get('sick')?.health, 'degraded', 'still degraded right after coming up');
-    await waitFor(() => registry.get('sick')?.health === 'ok', 'ok after resetAfterMs up', 3_000);
-    await host.stopActor('sick');
-  });
+  it(
+    'reports degraded after consecutive failures, keeps restarting, ' + 'and is ok again after a stable period',
+    async () => {
+      const rec = recordStatuses(registry, 'sick');
+      await host.spawn({
+        id: 'sick',
+        kind: 'echo',
+        module: echo,
+        args: { failStarts: 4 },
+        degradedAfter: 3,
+        backoff: { minMs: 20, maxMs: 40, resetAfterMs: 400 },
+      });
+      await waitFor(() => registry.get('sick')?.status === 'running', 'sick up');
+      rec.stop();
+      const degradedAt = rec.list.findIndex((s) => s.health === 'degraded');
+      assert.ok(degradedAt > 0, 'degraded was reported');
+      assert.ok(
+        rec.list.slice(degradedAt).some((s) => s.status === 'starting'),
+        'it kept restarting after degraded',
+      );
+      assert.equal(registry.get('sick')?.health, 'degraded', 'still degraded right after coming up');
+      await waitFor(() => registry.get('sick')?.health === 'ok', 'ok after resetAfterMs up', 3_000);
+      await host.stopActor('sick');
+    },
+  );
 
   it('an actor sets its own status and health (rolled up in the registry)', async () => {
     await host.ask('c', { type: 'status', status: 'reconnecting', health: 'degraded' });
@@ -166,35 +169,38 @@ describe('actors in a host thread', () => {
     await waitFor(() => registry.get('c')?.status === 'subscribed' && registry.get('c')?.health === 'ok', 'subscribed');
   });
 
-  it('restart types: transient exits normally → gone; temporary crashes → gone; permanent exits → restarted', async () => {
-    await host.spawn({ id: 'tr', kind: 'echo', module: echo, restart: 'transient' });
-    const trGone = nextEvent<{ id: string; reason: string }>(host, 'actor-gone', (e) => e.id === 'tr');
-    await host.ask('tr', { type: 'exit' });
-    assert.equal((await trGone).reason, 'normal');
+  it(
+    'restart types: transient exits normally → gone; temporary crashes → gone; ' + 'permanent exits → restarted',
+    async () => {
+      await host.spawn({ id: 'tr', kind: 'echo', module: echo, restart: 'transient' });
+      const trGone = nextEvent<{ id: string; reason: string }>(host, 'actor-gone', (e) => e.id === 'tr');
+      await host.ask('tr', { type: 'exit' });
+      assert.equal((await trGone).reason, 'normal');
 
-    await host.spawn({ id: 'tmp', kind: 'echo', module: echo, restart: 'temporary' });
-    const tmpGone = nextEvent<{ id: string; reason: string; status: { status: string; health: string } }>(
-      host,
-      'actor-gone',
-      (e) => e.id === 'tmp',
-    );
-    await assert.rejects(host.ask('tmp', { type: 'throw' }));
-    const gone = await tmpGone;
-    assert.equal(gone.reason, 'crash');
-    assert.deepEqual([gone.status.status, gone.status.health], ['failed', 'down']);
+      await host.spawn({ id: 'tmp', kind: 'echo', module: echo, restart: 'temporary' });
+      const tmpGone = nextEvent<{ id: string; reason: string; status: { status: string; health: string } }>(
+        host,
+        'actor-gone',
+        (e) => e.id === 'tmp',
+      );
+      await assert.rejects(host.ask('tmp', { type: 'throw' }));
+      const gone = await tmpGone;
+      assert.equal(gone.reason, 'crash');
+      assert.deepEqual([gone.status.status, gone.status.health], ['failed', 'down']);
 
-    await host.spawn({ id: 'perm', kind: 'echo', module: echo, restart: 'permanent' });
-    await host.ask('perm', { type: 'exit' });
-    await waitFor(
-      () => registry.get('perm')?.status === 'running' && registry.get('perm')!.restarts === 1,
-      'perm restarted',
-    );
-    await sleep(150);
-    assert.equal(host.has('tr'), false);
-    assert.equal(host.has('tmp'), false);
-    assert.equal(registry.get('tr'), undefined);
-    await host.stopActor('perm');
-  });
+      await host.spawn({ id: 'perm', kind: 'echo', module: echo, restart: 'permanent' });
+      await host.ask('perm', { type: 'exit' });
+      await waitFor(
+        () => registry.get('perm')?.status === 'running' && registry.get('perm')!.restarts === 1,
+        'perm restarted',
+      );
+      await sleep(150);
+      assert.equal(host.has('tr'), false);
+      assert.equal(host.has('tmp'), false);
+      assert.equal(registry.get('tr'), undefined);
+      await host.stopActor('perm');
+    },
+  );
 
   it('refuses a duplicate id, a spec without a module, an invalid backoff, and actors past maxActors', async () => {
     await assert.rejects(

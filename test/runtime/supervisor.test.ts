@@ -101,32 +101,35 @@ describe('supervisor', () => {
     assert.equal(busy.thread, undefined);
   });
 
-  it('a transient child that stops normally is not restarted, a temporary one never, a permanent one always', async () => {
-    const sup = new Supervisor({
-      id: 'types',
-      intensity: 100,
-      periodMs: 10_000,
-      children: [
-        exiterHost('transient-normal', 0).childSpec({ restart: 'transient' }),
-        exiterHost('transient-crash', 3, 150).childSpec({ restart: 'transient' }),
-        exiterHost('temporary-crash', 3).childSpec({ restart: 'temporary' }),
-        exiterHost('permanent-normal', 0, 150).childSpec({ restart: 'permanent' }),
-      ],
-    });
-    const restarted = new Set<string>();
-    sup.on('child:restarting', (e: { id: string }) => restarted.add(e.id));
-    await sup.start();
-    await waitFor(
-      () => restarted.has('transient-crash') && restarted.has('permanent-normal'),
-      'crashing transient and permanent restarted',
-    );
-    await sleep(400); // the others had time to be (wrongly) restarted
-    await sup.stop({ deadlineMs: 5_000 });
-    assert.deepEqual([...restarted].sort(), ['permanent-normal', 'transient-crash']);
-    const states = Object.fromEntries(sup.children().map((c) => [c.id, c.restarts]));
-    assert.equal(states['transient-normal'], 0);
-    assert.equal(states['temporary-crash'], 0);
-  });
+  it(
+    'a transient child that stops normally is not restarted, a temporary one never, ' + 'a permanent one always',
+    async () => {
+      const sup = new Supervisor({
+        id: 'types',
+        intensity: 100,
+        periodMs: 10_000,
+        children: [
+          exiterHost('transient-normal', 0).childSpec({ restart: 'transient' }),
+          exiterHost('transient-crash', 3, 150).childSpec({ restart: 'transient' }),
+          exiterHost('temporary-crash', 3).childSpec({ restart: 'temporary' }),
+          exiterHost('permanent-normal', 0, 150).childSpec({ restart: 'permanent' }),
+        ],
+      });
+      const restarted = new Set<string>();
+      sup.on('child:restarting', (e: { id: string }) => restarted.add(e.id));
+      await sup.start();
+      await waitFor(
+        () => restarted.has('transient-crash') && restarted.has('permanent-normal'),
+        'crashing transient and permanent restarted',
+      );
+      await sleep(400); // the others had time to be (wrongly) restarted
+      await sup.stop({ deadlineMs: 5_000 });
+      assert.deepEqual([...restarted].sort(), ['permanent-normal', 'transient-crash']);
+      const states = Object.fromEntries(sup.children().map((c) => [c.id, c.restarts]));
+      assert.equal(states['transient-normal'], 0);
+      assert.equal(states['temporary-crash'], 0);
+    },
+  );
 
   it('rest_for_one restarts the crashed child and those started after it, in order, not those before', async () => {
     const events: { id: string; type: string; at: number }[] = [];
@@ -176,48 +179,52 @@ describe('supervisor', () => {
     await sup.stop({ deadlineMs: 5_000 });
   });
 
-  it('exceeding the intensity escalates to the root, which stops everything in reverse start order and exits non-zero', async () => {
-    const registry = new StatusRegistry();
-    const inner = new Supervisor({
-      id: 'inner',
-      intensity: 1,
-      periodMs: 10_000,
-      children: [exiterHost('flapper', 3, 30).childSpec()],
-    });
-    const root = new Supervisor({
-      id: 'root',
-      intensity: 2,
-      periodMs: 10_000,
-      children: [
-        echoHost('first', undefined, registry).childSpec(),
-        inner.asChild(),
-        echoHost('last', undefined, registry).childSpec(),
-      ],
-    });
-    const stopped: string[] = [];
-    const innerRestarts: number[] = [];
-    root.on('child:stopped', (e: { id: string }) => stopped.push(e.id));
-    root.on('child:restarting', (e: { id: string; restarts: number }) => innerRestarts.push(e.restarts));
-    const exitCodes: number[] = [];
-    const signals = new EventEmitter();
-    const coordinator = new ShutdownCoordinator({
-      root,
-      source: signals,
-      exit: (code) => exitCodes.push(code),
-    }).install();
-    await root.start();
-    const exit = await root.exited;
-    assert.equal(exit.reason, 'crash');
-    assert.equal((exit.error as { code?: string }).code, ErrorCodes.SUPERVISOR_INTENSITY_EXCEEDED);
-    assert.deepEqual(innerRestarts, [1, 2], 'the root restarted the escalating inner supervisor twice');
-    assert.deepEqual(stopped, ['last', 'first'], 'reverse start order (inner had already stopped itself)');
-    assert.equal(root.state, 'failed');
-    await waitFor(() => exitCodes.length > 0, 'the owner exits');
-    assert.deepEqual(exitCodes, [1]);
-    assert.equal(registry.get('host:first')?.status, 'stopped');
-    assert.equal(registry.get('host:last')?.status, 'stopped');
-    coordinator.dispose();
-  });
+  it(
+    'exceeding the intensity escalates to the root, ' +
+      'which stops everything in reverse start order and exits non-zero',
+    async () => {
+      const registry = new StatusRegistry();
+      const inner = new Supervisor({
+        id: 'inner',
+        intensity: 1,
+        periodMs: 10_000,
+        children: [exiterHost('flapper', 3, 30).childSpec()],
+      });
+      const root = new Supervisor({
+        id: 'root',
+        intensity: 2,
+        periodMs: 10_000,
+        children: [
+          echoHost('first', undefined, registry).childSpec(),
+          inner.asChild(),
+          echoHost('last', undefined, registry).childSpec(),
+        ],
+      });
+      const stopped: string[] = [];
+      const innerRestarts: number[] = [];
+      root.on('child:stopped', (e: { id: string }) => stopped.push(e.id));
+      root.on('child:restarting', (e: { id: string; restarts: number }) => innerRestarts.push(e.restarts));
+      const exitCodes: number[] = [];
+      const signals = new EventEmitter();
+      const coordinator = new ShutdownCoordinator({
+        root,
+        source: signals,
+        exit: (code) => exitCodes.push(code),
+      }).install();
+      await root.start();
+      const exit = await root.exited;
+      assert.equal(exit.reason, 'crash');
+      assert.equal((exit.error as { code?: string }).code, ErrorCodes.SUPERVISOR_INTENSITY_EXCEEDED);
+      assert.deepEqual(innerRestarts, [1, 2], 'the root restarted the escalating inner supervisor twice');
+      assert.deepEqual(stopped, ['last', 'first'], 'reverse start order (inner had already stopped itself)');
+      assert.equal(root.state, 'failed');
+      await waitFor(() => exitCodes.length > 0, 'the owner exits');
+      assert.deepEqual(exitCodes, [1]);
+      assert.equal(registry.get('host:first')?.status, 'stopped');
+      assert.equal(registry.get('host:last')?.status, 'stopped');
+      coordinator.dispose();
+    },
+  );
 
   it('dynamic children start with bounded concurrency; terminateChild removes; maxChildren is enforced', async () => {
     const sup = new Supervisor({ id: 'dyn', maxChildren: 5 });

@@ -29,7 +29,8 @@ describe('daemon: cron rules through a Redis outage', () => {
     const {
       rows: [rule],
     } = await stack.pool.query<{ id: string }>(
-      `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients) values ('acme', '* * * * * *', 'tick', '{u}') returning id::text`,
+      `insert into notify.notification_rule (enterprise_id, cron, workflow_id, recipients)
+       values ('acme', '* * * * * *', 'tick', '{u}') returning id::text`,
     );
     const fires = async () =>
       (

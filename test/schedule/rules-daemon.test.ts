@@ -14,7 +14,8 @@ async function addRule(
   rule: { enterprise: string; cron: string; timezone?: string; policy?: string; workflow?: string },
 ): Promise<string> {
   const res = await db.query<{ id: string }>(
-    `insert into notify.notification_rule (enterprise_id, name, cron, timezone, workflow_id, recipients, payload, missed_run_policy)
+    `insert into notify.notification_rule
+            (enterprise_id, name, cron, timezone, workflow_id, recipients, payload, missed_run_policy)
      values ($1, 'test rule', $2, $3, $4, '{rule-user}', '{"from":"rule"}', $5) returning id::text`,
     [rule.enterprise, rule.cron, rule.timezone ?? 'UTC', rule.workflow ?? 'digest', rule.policy ?? 'skip'],
   );

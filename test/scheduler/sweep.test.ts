@@ -45,7 +45,8 @@ describe('sweep', () => {
     const later = await insertRow(db.pool, { enterprise_id: 'e1', scheduled_for: new Date(Date.now() + 3_600_000) });
     const foreign = await insertRow(db.pool, { enterprise_id: 'e2' });
     const stuck = await insertRow(db.pool, { enterprise_id: 'e1' });
-    await setDelivery(db.pool, stuck, { attempts: 1, leaseOwner: 'job:gone', leaseExpiresInSeconds: -1 }); // its worker died
+    // its worker died
+    await setDelivery(db.pool, stuck, { attempts: 1, leaseOwner: 'job:gone', leaseExpiresInSeconds: -1 });
     const result = await sweep(deps);
     assert.deepEqual(
       { missed: result.missed, repaired: result.repaired, errors: result.errors },
@@ -57,32 +58,35 @@ describe('sweep', () => {
     assert.equal(again.missed + again.repaired, 0, 'a second sweep finds the jobs present');
   });
 
-  it('passes rows whose scheduled_for no JavaScript Date holds, enqueueing them to be failed, and goes on', async () => {
-    await db.pool.query(
-      'alter table notify.ent_notification drop constraint if exists ent_notification_scheduled_for_check',
-    );
-    const bad: string[] = [];
-    for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00']) {
-      bad.push(
-        (
-          await db.pool.query<{ id: string }>(
-            `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
-        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`,
-            [v],
-          )
-        ).rows[0]?.id as string,
+  it(
+    'passes rows whose scheduled_for no JavaScript Date holds, ' + 'enqueueing them to be failed, and goes on',
+    async () => {
+      await db.pool.query(
+        'alter table notify.ent_notification drop constraint if exists ent_notification_scheduled_for_check',
       );
-    }
-    const after = await insertRow(db.pool, { enterprise_id: 'e1' });
-    const result = await sweep({ ...deps, batchSize: 2, maxPages: 10, cursor: { afterId: '0' } });
-    assert.equal(result.errors, 0);
-    assert.ok(result.complete, 'the pass reached the end');
-    for (const id of [...bad, after]) {
-      const job = await producer.queue.getJob(jobIdFor(id, '1'));
-      assert.ok(job, `row ${id} has a job`);
-      assert.equal(job.opts.delay ?? 0, 0, 'an unschedulable row is enqueued to run now (and be failed)');
-    }
-  });
+      const bad: string[] = [];
+      for (const v of ['-infinity', 'infinity', '200000-01-01 00:00:00+00']) {
+        bad.push(
+          (
+            await db.pool.query<{ id: string }>(
+              `insert into notify.ent_notification (enterprise_id, workflow_id, recipients, scheduled_for)
+        values ('e1', 'welcome', '{u1}', $1::timestamptz) returning id::text`,
+              [v],
+            )
+          ).rows[0]?.id as string,
+        );
+      }
+      const after = await insertRow(db.pool, { enterprise_id: 'e1' });
+      const result = await sweep({ ...deps, batchSize: 2, maxPages: 10, cursor: { afterId: '0' } });
+      assert.equal(result.errors, 0);
+      assert.ok(result.complete, 'the pass reached the end');
+      for (const id of [...bad, after]) {
+        const job = await producer.queue.getJob(jobIdFor(id, '1'));
+        assert.ok(job, `row ${id} has a job`);
+        assert.equal(job.opts.delay ?? 0, 0, 'an unschedulable row is enqueued to run now (and be failed)');
+      }
+    },
+  );
 
   it('replaces a finished job only while the row is still pending at the version it read', async () => {
     const stale = await insertRow(db.pool, { enterprise_id: 'e1' });

@@ -52,64 +52,68 @@ describe('secrets never leak', () => {
     await stack.stop();
   });
 
-  it('keeps payloads, recipients, keys and passwords out of every log line, through successes and failures', async () => {
-    const ids: string[] = [];
-    ids.push(
-      await insertRow(stack.pool, {
-        enterprise_id: 'acme',
-        recipients: [CANARY.recipient],
-        payload: { token: CANARY.payload },
-      }),
-    );
-    ids.push(
-      await insertRow(stack.pool, {
-        enterprise_id: 'acme',
-        workflow_id: '',
-        recipients: [CANARY.recipient],
-        payload: { token: CANARY.payload },
-      }),
-    );
-    ids.push(
-      await insertRow(stack.pool, {
-        enterprise_id: 'globex',
-        recipients: [CANARY.recipient, 'has space'],
-        payload: { token: CANARY.payload },
-      }),
-    );
-    ids.push(await insertRow(stack.pool, { enterprise_id: 'acme', payload: [CANARY.payload] }));
-    stack.novu.faults.failNext(5, 500);
-    ids.push(
-      await insertRow(stack.pool, {
-        enterprise_id: 'globex',
-        recipients: [CANARY.recipient],
-        payload: { token: CANARY.payload },
-      }),
-    );
-    for (const id of ids) {
-      await waitFor(async () => ['sent', 'failed'].includes(String((await rowById(stack.pool, id))['status'])), {
-        what: `row ${id} settled`,
-        timeoutMs: 30_000,
-      });
-    }
-    const health = await (await fetch(`${healthUrl}/health`)).text();
-    const everything = [...daemon.lines, ...daemon.stderr, health].join('\n');
-    for (const [name, value] of Object.entries(CANARY)) assert.ok(!everything.includes(value), `${name} canary leaked`);
-    assert.ok(daemon.lines.length > 20, 'too few log lines to prove anything');
-    assert.ok(
-      daemon.lines.some((l) => l.includes('"event":"notification_failed"')),
-      'failure paths were not logged',
-    );
-    for (const line of daemon.lines) {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      assert.ok(typeof parsed['level'] === 'string' && typeof parsed['msg'] === 'string', line);
-      assert.ok((line.match(/"component":/g) ?? []).length <= 1, `a line carries component twice: ${line}`);
-    }
-    const withNotification = daemon.lines.filter((l) => l.includes('"notification_id"'));
-    assert.ok(
-      withNotification.every((l) => l.includes('"enterprise_id"')),
-      'a notification log line lacks enterprise_id',
-    );
-  });
+  it(
+    'keeps payloads, recipients, keys and passwords out of every log line, ' + 'through successes and failures',
+    async () => {
+      const ids: string[] = [];
+      ids.push(
+        await insertRow(stack.pool, {
+          enterprise_id: 'acme',
+          recipients: [CANARY.recipient],
+          payload: { token: CANARY.payload },
+        }),
+      );
+      ids.push(
+        await insertRow(stack.pool, {
+          enterprise_id: 'acme',
+          workflow_id: '',
+          recipients: [CANARY.recipient],
+          payload: { token: CANARY.payload },
+        }),
+      );
+      ids.push(
+        await insertRow(stack.pool, {
+          enterprise_id: 'globex',
+          recipients: [CANARY.recipient, 'has space'],
+          payload: { token: CANARY.payload },
+        }),
+      );
+      ids.push(await insertRow(stack.pool, { enterprise_id: 'acme', payload: [CANARY.payload] }));
+      stack.novu.faults.failNext(5, 500);
+      ids.push(
+        await insertRow(stack.pool, {
+          enterprise_id: 'globex',
+          recipients: [CANARY.recipient],
+          payload: { token: CANARY.payload },
+        }),
+      );
+      for (const id of ids) {
+        await waitFor(async () => ['sent', 'failed'].includes(String((await rowById(stack.pool, id))['status'])), {
+          what: `row ${id} settled`,
+          timeoutMs: 30_000,
+        });
+      }
+      const health = await (await fetch(`${healthUrl}/health`)).text();
+      const everything = [...daemon.lines, ...daemon.stderr, health].join('\n');
+      for (const [name, value] of Object.entries(CANARY))
+        assert.ok(!everything.includes(value), `${name} canary leaked`);
+      assert.ok(daemon.lines.length > 20, 'too few log lines to prove anything');
+      assert.ok(
+        daemon.lines.some((l) => l.includes('"event":"notification_failed"')),
+        'failure paths were not logged',
+      );
+      for (const line of daemon.lines) {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        assert.ok(typeof parsed['level'] === 'string' && typeof parsed['msg'] === 'string', line);
+        assert.ok((line.match(/"component":/g) ?? []).length <= 1, `a line carries component twice: ${line}`);
+      }
+      const withNotification = daemon.lines.filter((l) => l.includes('"notification_id"'));
+      assert.ok(
+        withNotification.every((l) => l.includes('"enterprise_id"')),
+        'a notification log line lacks enterprise_id',
+      );
+    },
+  );
 
   it("never delivers another enterprise's row, whatever a job claims", async () => {
     const victim = await insertRow(stack.pool, {

@@ -60,11 +60,13 @@ export async function setDelivery(
   fields: { attempts?: number; firstAttemptSecondsAgo?: number; leaseOwner?: string; leaseExpiresInSeconds?: number },
 ): Promise<void> {
   await db.query(
-    `insert into notify.delivery (notification_id, armed_version, attempts, first_attempt_at, lease_owner, lease_expires_at)
+    `insert into notify.delivery
+            (notification_id, armed_version, attempts, first_attempt_at, lease_owner, lease_expires_at)
      select id, armed_version, $2, now() - make_interval(secs => $3), $4, now() + make_interval(secs => $5)
        from notify.ent_notification where id = $1
      on conflict (notification_id) do update set armed_version = excluded.armed_version, attempts = excluded.attempts,
-       first_attempt_at = excluded.first_attempt_at, lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at, outcome = null`,
+       first_attempt_at = excluded.first_attempt_at, lease_owner = excluded.lease_owner,
+       lease_expires_at = excluded.lease_expires_at, outcome = null`,
     [
       id,
       fields.attempts ?? 0,

@@ -15,9 +15,8 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${options.what ?? 'condition'}${last instanceof Error ? ` (last error: ${last.message})` : ''}`,
-      );
+      const lastError = last instanceof Error ? ` (last error: ${last.message})` : '';
+      throw new Error(`timed out waiting for ${options.what ?? 'condition'}${lastError}`);
     }
     await sleep(options.intervalMs ?? 50);
   }

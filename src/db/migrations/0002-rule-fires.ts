@@ -3,14 +3,17 @@
 // outcome (fired / caught_up / missed), unique per (rule, fire time).
 export const id = '0002-rule-fires';
 
-export const sql = /* sql */ `
+// Checksummed once applied: long lines are split by concatenation (the text stays byte for byte), never rewrapped.
+export const sql =
+  /* sql */ `
 alter table notify.notification_rule add column schedule_from timestamptz not null default now();
 
 create or replace function notify.stamp_rule() returns trigger language plpgsql as $$
 begin
   if tg_op = 'UPDATE' then
     new.version := old.version + 1;
-    if (new.enabled and not old.enabled) or new.cron is distinct from old.cron or new.timezone is distinct from old.timezone then
+    if (new.enabled and not old.enabled) or new.cron is distinct from old.cron ` +
+  /* sql */ `or new.timezone is distinct from old.timezone then
       new.schedule_from := clock_timestamp();
     end if;
   else

@@ -10,7 +10,9 @@
 //   insert with a constraint error. Existing pending rows that break either rule are failed with the reason first.
 export const id = '0004-delivery-table';
 
-export const sql = /* sql */ `
+// Checksummed once applied: long lines are split by concatenation (the text stays byte for byte), never rewrapped.
+export const sql =
+  /* sql */ `
 create table notify.delivery (
   notification_id   bigint primary key references notify.ent_notification (id) on delete cascade,
   armed_version     bigint not null,
@@ -25,7 +27,8 @@ create table notify.delivery (
 create index delivery_lease_idx on notify.delivery (lease_expires_at) where outcome is null;
 
 -- Rows in flight under the old schema keep their lease, now in the side table, and go back to pending.
-insert into notify.delivery (notification_id, armed_version, lease_owner, lease_expires_at, attempts, first_attempt_at, last_error)
+insert into notify.delivery (notification_id, armed_version, lease_owner, lease_expires_at, ` +
+  /* sql */ `attempts, first_attempt_at, last_error)
 select id, armed_version, lease_owner, lease_expires_at, attempts, first_attempt_at, last_error
   from notify.ent_notification where status = 'processing';
 update notify.ent_notification set status = 'pending', writer = 'notifyd!' where status = 'processing';
@@ -56,12 +59,14 @@ $$;
 -- What the table refuses from now on; pending rows that already break it are failed, with the reason.
 update notify.ent_notification
    set status = 'failed', writer = 'notifyd!',
-       last_error = 'invalid scheduled_for: ' || scheduled_for::text || ' is not an instant between the years 1 and 9999'
+       last_error = 'invalid scheduled_for: ' || scheduled_for::text ` +
+  /* sql */ `|| ' is not an instant between the years 1 and 9999'
  where status = 'pending' and scheduled_for is not null
    and not (scheduled_for between '0001-01-01 00:00:00+00' and '9999-12-31 23:59:59.999999+00');
 update notify.ent_notification
    set status = 'failed', writer = 'notifyd!',
-       last_error = 'invalid payload: ' || octet_length(payload::text) || ' bytes of JSON, at most 1048576 (1 MiB) allowed'
+       last_error = 'invalid payload: ' || octet_length(payload::text) ` +
+  /* sql */ `|| ' bytes of JSON, at most 1048576 (1 MiB) allowed'
  where status = 'pending' and octet_length(payload::text) > 1048576;
 alter table notify.ent_notification
   add constraint ent_notification_scheduled_for_check check (

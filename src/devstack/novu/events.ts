@@ -122,7 +122,8 @@ export class EventsApi {
         return errorReply(
           413,
           ctx.path,
-          `Event at index ${i} (workflow: ${JSON.stringify(e['name'])}) has payload size (${size} bytes) exceeds maximum allowed size of ${this.#c.maxPayloadBytes} bytes (${this.#kb()}). ${SIZE_NOTE}`,
+          `Event at index ${i} (workflow: ${JSON.stringify(e['name'])}) has payload size (${size} bytes) ` +
+            `exceeds maximum allowed size of ${this.#c.maxPayloadBytes} bytes (${this.#kb()}). ${SIZE_NOTE}`,
         );
       }
     }
@@ -153,7 +154,10 @@ export class EventsApi {
   }
 
   #sizeMessage(size: number): string {
-    return `Payload size (${size} bytes) exceeds maximum allowed size of ${this.#c.maxPayloadBytes} bytes (${this.#kb()}). ${SIZE_NOTE}`;
+    return (
+      `Payload size (${size} bytes) exceeds maximum allowed size of ${this.#c.maxPayloadBytes} bytes ` +
+      `(${this.#kb()}). ${SIZE_NOTE}`
+    );
   }
 
   /** Novu's order: workflow, active/steps, tenant, then queue (here: the transactionId ledger). */

@@ -153,7 +153,10 @@ export class Catalog {
       info.columns.push({ name: row.name, typname: row.typname, castType: row.cast_type, typeoid: row.typeoid });
     }
     for (const info of out.values()) {
-      info.columnsJson = `[${info.columns.map((c) => `{"name": ${JSON.stringify(c.name)}, "type": ${JSON.stringify(c.typname)}}`).join(', ')}]`;
+      const columns = info.columns.map(
+        (c) => `{"name": ${JSON.stringify(c.name)}, "type": ${JSON.stringify(c.typname)}}`,
+      );
+      info.columnsJson = `[${columns.join(', ')}]`;
     }
     return out;
   }
@@ -208,7 +211,8 @@ export class Catalog {
     if (exprs.length === 0) return rows.map(() => []);
     const sql = `select array[${exprs.join(', ')}]::bool[] as m
         from unnest($1::jsonb[]) with ordinality as c(rec, ord)
-        left join lateral jsonb_populate_record(null::${quoteIdent(table.schema)}.${quoteIdent(table.table)}, c.rec) as r on true
+        left join lateral jsonb_populate_record(null::${quoteIdent(table.schema)}.${quoteIdent(table.table)}, c.rec)
+                  as r on true
        order by c.ord`;
     const { rows: result } = await this.pool.query<{ m: boolean[] }>(prepared(sql, params));
     return result.map((r) => r.m);

@@ -35,7 +35,10 @@ function sortedParams(raw: Record<string, unknown>): Record<string, unknown> {
 }
 
 export function unableToSubscribe(p: SubscriptionParams): string {
-  return `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [${paramsToLog(p)}]`;
+  return (
+    'Unable to subscribe to changes with given parameters. ' +
+    `Please check Realtime is enabled for the given connect parameters: [${paramsToLog(p)}]`
+  );
 }
 
 export class Channel implements BroadcastMember {
@@ -238,7 +241,9 @@ export class Channel implements BroadcastMember {
             if (problem !== undefined) {
               this.pushSystem(
                 'error',
-                `Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: [${paramsToLog(p)}]. Exception: ${problem}`,
+                'Unable to subscribe to changes with given parameters. ' +
+                  'An exception happened so please check your connect parameters: ' +
+                  `[${paramsToLog(p)}]. Exception: ${problem}`,
               );
               return;
             }

@@ -40,7 +40,10 @@ function filterKey(f: ParsedFilter): string {
 export function changeData(c: Change, info: TableInfo | undefined): string {
   const tail = `"schema":${JSON.stringify(c.schema)},"table":${JSON.stringify(c.table)},"type":${JSON.stringify(c.op)}`;
   if (info !== undefined && !info.hasPrimaryKey && c.op !== 'DELETE') {
-    return `{"columns":[],"commit_timestamp":null,"errors":["Error 400: Bad Request, no primary key"],"record":{},${tail}}`;
+    return (
+      '{"columns":[],"commit_timestamp":null,"errors":["Error 400: Bad Request, no primary key"],' +
+      `"record":{},${tail}}`
+    );
   }
   const parts = [
     `"columns":${info?.columnsJson ?? '[]'}`,

@@ -113,7 +113,9 @@ export function parseSubscriptionParams(raw: unknown): ParseResult {
   }
   return {
     ok: false,
-    error: `No subscription params provided. Please provide at least a \`schema\` or \`table\` to subscribe to: ${inspectMap(params)}`,
+    error:
+      'No subscription params provided. ' +
+      `Please provide at least a \`schema\` or \`table\` to subscribe to: ${inspectMap(params)}`,
   };
 }
 
@@ -122,7 +124,8 @@ export function paramsToLog(p: SubscriptionParams): string {
   const filters =
     p.filter === null
       ? '[]'
-      : `[{${JSON.stringify(p.filter.column)}, ${JSON.stringify(p.filter.op)}, ${JSON.stringify(p.filter.value)}, false}]`;
+      : `[{${JSON.stringify(p.filter.column)}, ${JSON.stringify(p.filter.op)}, ` +
+        `${JSON.stringify(p.filter.value)}, false}]`;
   return `event: ${p.action}, schema: ${p.schema}, table: ${p.table}, filters: ${filters}, select: nil`;
 }
 

@@ -24,9 +24,15 @@ function payloadJson(payload: unknown): string {
 export function encode(vsn: Vsn, msg: PhxMessage): string {
   const body = payloadJson(msg.payload);
   if (vsn === '2.0.0') {
-    return `[${JSON.stringify(msg.joinRef)},${JSON.stringify(msg.ref)},${JSON.stringify(msg.topic)},${JSON.stringify(msg.event)},${body}]`;
+    return (
+      `[${JSON.stringify(msg.joinRef)},${JSON.stringify(msg.ref)},` +
+      `${JSON.stringify(msg.topic)},${JSON.stringify(msg.event)},${body}]`
+    );
   }
-  return `{"topic":${JSON.stringify(msg.topic)},"event":${JSON.stringify(msg.event)},"payload":${body},"ref":${JSON.stringify(msg.ref)},"join_ref":${JSON.stringify(msg.joinRef)}}`;
+  return (
+    `{"topic":${JSON.stringify(msg.topic)},"event":${JSON.stringify(msg.event)},"payload":${body},` +
+    `"ref":${JSON.stringify(msg.ref)},"join_ref":${JSON.stringify(msg.joinRef)}}`
+  );
 }
 
 function refOf(v: unknown): string | null {

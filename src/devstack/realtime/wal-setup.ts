@@ -58,7 +58,8 @@ export async function checkWalPrerequisites(pool: pg.Pool): Promise<WalSetup> {
   if (f.wal_level !== 'logical') {
     throw new RealtimeStandinSetupError(
       `realtime stand-in: PostgreSQL runs with wal_level = ${f.wal_level}, and the Realtime feed decodes the WAL ` +
-        `(logical decoding). Fix: psql -c "ALTER SYSTEM SET wal_level = logical" as a superuser, ${restartHint(major)}.`,
+        '(logical decoding). Fix: psql -c "ALTER SYSTEM SET wal_level = logical" as a superuser, ' +
+        `${restartHint(major)}.`,
     );
   }
   if (!f.rolsuper && !f.rolreplication) {

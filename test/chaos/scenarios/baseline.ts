@@ -29,7 +29,8 @@ export const baseline: Scenario = {
     const sum = (k: string) => sweeps.reduce((n, e) => n + Number(e[k] ?? 0), 0);
     const stop = await stopDaemon(daemon);
     const notes = [
-      `sweeps reported missed ${sum('missed')}, repaired ${sum('repaired')}, expired ${sum('expired')}; recovery counted from the last insert`,
+      `sweeps reported missed ${sum('missed')}, repaired ${sum('repaired')}, expired ${sum('expired')}; ` +
+        'recovery counted from the last insert',
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: lastInsertAt, notes });
     if (stop.code !== 0) outcome.problems.push(`final SIGTERM exit ${stop.code}`);

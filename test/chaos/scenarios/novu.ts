@@ -76,7 +76,8 @@ const DEADLINE_MS = 25_000;
 export const sigtermSlowNovu: Scenario = {
   name: 'sigterm-slow-novu',
   behaviour:
-    'SIGTERM while Novu answers in 2 s: drains in flight, exits 0 within 25 s, nothing left processing, restart finishes',
+    'SIGTERM while Novu answers in 2 s: drains in flight, exits 0 within 25 s, nothing left processing, ' +
+    'restart finishes',
   boundMs: bound(170, 30),
   async run(ctx) {
     // slow, but within the client timeout: the in-flight triggers succeed while the daemon drains
@@ -111,7 +112,8 @@ export const sigtermSlowNovu: Scenario = {
     const settled = await settle(rig.pool, 60_000 + ctx.load * 30, ctx.signal);
     const stop = await stopDaemon(second);
     const notes = [
-      `stop took ${(stopMs / 1000).toFixed(1)} s, exit ${String(code)}; at exit ${JSON.stringify(midway)}; ${during} new Novu requests between SIGTERM and exit, ${unanswered} abandoned by the client`,
+      `stop took ${(stopMs / 1000).toFixed(1)} s, exit ${String(code)}; at exit ${JSON.stringify(midway)}; ` +
+        `${during} new Novu requests between SIGTERM and exit, ${unanswered} abandoned by the client`,
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: restartedAt, notes });
     if (code !== 0) outcome.problems.push(`SIGTERM exit code ${String(code)} (expected 0)`);

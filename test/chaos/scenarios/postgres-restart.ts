@@ -81,7 +81,8 @@ export const postgresRestart: Scenario = {
     const crashes = events(daemon, 'host_exit', 'actor_crashed', 'uncaught_exception').length;
     const stop = await stopDaemon(daemon);
     const notes = [
-      `restart took ${backAt - t0} ms after ${before} deliveries; ${load.retries()} application inserts retried; ${crashes} thread/actor crashes logged`,
+      `restart took ${backAt - t0} ms after ${before} deliveries; ${load.retries()} application inserts retried; ` +
+        `${crashes} thread/actor crashes logged`,
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: backAt, notes });
     if (!alive)

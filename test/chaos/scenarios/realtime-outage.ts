@@ -71,7 +71,8 @@ export const realtimeDrop: Scenario = {
 export const realtimeSilent: Scenario = {
   name: 'realtime-silent',
   behaviour:
-    'Realtime going silent without closing: missed heartbeats reconnect and rows inserted during the silence are delivered once',
+    'Realtime going silent without closing: missed heartbeats reconnect ' +
+    'and rows inserted during the silence are delivered once',
   boundMs: bound(170, 40),
   async run(ctx) {
     const rig = await standardRig(ctx);

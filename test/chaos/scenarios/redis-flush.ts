@@ -21,7 +21,8 @@ import { startPrivateRedis } from '../infra.js';
 export const redisFlush: Scenario = {
   name: 'redis-flush',
   behaviour:
-    'Redis loses every key mid-load (FLUSHALL): pending rows are delivered once, cancelled ones never, rescheduled ones not early',
+    'Redis loses every key mid-load (FLUSHALL): pending rows are delivered once, cancelled ones never, ' +
+    'rescheduled ones not early',
   boundMs: bound(120, 40),
   fixedLoad: 2000,
   async run(ctx) {
@@ -57,7 +58,8 @@ export const redisFlush: Scenario = {
       `FLUSHALL of ${keys} keys after ${before} deliveries; ` +
         (repair === undefined
           ? 'no repair pass logged'
-          : `repair pass re-enqueued ${Number(repair['missed'] ?? 0)} rows in ${Number(repair['processing_time_ms'] ?? 0)} ms`),
+          : `repair pass re-enqueued ${Number(repair['missed'] ?? 0)} rows ` +
+            `in ${Number(repair['processing_time_ms'] ?? 0)} ms`),
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: flushedAt, notes });
     if (repair === undefined) outcome.problems.push('the scheduler did not notice that Redis lost its data');

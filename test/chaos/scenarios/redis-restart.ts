@@ -64,7 +64,9 @@ export const redisRestart: Scenario = {
     const alive = daemon.child.exitCode === null;
     const stop = await stopDaemon(daemon);
     const notes = [
-      `SIGKILL after ${before} deliveries, down ${DOWNTIME_MS / 1000} s, ${keysBefore} keys before, ${keysAfter} after the AOF reload; ${queueErrors} queue/enqueue errors, ${sweeps} sweeps that found work`,
+      `SIGKILL after ${before} deliveries, down ${DOWNTIME_MS / 1000} s, ` +
+        `${keysBefore} keys before, ${keysAfter} after the AOF reload; ` +
+        `${queueErrors} queue/enqueue errors, ${sweeps} sweeps that found work`,
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: backAt, notes });
     if (!alive) outcome.problems.push(`the daemon exited during the Redis outage (code ${daemon.child.exitCode})`);

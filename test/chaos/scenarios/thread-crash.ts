@@ -52,7 +52,8 @@ export const realtimeThreadCrash: Scenario = {
     const exits = events(daemon, 'host_exit').filter((e) => e['reason'] === 'crash').length;
     const stop = await stopDaemon(daemon);
     const notes = [
-      `${exits} host thread crashes, ${insertedAtCrash}/${ctx.load} inserted at the crash, re-subscribed after ${((resubscribedAt - exitAt) / 1000).toFixed(1)} s`,
+      `${exits} host thread crashes, ${insertedAtCrash}/${ctx.load} inserted at the crash, ` +
+        `re-subscribed after ${((resubscribedAt - exitAt) / 1000).toFixed(1)} s`,
     ];
     const outcome = await reconcile(rig, { settled, faultEndAt: resubscribedAt, notes });
     if (exits === 0) outcome.problems.push('no realtime host thread crashed: the fault did not happen');
@@ -80,7 +81,8 @@ export const poolWorkerCrash: Scenario = {
       settled,
       faultEndAt: lastInsertAt,
       notes: [
-        `${poolErrors} pool thread crashes logged, ${retries} retries logged; fault lasts the whole run, recovery counted from the last insert`,
+        `${poolErrors} pool thread crashes logged, ${retries} retries logged; ` +
+          'fault lasts the whole run, recovery counted from the last insert',
       ],
     });
     if (poolErrors === 0 && outcome.absorbed === 0)
