@@ -62,7 +62,8 @@ export const Errors = Object.freeze({
   LEASE_LOST: def(
     'NTF_ERR_LEASE_LOST',
     'enterprise %s: %s; nothing was written',
-    'an enterprise actor found its ownership lease lapsed, taken over or fenced out, and wrote nothing; the new owner catches up',
+    'an enterprise actor found its ownership lease lapsed, taken over or fenced out, and wrote nothing; ' +
+      'the new owner catches up',
   ),
   SUBSCRIPTION_FAILED: def(
     'NTF_ERR_SUBSCRIPTION_FAILED',

@@ -183,7 +183,8 @@ export async function reconcileRule(db: pg.Pool, args: ReconcileArgs): Promise<R
       const byTime = new Map(ins.rows.map((r) => [r.fire_at.getTime(), r.id]));
       await client.query(
         `insert into notify.rule_fire (rule_id, fire_at, outcome, notification_id, recorded_at)
-         select $1, f.t, f.o, f.n, clock_timestamp() from unnest($2::timestamptz[], $3::text[], $4::bigint[]) as f(t, o, n)
+         select $1, f.t, f.o, f.n, clock_timestamp()
+           from unnest($2::timestamptz[], $3::text[], $4::bigint[]) as f(t, o, n)
          on conflict (rule_id, fire_at) do nothing`,
         [
           rule.id,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LeaseTable } from './leases.js';
 
-/** A short digest of an enterprise scope (DAEMON_ENTERPRISE_IDS / exclusions): hosts with the same one share a leader. */
+/** A short digest of an enterprise scope (DAEMON_ENTERPRISE_IDS, exclusions): hosts with one digest share a leader. */
 export function scopeDigest(scope: {
   enterpriseIds?: readonly string[] | undefined;
   excludeIds?: readonly string[] | undefined;

@@ -83,7 +83,7 @@ interface Catalogue {
  * process's default registry, which the in-process daemon below serves). */
 function catalogue(): Catalogue {
   const src = readFileSync(CATALOGUE, 'utf8');
-  const made = [...src.matchAll(/make\('([a-z_:][a-z0-9_:]*)'/g)].map((m) => m[1] as string);
+  const made = [...src.matchAll(/make\(\s*'([a-z_:][a-z0-9_:]*)'/g)].map((m) => m[1] as string);
   const declared = [...src.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name: '([a-z_:][a-z0-9_:]*)'/g)].map((m) => ({
     type: m[1] as string,
     name: m[2] as string,
