@@ -50,6 +50,8 @@ export interface OwnershipView {
   members: readonly string[];
   /** enterprises this host holds the lease of */
   owned: number;
+  /** false once the leases lapsed on this host's clock (it froze, or Redis was away): its actors count for nothing */
+  leasesValid: boolean;
   /** every wanted enterprise → the host holding its lease (null: nobody right now) */
   owners: Record<string, string | null>;
 }
@@ -121,7 +123,12 @@ export class EnterpriseDirectory {
 
   /** Who owns what, for /health. */
   ownershipView(): OwnershipView {
-    return { members: this.ownership.members, owned: this.ownership.owned.size, owners: this.ownersView };
+    return {
+      members: this.ownership.members,
+      owned: this.ownership.owned.size,
+      leasesValid: this.ownership.valid,
+      owners: this.ownersView,
+    };
   }
 
   /**

@@ -22,7 +22,12 @@ export interface HealthReport {
   /** intake roles only */
   enterprise_status?: Record<string, string>;
   /** intake roles only: the live intake hosts, and which of them holds each wanted enterprise (null: none now) */
-  ownership?: { members: readonly string[]; owned: number; owners: Record<string, string | null> };
+  ownership?: {
+    members: readonly string[];
+    owned: number;
+    leasesValid: boolean;
+    owners: Record<string, string | null>;
+  };
   actors: ActorStatus[];
 }
 
@@ -54,6 +59,12 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   const enterprise_status: Record<string, string> = {};
   for (const e of enterprises)
     enterprise_status[e.id.startsWith(ENTERPRISE_PREFIX) ? e.id.slice(ENTERPRISE_PREFIX.length) : e.id] = e.status;
+  // An actor is only as good as its host's lease: once that lapsed (a freeze, Redis away), none is subscribed.
+  const ownership = inputs.ownership?.();
+  if (ownership !== undefined && !ownership.leasesValid) {
+    for (const [id, s] of Object.entries(enterprise_status))
+      if (s === 'subscribed') enterprise_status[id] = 'lease_lapsed';
+  }
   for (const id of inputs.disabledEnterprises()) enterprise_status[id] ??= 'disabled';
   for (const id of inputs.pausedEnterprises?.() ?? [])
     if (enterprise_status[id] !== undefined) enterprise_status[id] = 'paused';
@@ -89,7 +100,8 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
         ? {
             subscriptions: {
               total: enterprises.length,
-              active: enterprises.filter((e) => e.status === 'subscribed').length,
+              active:
+                ownership?.leasesValid === false ? 0 : enterprises.filter((e) => e.status === 'subscribed').length,
               failed: enterprises.filter((e) => e.health === 'down').length,
             },
             cronManager: component(cron),
@@ -99,7 +111,7 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
       ...(consumes ? { queue: component(processing) } : {}),
     },
     ...(intake ? { enterprise_status } : {}),
-    ...(intake && inputs.ownership?.() !== undefined ? { ownership: inputs.ownership() } : {}),
+    ...(intake && ownership !== undefined ? { ownership } : {}),
     actors,
   };
 }

@@ -20,7 +20,7 @@ import { IntakeMembers } from '../src/ownership/members.js';
 import { assign } from '../src/ownership/placement.js';
 
 /** Lease TTL, tick, and the safety margin of the local deadline (clock-rate drift, a slow Redis reply). */
-export const OWNERSHIP_TTL_MS = 7000;
+export const OWNERSHIP_TTL_MS = 6000;
 export const OWNERSHIP_TICK_MS = 1000;
 const MARGIN_MS = 1000;
 
@@ -68,6 +68,11 @@ export class Ownership {
 
   get owned(): ReadonlyMap<string, number> {
     return this.held;
+  }
+
+  /** Whether this host's leases are still its own, on its monotonic clock (false after a freeze past the TTL). */
+  get valid(): boolean {
+    return monoMs() < this.validUntil;
   }
 
   get members(): readonly string[] {

@@ -180,8 +180,12 @@ export interface Rig {
 }
 
 /** A fresh database on the shared PostgreSQL, the stand-ins, a private BullMQ prefix (startStack, no daemon). */
-export async function standardRig(ctx: ScenarioContext, env: Record<string, string> = {}): Promise<Rig> {
-  const stack = await startStack({ enterprises: [...ENTERPRISES], startDaemon: false, env: { ...CHAOS_ENV, ...env } });
+export async function standardRig(
+  ctx: ScenarioContext,
+  env: Record<string, string> = {},
+  enterprises: readonly string[] = ENTERPRISES,
+): Promise<Rig> {
+  const stack = await startStack({ enterprises: [...enterprises], startDaemon: false, env: { ...CHAOS_ENV, ...env } });
   ctx.defer(() => stack.stop());
   return { pool: stack.pool, novu: stack.novu, realtime: stack.realtime, env: stack.env };
 }

@@ -78,8 +78,11 @@ export function startLoad(
     batches?: number;
     signal?: AbortSignal;
     lifecycle?: LifecycleMix;
+    /** round-robin over these (default: ENTERPRISES) */
+    enterprises?: readonly string[];
   },
 ): Load {
+  const tenants = options.enterprises ?? ENTERPRISES;
   const batches = Math.max(1, options.batches ?? 25);
   const spreadMs = options.spreadMs ?? 5000;
   const per = Math.ceil(options.total / batches);
@@ -92,7 +95,7 @@ export function startLoad(
       const due = t0 + Math.round((spreadMs * i) / batches);
       if (due > Date.now()) await sleep(due - Date.now());
       const n = Math.min(per, options.total - inserted);
-      const enterprise = ENTERPRISES[i % ENTERPRISES.length] as string;
+      const enterprise = tenants[i % tenants.length] as string;
       for (let attempt = 1; ; attempt++) {
         if (options.signal?.aborted) throw new Error('load aborted');
         try {

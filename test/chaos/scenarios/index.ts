@@ -3,6 +3,7 @@ import type { Scenario } from '../harness.js';
 import { baseline } from './baseline.js';
 import { novuFaults, sigtermSlowNovu } from './novu.js';
 import { largePayloads } from './large-payloads.js';
+import { handoff, multihost } from './multihost.js';
 import { postgresRestart } from './postgres-restart.js';
 import { realtimeDrop, realtimeSilent } from './realtime-outage.js';
 import { redisFlush } from './redis-flush.js';
@@ -22,6 +23,8 @@ export const SCENARIOS: readonly Scenario[] = [
   novuFaults,
   sigtermSlowNovu,
   largePayloads,
+  multihost,
+  handoff,
 ];
 
 /** Selectable by name (CHAOS_SCENARIOS) but not run by default. */
