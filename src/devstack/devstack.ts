@@ -7,12 +7,12 @@
 // to unlimited. Like the demo, it makes a local cluster able to decode the WAL first, saying so (local-services.ts).
 import { parseArgs } from 'node:util';
 import { migrate } from '../db/migrate.js';
-import { LOCAL_PG_URL, ensureLogicalDecoding } from './local-services.js';
+import { DEV_SERVICE_ROLE_KEY, LOCAL_PG_URL, ensureLogicalDecoding } from './local-services.js';
 import { DEFAULT_NOVU_API_KEY, parseNovuProfile, startNovuStandin } from './novu/index.js';
 import { COUNTERS_PATH, parseRealtimeProfile, startRealtimeStandin } from './realtime/server.js';
 
 export const DEV_DATABASE_URL = LOCAL_PG_URL;
-export const DEV_SERVICE_ROLE_KEY = 'dev-service-role-key';
+export { DEV_SERVICE_ROLE_KEY };
 
 const { values } = parseArgs({
   options: {

@@ -11,6 +11,8 @@ import pg from 'pg';
 
 export const LOCAL_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+/** The service-role key the local Realtime stand-in accepts by default (devstack, standins). */
+export const DEV_SERVICE_ROLE_KEY = 'dev-service-role-key';
 
 export type Say = (line: string) => void;
 

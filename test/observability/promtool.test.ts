@@ -290,7 +290,7 @@ describe('docker/observability with promtool', () => {
       assert.ok(job !== '', 'no notifyd scrape job');
       assert.match(job, /^ {4}metrics_path: \/metrics$/m);
       assert.match(job, /- targets: \["daemon:3001"\]/);
-      assert.match(job, /- targets: \["worker:3001"\]/);
+      assert.match(job, /- targets: \["worker-1:3001", "worker-2:3001"\]/);
       assert.match(
         job,
         /^ {6}password_file: \/run\/secrets\/admin_password$/m,
