@@ -19,7 +19,8 @@ import { LeaseTable, type LeaseInfo } from '../src/ownership/leases.js';
 import { IntakeMembers } from '../src/ownership/members.js';
 import { assign } from '../src/ownership/placement.js';
 
-/** Lease TTL, tick, and the safety margin of the local deadline (clock-rate drift, a slow Redis reply). */
+/** Lease TTL, tick, and the safety margin of the local deadline (clock-rate drift, a slow Redis reply; at most a
+ * fifth of the TTL). */
 export const OWNERSHIP_TTL_MS = 6000;
 export const OWNERSHIP_TICK_MS = 1000;
 const MARGIN_MS = 1000;
@@ -106,7 +107,7 @@ export class Ownership {
       const handOver = [...this.held.keys()].filter((id) => !results.has(id));
       const gained = [...held.keys()].filter((id) => this.held.get(id) !== held.get(id));
       this.held = held;
-      this.validUntil = started + this.ttlMs - MARGIN_MS;
+      this.validUntil = started + this.ttlMs - Math.min(MARGIN_MS, this.ttlMs / 5);
       this.lastMembers = members.map((m) => m.hostId).sort();
       if (this.failing) this.log.info({ event: 'ownership_recovered' }, 'ownership leases renewed again');
       this.failing = false;

@@ -3,7 +3,7 @@
 // acquisition gets a new fencing token, larger than any token handed out before; writes made on a lease's behalf
 // carry its token, and a store that remembers the largest token it has seen refuses an older one (the watermark in
 // PostgreSQL does: src/db/watermarks.ts), so a holder that froze past its TTL and woke up cannot write over its
-// successor. Tokens are max(Redis time in ms, last token + 1): they keep growing even after Redis lost its data.
+// successor. Tokens are max(Redis time in µs, last token + 1): they keep growing even after Redis lost its data.
 //
 // Keys (all under the queue prefix, so one hash tag keeps them in one Redis Cluster slot):
 //   <prefix>:<table>        HASH  name → "holder|token|expires (Redis ms)"
@@ -15,6 +15,7 @@ const HOLD = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local untilMs = string.format('%.0f', now + tonumber(ARGV[2]))
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local me = ARGV[1]
 local out = {}
 for i = 3, #ARGV do
@@ -31,7 +32,7 @@ for i = 3, #ARGV do
     table.insert(out, me)
   elseif (not cur) or holder == nil or expires <= now then
     local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-    local fresh = string.format('%.0f', math.max(now, last + 1))
+    local fresh = string.format('%.0f', math.max(nowUs, last + 1))
     redis.call('SET', KEYS[2], fresh)
     redis.call('HSET', KEYS[1], name, me .. '|' .. fresh .. '|' .. untilMs)
     table.insert(out, fresh)
