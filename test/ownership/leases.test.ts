@@ -37,7 +37,7 @@ describe('lease table', () => {
     assert.ok(listed.every((l) => l.expiresInMs > 0 && l.expiresInMs <= 5000));
   });
 
-  it('hands a lease that ran out to the next taker with a larger token, and the old holder cannot renew it', async () => {
+  it('hands a lapsed lease to the next taker with a larger token; the old holder cannot renew it', async () => {
     const first = (await table.hold('host-a', ['short'], 200)).get('short');
     assert.ok(first?.held === true);
     await sleep(300);

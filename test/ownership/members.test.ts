@@ -18,7 +18,7 @@ describe('intake members', () => {
   const asMap = (ms: { hostId: string; wants: ReadonlySet<string> }[]) =>
     Object.fromEntries(ms.map((m) => [m.hostId, [...m.wants].sort()]));
 
-  it('lists every live host with the enterprises it wants; one that stops renewing drops out, one leaving at once', async () => {
+  it('lists live hosts with what they want; a silent one drops out after its TTL, a leaving one at once', async () => {
     const a = new IntakeMembers(redis, prefix);
     const b = new IntakeMembers(redis, prefix);
     await a.renew('a', ['e2', 'e1'], 5000);
