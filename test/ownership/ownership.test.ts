@@ -23,7 +23,7 @@ describe('ownership between intake hosts', () => {
   });
   const host = (id: string) => new Ownership({ redis, prefix, hostId: id, log, ttlMs: 1000 });
 
-  it('hands a joining host its share; takes a silent host’s enterprises after the TTL, with larger tokens', async () => {
+  it('hands a joining host its share; takes a silent host’s enterprises after the TTL with larger tokens', async () => {
     const a = host('a');
     const b = host('b');
     const first = await a.tick(wanted);
