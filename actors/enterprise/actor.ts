@@ -25,6 +25,7 @@ import { defineActor } from '../../src/runtime/actor.js';
 import type { Health } from '../../src/runtime/types.js';
 import { compactChange, interpretChange, type ChangePayload, type Priorities } from './changes.js';
 import { catchUp } from './catchup.js';
+import { UpdateDebouncer } from './debounce.js';
 import { acquireResources, releaseResources, type SharedResources } from './resources.js';
 import { EnterpriseSubscription, type SubscriptionState } from './subscription.js';
 import { bounded } from '../../src/bounded.js';
@@ -117,9 +118,25 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   /** events were dropped (a buffer overflowed): the watermark must not move until a catch-up has run */
   let dropped = false;
 
+  /** A change to turn into queue work, in arrival order (after the debouncer let it through). */
+  function accept(change: ChangePayload): void {
+    if (dropped) return;
+    if (pendingChanges.length >= MAX_PENDING_CHANGES) {
+      const count = pendingChanges.length + 1;
+      pendingChanges.length = 0;
+      overflow('changes', count);
+      return;
+    }
+    pendingChanges.push(change);
+    if (pendingChanges.length === 1) void serial(drainChanges);
+  }
+  /** Rapid edits of one pending row become one change (DEBOUNCE_MS). */
+  const debouncer = new UpdateDebouncer(config.debounceMs, accept);
+
   /** Drops what is buffered and renews the subscription: its catch-up reads the rows from the database. */
   function overflow(what: string, count: number): void {
     dropped = true;
+    debouncer.clear();
     Metrics.realtimeDropped().inc(count);
     log.warn(
       { event: 'events_dropped', buffer: what, count },
@@ -301,14 +318,8 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           onChange: (change) => {
             Metrics.realtimeEvents().inc({ type: change.eventType });
             if (dropped) return; // a reconnect (and its catch-up) is coming
-            if (pendingChanges.length >= MAX_PENDING_CHANGES) {
-              const count = pendingChanges.length + 1;
-              pendingChanges.length = 0;
-              overflow('changes', count);
-              return;
-            }
-            pendingChanges.push(compactChange(change));
-            if (pendingChanges.length === 1) void serial(drainChanges);
+            const compact = compactChange(change);
+            if (!debouncer.offer(compact)) accept(compact);
           },
           onHealthy() {
             if (retryBuffer.length > 0 || dropped || res === undefined || !mayWrite()) return;
@@ -332,6 +343,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     },
     async stop() {
       sub?.stop();
+      debouncer.clear(); // held edits are newer than the watermark: the next owner's catch-up reads them
       clearTimeout(retryTimer);
       await bounded(chain, 2000);
       if (retryBuffer.length > 0)

@@ -53,6 +53,8 @@ export interface Config {
   readonly sweepIntervalMs: number;
   readonly cronSyncIntervalMs: number;
   readonly cronMisfireGraceMs: number;
+  /** UPDATEs of one pending row within this many ms are evaluated once (DEBOUNCE_MS) */
+  readonly debounceMs: number;
   readonly leaseMs: number;
   readonly novuTimeoutMs: number;
   readonly deliveryMaxAttempts: number;
@@ -231,6 +233,7 @@ export function loadConfig(env: Env = process.env): Config {
     SWEEP_INTERVAL_MS: number;
     CRON_SYNC_INTERVAL_MS: number;
     CRON_MISFIRE_GRACE_MS: number;
+    DEBOUNCE_MS: number;
     LEASE_MS: number;
     NOVU_TIMEOUT_MS: number;
     DELIVERY_MAX_ATTEMPTS: number;
@@ -278,6 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: v.SWEEP_INTERVAL_MS,
     cronSyncIntervalMs: v.CRON_SYNC_INTERVAL_MS,
     cronMisfireGraceMs: v.CRON_MISFIRE_GRACE_MS,
+    debounceMs: v.DEBOUNCE_MS,
     leaseMs: v.LEASE_MS,
     novuTimeoutMs: v.NOVU_TIMEOUT_MS,
     deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,

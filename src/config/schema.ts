@@ -185,6 +185,11 @@ export const variables = {
     default: '10000',
     doc: 'ms between re-reads of notify.notification_rule (new, changed, disabled, deleted rules)',
   },
+  DEBOUNCE_MS: {
+    schema: intIn(0, 10_000),
+    default: '250',
+    doc: 'UPDATEs of one pending row within this window (reschedules, re-arms) are evaluated once, in their last state',
+  },
   CRON_MISFIRE_GRACE_MS: {
     schema: intIn(0, 86_400_000),
     default: '60000',

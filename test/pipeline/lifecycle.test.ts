@@ -3,10 +3,18 @@
 // make no work; malformed rows fail with a reason while good rows keep flowing.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobIdFor } from '../../src/queue/jobs.js';
+import { Redis } from 'ioredis';
+import { jobIdFor, QUEUE_NAME } from '../../src/queue/jobs.js';
+import { TEST_REDIS_URL } from '../support/services.js';
 import { insertRow, rowById } from '../support/rows.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';
+
+function fieldPairs(fields: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) out.push([fields[i] as string, fields[i + 1] as string]);
+  return out;
+}
 
 const settled = (stack: Stack, id: string, status = 'sent', timeoutMs = 15_000) =>
   waitFor(
@@ -85,6 +93,42 @@ describe('daemon: the notification lifecycle', () => {
     assert.ok(sentAt >= later, `sent ${later - sentAt} ms before the new time`);
     assert.ok(sentAt < later + 1500, `sent ${sentAt - later} ms after the new time`);
     assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);
+  });
+
+  it('evaluates 20 reschedules within 100 ms once (DEBOUNCE_MS), and sends at the final time', async () => {
+    const id = await insertRow(stack.pool, { enterprise_id: 'acme', scheduled_for: new Date(Date.now() + 1500) });
+    await waitFor(async () => (await stack.jobState(jobIdFor(id, '1'))) !== 'unknown', { what: 'the insert job' });
+    const started = Date.now();
+    let final = 0;
+    for (let i = 1; i <= 20; i++) {
+      final = started + 2000 + i * 10;
+      await stack.pool.query('update notify.ent_notification set scheduled_for = $2 where id = $1', [
+        id,
+        new Date(final),
+      ]);
+    }
+    const burstMs = Date.now() - started;
+    const row = await settled(stack, id, 'sent', 10_000);
+    const sentAt = (row['sent_at'] as Date).getTime();
+    assert.ok(sentAt >= final, `sent ${final - sentAt} ms before the final time`);
+    assert.equal(stack.novu.deliveriesFor(`notifyd-acme-${id}-1`).length, 1);
+    // one evaluation: the last version got a job, none of the 19 between did, and the insert's job was dropped
+    const states = await Promise.all(Array.from({ length: 20 }, (_, i) => stack.jobState(jobIdFor(id, String(i + 2)))));
+    assert.notEqual(states[19], 'unknown', 'the last version has its job');
+    assert.deepEqual(
+      states.slice(0, 19).filter((s) => s !== 'unknown'),
+      [],
+      `the 20 updates took ${burstMs} ms; versions in between got jobs: ${JSON.stringify(states)}`,
+    );
+    assert.equal(await stack.jobState(jobIdFor(id, '1')), 'unknown', 'the insert job was dropped');
+    // and only that one job was ever made for the burst (BullMQ's event stream records every add)
+    const redis = new Redis(TEST_REDIS_URL);
+    const events = await redis.xrange(`${stack.prefix}:${QUEUE_NAME}:events`, '-', '+');
+    redis.disconnect();
+    const added = events
+      .map(([, fields]) => Object.fromEntries(fieldPairs(fields)))
+      .filter((e) => e['event'] === 'added' && String(e['jobId']).startsWith(`ntf-${id}-update-`));
+    assert.equal(added.length, 1, `jobs added for the burst: ${added.map((e) => e['jobId']).join(', ')}`);
   });
 
   it('delivers a row re-armed 10 times 10 more times, each under a new delivery key', async () => {
