@@ -18,6 +18,7 @@ import { bounded } from '../src/bounded.js';
 import { describeError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { LEASES_KEY } from '../src/ownership/gate.js';
+import { MISSED_KEY, MissedMarks } from '../src/ownership/missed.js';
 import { ServedRegistry } from '../src/ownership/served.js';
 import { mapLimit } from '../src/runtime/util.js';
 import type { HostPool } from '../src/runtime/host-pool.js';
@@ -63,6 +64,8 @@ export class EnterpriseDirectory {
   private readonly log: Logger;
   private readonly registry: ServedRegistry;
   private readonly ownership: Ownership;
+  private readonly missed: MissedMarks;
+  private missedShared = '';
   private wantedIds: string[] = [];
   /** running actors: enterprise → the fencing token they were started with */
   private running = new Map<string, number>();
@@ -98,6 +101,7 @@ export class EnterpriseDirectory {
     this.db = args.db;
     this.log = args.log.child({ component: 'enterprises' });
     this.registry = new ServedRegistry(args.redis, args.config.queuePrefix);
+    this.missed = new MissedMarks(args.redis, args.config.queuePrefix);
     this.ownership = new Ownership({
       redis: args.redis,
       prefix: args.config.queuePrefix,
@@ -275,11 +279,23 @@ export class EnterpriseDirectory {
       );
     }
     if (Date.now() - this.publishedAt >= SERVED_RENEW_MS || start.length > 0) await this.publish();
+    await this.shareMissed();
     const owners = await this.ownership.owners();
     const view: Record<string, string | null> = Object.fromEntries(this.wantedIds.map((id) => [id, null]));
     for (const l of owners) if (l.name in view) view[l.name] = l.holder;
     for (const [id] of this.ownership.owned) view[id] = this.hostId;
     this.ownersView = view;
+  }
+
+  /** Tells this host's actors which of them the sweep found missing changes (they then poll fast). */
+  private async shareMissed(): Promise<void> {
+    const live = await this.missed.live().catch(() => undefined);
+    if (live === undefined) return;
+    const mine = live.filter((id) => this.running.has(id)).sort();
+    const key = mine.join(',');
+    if (key === this.missedShared) return;
+    this.missedShared = key;
+    this.pool.share(MISSED_KEY, mine);
   }
 
   private async stopActors(ids: readonly string[], reason: string): Promise<void> {

@@ -26,6 +26,10 @@ import type { Health } from '../../src/runtime/types.js';
 import { compactChange, interpretChange, type ChangePayload, type Priorities } from './changes.js';
 import { catchUp } from './catchup.js';
 import { UpdateDebouncer } from './debounce.js';
+import { RealtimeFallback } from './fast-poll.js';
+import { MISSED_KEY } from '../../src/ownership/missed.js';
+import { onShared, sharedValue } from '../../src/runtime/shared.js';
+import { requestForRow } from '../../src/queue/routing.js';
 import { acquireResources, releaseResources, type SharedResources } from './resources.js';
 import { EnterpriseSubscription, type SubscriptionState } from './subscription.js';
 import { bounded } from '../../src/bounded.js';
@@ -86,6 +90,28 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   };
   let res: SharedResources | undefined;
   let sub: EnterpriseSubscription | undefined;
+  let fallback: RealtimeFallback | undefined;
+  let offMissed: (() => void) | undefined;
+  let state: SubscriptionState = 'connecting';
+  let stateError: string | undefined;
+
+  /** The status: the subscription's state, degraded (with the reason) while the fast poll serves too. */
+  function report(): void {
+    if (leaseLostAt !== undefined) return; // the status stays lease_lost
+    const polling = fallback?.reason;
+    const health = polling !== undefined && HEALTH[state] === 'ok' ? 'degraded' : HEALTH[state];
+    const error =
+      polling !== undefined
+        ? `Realtime is missing changes (${polling}); polling every ${config.realtimePollMs} ms`
+        : (stateError ?? (state === 'subscribed' ? null : undefined));
+    ctx.setStatus(state, { health, ...(error === undefined ? {} : { error }) });
+  }
+
+  /** Signs that the live path is missing changes start (or prolong) the fast poll. */
+  function missing(reason: string): void {
+    if (res === undefined || fallback === undefined || leaseLostAt !== undefined) return;
+    fallback.degrade(reason, res.clock.now() - 10_000);
+  }
   const gate = leaseGate(enterpriseId, args.fence);
   let leaseLostAt: string | undefined;
 
@@ -280,6 +306,32 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     async start() {
       zeroSeries('realtime');
       res = await acquireResources(config);
+      const r = res;
+      fallback = new RealtimeFallback({
+        db: r.db.pool,
+        enterpriseId,
+        intervalMs: config.realtimePollMs,
+        holdMs: config.realtimePollHoldMs,
+        enqueue: (rows) => serial(() => enqueueAll(rows.map((row) => requestForRow(row, priorities, 'poll')))),
+        onError: (err) => log.warn({ event: 'fast_poll_failed', err: describeError(err) }, 'fast poll failed'),
+        onChange: (reason) => {
+          if (reason !== undefined) {
+            Metrics.realtimeFallbacks().inc();
+            log.warn(
+              { event: 'realtime_degraded', reason, poll_ms: config.realtimePollMs },
+              'Realtime is missing changes: polling the pending rows as well',
+            );
+          } else {
+            log.info({ event: 'realtime_recovered', ...fallback?.stats }, 'Realtime serves alone again');
+          }
+          report();
+        },
+      });
+      const onMissed = (ids: readonly string[] | undefined) => {
+        if (ids?.includes(enterpriseId) === true) missing('the sweep found rows the live path missed');
+      };
+      offMissed = onShared<string[]>(MISSED_KEY, onMissed);
+      onMissed(sharedValue<string[]>(MISSED_KEY));
       sub = new EnterpriseSubscription(
         {
           enterpriseId,
@@ -289,25 +341,26 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           joinTimeoutMs: config.subscription.joinTimeoutMs,
         },
         {
-          onState(state, detail) {
+          onState(next, detail) {
             if (leaseLostAt !== undefined) return; // the status stays lease_lost
-            if (state === 'reconnecting') {
+            if (next === 'reconnecting') {
               Metrics.realtimeReconnects().inc();
               const limit = rateLimitOf(detail.error);
               if (limit !== undefined) Metrics.realtimeRateLimitCloses().inc({ limit });
+              // over the plan's messages/s the server skips changes silently: poll until it lets them through
+              if (limit === 'messages') missing('Realtime closed the channel: too many messages per second');
             }
-            ctx.setStatus(state, {
-              health: HEALTH[state],
-              ...(detail.error !== undefined ? { error: detail.error } : state === 'subscribed' ? { error: null } : {}),
-            });
+            state = next;
+            stateError = detail.error;
+            report();
             const fields = {
-              event: `subscription_${state}`,
+              event: `subscription_${next}`,
               attempt: detail.attempt,
               socket: detail.socket,
               reason: detail.error,
             };
-            if (state === 'reconnecting' || state === 'failed') log.warn(fields, `subscription ${state}`);
-            else log.info(fields, `subscription ${state}`);
+            if (next === 'reconnecting' || next === 'failed') log.warn(fields, `subscription ${next}`);
+            else log.info(fields, `subscription ${next}`);
           },
           beforeJoin: () => res?.joins.take(1, ctx.signal) ?? Promise.resolve(),
           // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
@@ -319,6 +372,14 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             Metrics.realtimeEvents().inc({ type: change.eventType });
             if (dropped) return; // a reconnect (and its catch-up) is coming
             const compact = compactChange(change);
+            const committed = Date.parse(String(compact.commit_timestamp ?? ''));
+            if (
+              res !== undefined &&
+              Number.isFinite(committed) &&
+              res.clock.now() - committed > config.realtimeLateMs
+            ) {
+              missing(`events arrive more than ${config.realtimeLateMs} ms after their commit`);
+            }
             if (!debouncer.offer(compact)) accept(compact);
           },
           onHealthy() {
@@ -343,6 +404,8 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     },
     async stop() {
       sub?.stop();
+      offMissed?.();
+      await fallback?.stop();
       debouncer.clear(); // held edits are newer than the watermark: the next owner's catch-up reads them
       clearTimeout(retryTimer);
       await bounded(chain, 2000);

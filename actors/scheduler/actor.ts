@@ -22,6 +22,7 @@ import { rowErrorFields, sweep, type SweepResult } from './sweep.js';
 import { bounded } from '../../src/bounded.js';
 import { defaultHostId } from '../../src/ownership/hosts.js';
 import { Leadership, scopeDigest } from '../../src/ownership/leader.js';
+import { MissedMarks } from '../../src/ownership/missed.js';
 
 export interface SchedulerArgs {
   /** only these enterprises (DAEMON_ENTERPRISE_IDS); undefined = the enabled rows of notify.enterprise */
@@ -31,6 +32,9 @@ export interface SchedulerArgs {
 }
 
 export type SchedulerMsg = { type: 'sweep' };
+
+/** How long an enterprise the sweep found missing changes stays on the fast poll, unless found again. */
+const MISSED_MARK_MS = 60_000;
 
 export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx) => {
   const config = (ctx.data as { config: Config }).config;
@@ -97,12 +101,20 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         throw err;
       });
       Metrics.sweeps().inc({ result: 'ok' });
+      // the live path of these enterprises is missing changes: their owners poll fast for a while (not after a
+      // Redis data loss, where the jobs were lost, not the events)
+      if (!repair && result.missedEnterprises.length > 0) {
+        await new MissedMarks(producer.redis, config.queuePrefix)
+          .mark(result.missedEnterprises, MISSED_MARK_MS)
+          .catch(() => undefined);
+      }
       Metrics.sweepRepairs().inc({ kind: 'missed' }, result.missed);
       Metrics.sweepRepairs().inc({ kind: 'repaired' }, result.repaired);
       Metrics.sweepRepairs().inc({ kind: 'unknown_enterprise' }, result.unknownEnterprise);
       const fields = {
         event: repair ? 'repair_done' : 'sweep_done',
         ...result,
+        missedEnterprises: result.missedEnterprises.slice(0, 20),
         processing_time_ms: Math.round(performance.now() - started),
       };
       if (repair || result.missed + result.repaired + result.unknownEnterprise + result.errors > 0)

@@ -34,6 +34,8 @@ export interface SweepDeps {
 export interface SweepResult {
   /** due pending rows that had no job at all: the live path missed them (or Redis lost them) */
   missed: number;
+  /** the enterprises of those rows (their owners switch to the fast poll for a while) */
+  missedEnterprises: string[];
   /** due pending rows whose job had already finished (a worker died, a job gave up): enqueued again */
   repaired: number;
   /** pending rows of enterprises absent from notify.enterprise: failed with a reason */
@@ -62,7 +64,16 @@ export async function ensureJob(deps: SweepDeps, row: RowRef): Promise<'present'
 }
 
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
-  const result: SweepResult = { missed: 0, repaired: 0, unknownEnterprise: 0, errors: 0, scanned: 0, complete: false };
+  const result: SweepResult = {
+    missed: 0,
+    missedEnterprises: [],
+    repaired: 0,
+    unknownEnterprise: 0,
+    errors: 0,
+    scanned: 0,
+    complete: false,
+  };
+  const missedBy = new Set<string>();
   if (deps.scope.enterpriseIds === undefined) {
     result.unknownEnterprise = await failUnknownEnterprises(deps.db, {
       limit: deps.batchSize,
@@ -82,8 +93,10 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       result.scanned += 1;
       try {
         const outcome = await ensureJob(deps, row);
-        if (outcome === 'missed') result.missed += 1;
-        else if (outcome === 'repaired') result.repaired += 1;
+        if (outcome === 'missed') {
+          result.missed += 1;
+          missedBy.add(row.enterprise_id);
+        } else if (outcome === 'repaired') result.repaired += 1;
       } catch (err) {
         result.errors += 1;
         deps.onRowError?.(row, err);
@@ -97,6 +110,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     }
     cursor.afterId = last.id;
   }
+  result.missedEnterprises = [...missedBy].sort();
   return result;
 }
 

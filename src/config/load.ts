@@ -55,6 +55,12 @@ export interface Config {
   readonly cronMisfireGraceMs: number;
   /** UPDATEs of one pending row within this many ms are evaluated once (DEBOUNCE_MS) */
   readonly debounceMs: number;
+  /** the fast poll's interval while an enterprise's feed misses changes (REALTIME_POLL_MS) */
+  readonly realtimePollMs: number;
+  /** an event this late after its commit starts the fast poll (REALTIME_LATE_MS) */
+  readonly realtimeLateMs: number;
+  /** the fast poll goes on this long after the last sign of missing changes (REALTIME_POLL_HOLD_MS) */
+  readonly realtimePollHoldMs: number;
   readonly leaseMs: number;
   readonly novuTimeoutMs: number;
   readonly deliveryMaxAttempts: number;
@@ -234,6 +240,9 @@ export function loadConfig(env: Env = process.env): Config {
     CRON_SYNC_INTERVAL_MS: number;
     CRON_MISFIRE_GRACE_MS: number;
     DEBOUNCE_MS: number;
+    REALTIME_POLL_MS: number;
+    REALTIME_LATE_MS: number;
+    REALTIME_POLL_HOLD_MS: number;
     LEASE_MS: number;
     NOVU_TIMEOUT_MS: number;
     DELIVERY_MAX_ATTEMPTS: number;
@@ -282,6 +291,9 @@ export function loadConfig(env: Env = process.env): Config {
     cronSyncIntervalMs: v.CRON_SYNC_INTERVAL_MS,
     cronMisfireGraceMs: v.CRON_MISFIRE_GRACE_MS,
     debounceMs: v.DEBOUNCE_MS,
+    realtimePollMs: v.REALTIME_POLL_MS,
+    realtimeLateMs: v.REALTIME_LATE_MS,
+    realtimePollHoldMs: v.REALTIME_POLL_HOLD_MS,
     leaseMs: v.LEASE_MS,
     novuTimeoutMs: v.NOVU_TIMEOUT_MS,
     deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,

@@ -185,6 +185,21 @@ export const variables = {
     default: '10000',
     doc: 'ms between re-reads of notify.notification_rule (new, changed, disabled, deleted rules)',
   },
+  REALTIME_POLL_MS: {
+    schema: intIn(50, 10_000),
+    default: '300',
+    doc: 'interval of the fast poll that serves an enterprise while its Realtime feed is missing changes',
+  },
+  REALTIME_POLL_HOLD_MS: {
+    schema: intIn(1000, 3_600_000),
+    default: '30000',
+    doc: 'the fast poll goes on this long after the last sign that the Realtime feed is missing changes',
+  },
+  REALTIME_LATE_MS: {
+    schema: intIn(100, 600_000),
+    default: '2000',
+    doc: 'a Realtime event arriving this long after its commit switches its enterprise to the fast poll',
+  },
   DEBOUNCE_MS: {
     schema: intIn(0, 10_000),
     default: '250',

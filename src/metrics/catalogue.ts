@@ -59,7 +59,7 @@ export const Metrics = {
         labelNames: ['outcome', 'origin'] as const,
         help:
           'Jobs settled, by outcome (sent, failed, retried, rate_limited, observed, skipped) ' +
-          'and origin (realtime, catchup, sweep, scheduled, cron)',
+          'and origin (realtime, catchup, poll, sweep, scheduled, cron)',
       }),
   ),
   failures: make(
@@ -183,6 +183,17 @@ export const Metrics = {
         name: 'notifyd_realtime_reconnects_total',
         registers,
         help: 'Enterprise subscriptions torn down and retried',
+      }),
+  ),
+  realtimeFallbacks: make(
+    'notifyd_realtime_fallbacks_total',
+    (registers) =>
+      new Counter({
+        name: 'notifyd_realtime_fallbacks_total',
+        registers,
+        help:
+          'Times an enterprise switched to the fast poll because its Realtime feed was missing changes ' +
+          '(throttled, late, or short by the sweep)',
       }),
   ),
   realtimeRateLimitCloses: make(
@@ -325,7 +336,7 @@ export function statusClass(status: number | undefined): string {
   return `${Math.floor(status / 100)}xx`;
 }
 
-const ORIGINS = ['realtime', 'catchup', 'sweep', 'scheduled', 'cron'] as const;
+const ORIGINS = ['realtime', 'catchup', 'poll', 'sweep', 'scheduled', 'cron'] as const;
 
 /**
  * Creates a thread's series at 0 (Prometheus practice: a counter that has not moved yet is 0, not absent, so rates
@@ -353,6 +364,7 @@ export function zeroSeries(part: 'processing' | 'scheduler' | 'cron' | 'realtime
       for (const limit of ['messages', 'joins', 'channels', 'connections'])
         Metrics.realtimeRateLimitCloses().inc({ limit }, 0);
       Metrics.realtimeReconnects().inc(0);
+      Metrics.realtimeFallbacks().inc(0);
       Metrics.realtimeDropped().inc(0);
       Metrics.catchUpRows().inc(0);
       return;

@@ -14,7 +14,7 @@ export const JobNames = {
 export type JobName = (typeof JobNames)[keyof typeof JobNames];
 
 /** Why a job exists: a live Realtime event, the post-subscribe catch-up, the sweep, or a cron rule's fire. */
-export type JobOrigin = 'realtime' | 'catchup' | 'sweep' | 'cron';
+export type JobOrigin = 'realtime' | 'catchup' | 'poll' | 'sweep' | 'cron';
 
 /** deliver: claim and send the row; cancel: the application cancelled a row that may already be in Novu. */
 export type JobAction = 'deliver' | 'cancel';

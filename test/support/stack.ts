@@ -15,6 +15,7 @@ import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/
 import type { NovuStandin } from '../../src/devstack/novu/types.js';
 import { startRealtimeStandin, type RealtimeStandin } from '../../src/devstack/realtime/server.js';
 import type { RealtimeProfile } from '../../src/devstack/realtime/limits.js';
+import type { RealtimeStandinOptions } from '../../src/devstack/realtime/types.js';
 import type { NovuStandinOptions } from '../../src/devstack/novu/types.js';
 
 export const SERVICE_ROLE_KEY = 'stack-service-role-key';
@@ -35,6 +36,8 @@ export interface StackOptions {
   /** the Realtime stand-in's plan profile (and capacity), for tests of plan limits */
   realtimeProfile?: RealtimeProfile;
   realtimeCapacity?: number;
+  /** single Realtime limits over the profile's (messages/s, its rate window, ...) */
+  realtimeLimits?: RealtimeStandinOptions['limits'];
   /** the Novu stand-in's plan profile */
   novuProfile?: NovuStandinOptions['profile'];
 }
@@ -79,6 +82,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     apiKeys: [serviceRoleKey],
     ...(opts.realtimeProfile === undefined ? {} : { profile: opts.realtimeProfile }),
     ...(opts.realtimeCapacity === undefined ? {} : { capacity: opts.realtimeCapacity }),
+    ...(opts.realtimeLimits === undefined ? {} : { limits: opts.realtimeLimits }),
   });
   const novu = await startNovuStandin({
     tenants: [...opts.enterprises, ...(opts.tenants ?? []), ...(opts.enterpriseRows ?? []).map((r) => r.id)],
