@@ -3,7 +3,7 @@
 //
 // States: starting → running ⇄ degraded (Redis errors in the last 10 s) → stopping → stopped.
 // Messages: { type: 'stats' } → the engine's counters; { type: 'pause' } → stop fetching (shutdown begins).
-import type { Config } from '../../src/config/load.js';
+import { maxPerSecondFor, type Config } from '../../src/config/load.js';
 import { zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { ProcessingEngine, type EngineStats } from './engine.js';
@@ -34,6 +34,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
         concurrency: config.workerConcurrency,
         ...(args.poolThreads === undefined ? {} : { poolThreads: args.poolThreads }),
         lockDurationMs: config.jobLockMs,
+        maxPerSecond: (id) => maxPerSecondFor(config, id),
         threadHeapMb: config.threadHeapMb,
         threadYoungMb: config.threadYoungMb,
         log,

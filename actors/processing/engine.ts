@@ -13,8 +13,10 @@ import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
 import { describeError, Errors, notifydError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { Metrics, failureClass, originOf, statusClass } from '../../src/metrics/catalogue.js';
+import { RedisTokenBucket } from '../../src/ownership/budget.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
-import { MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
+import { FairCompletions, FairRanks } from '../../src/queue/fairness.js';
+import { classOf, MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
 import type { PoolTaskSettings } from './pool-task.js';
 
@@ -32,6 +34,8 @@ export interface EngineSettings {
   threadYoungMb?: number;
   /** How often the served registry is re-read (ms) @defaultValue 1000 */
   servedRefreshMs?: number;
+  /** an enterprise's deliveries per second at most (ENT_<id>_MAX_PER_SECOND), undefined = no cap */
+  maxPerSecond?: (enterpriseId: string) => number | undefined;
   onResult?: (job: NotificationJobData, result: ProcessResult, ms: number) => void;
 }
 
@@ -95,6 +99,8 @@ export class ProcessingEngine {
   private queueConnection: Redis | undefined;
   private workerConnection: Redis | undefined;
   private served: ServedView | undefined;
+  private fairDone: FairCompletions | undefined;
+  private readonly caps = new Map<string, RedisTokenBucket>();
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -156,12 +162,18 @@ export class ProcessingEngine {
       }
       this.stats.lastRedisErrorAt = now;
     });
+    const fair = new FairCompletions(new FairRanks(this.queueConnection, s.prefix));
+    this.fairDone = fair;
+    const finished = (job: Job<NotificationJobData>) =>
+      fair.add({ enterpriseId: job.data.enterpriseId, priority: classOf(job.opts.priority), jobId: job.id ?? '' });
     this.worker.on('completed', (job, result: ProcessResult | undefined) => {
+      finished(job);
       if (result?.kind === 'skipped' && FORGET_REASONS.has(result.reason)) void job.remove().catch(() => undefined);
     });
     this.worker.on('failed', (job, err) => {
       if (job === undefined || err.name === 'DelayedError' || err.name === 'RateLimitError') return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final) finished(job);
       const fields = {
         event: final ? 'job_failed' : 'job_attempt_failed',
         enterprise_id: job.data.enterpriseId,
@@ -183,6 +195,31 @@ export class ProcessingEngine {
   /** Whether this enterprise's jobs run now: 'deliver'; 'observe' (report only); undefined (nobody serves it). */
   private gate(job: Job<NotificationJobData>): 'deliver' | 'observe' | undefined {
     return this.served?.modeOf(job.data.enterpriseId);
+  }
+
+  /**
+   * An enterprise with ENT_<id>_MAX_PER_SECOND: the job reserves its slot in the enterprise's bucket (shared by
+   * every worker through Redis) and, when the slot is later, waits for it as a delayed job — once, using no attempt;
+   * it then runs without asking again. Jobs of other enterprises are not held up. Redis unavailable: no cap.
+   */
+  private async underCap(job: Job<NotificationJobData>, token: string | undefined): Promise<void> {
+    const cap = this.settings.maxPerSecond?.(job.data.enterpriseId);
+    if (cap === undefined || job.data.action !== 'deliver' || this.queueConnection === undefined) return;
+    if (job.data.capAt !== undefined && job.data.capAt <= Date.now() + 20) return; // its slot has come
+    let bucket = this.caps.get(job.data.enterpriseId);
+    if (bucket === undefined) {
+      bucket = new RedisTokenBucket(this.queueConnection, this.settings.prefix, `enterprise:${job.data.enterpriseId}`, {
+        perSecond: cap,
+        capacity: Math.max(1, cap),
+      });
+      this.caps.set(job.data.enterpriseId, bucket);
+    }
+    const wait = await bucket.reserve(1).catch(() => 0);
+    if (wait <= 0) return;
+    const at = Date.now() + wait;
+    await job.updateData({ ...job.data, capAt: at });
+    await job.moveToDelayed(at, token);
+    throw new DelayedError();
   }
 
   private async handle(job: Job<NotificationJobData>, token: string | undefined): Promise<ProcessResult> {
@@ -219,6 +256,7 @@ export class ProcessingEngine {
       );
       return { kind: 'skipped', reason: 'enterprise_not_served' };
     }
+    await this.underCap(job, token);
     const started = performance.now();
     const task: ProcessTask = {
       job: job.data,
@@ -344,6 +382,7 @@ export class ProcessingEngine {
       }
       if (this.pool !== undefined) await bounded(this.pool.close({ force: false }), left() * 0.5);
       if (this.pool !== undefined) await bounded(this.pool.destroy(), 1000);
+      await bounded(this.fairDone?.flush(), 500);
       if (this.queue !== undefined) await bounded(this.queue.close(), 1000);
       this.queueConnection?.disconnect();
       this.workerConnection?.disconnect();

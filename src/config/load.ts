@@ -20,6 +20,8 @@ export interface EnterpriseOverride {
   readonly subscriptionEnabled: boolean;
   readonly realtimePriority: Priority | undefined;
   readonly mode: EnterpriseMode | undefined;
+  /** deliveries per second at most, across every worker (ENT_<id>_MAX_PER_SECOND); undefined = no cap */
+  readonly maxPerSecond: number | undefined;
 }
 
 export interface Config {
@@ -153,7 +155,12 @@ export function loadConfig(env: Env = process.env): Config {
 
   const enterprises: Record<
     string,
-    { subscriptionEnabled: boolean; realtimePriority: number | undefined; mode: EnterpriseMode | undefined }
+    {
+      subscriptionEnabled: boolean;
+      realtimePriority: number | undefined;
+      mode: EnterpriseMode | undefined;
+      maxPerSecond: number | undefined;
+    }
   > = {};
   for (const key of Object.keys(env).sort()) {
     const match = ENT_OVERRIDE_PATTERN.exec(key);
@@ -175,9 +182,15 @@ export function loadConfig(env: Env = process.env): Config {
       );
       continue;
     }
-    const entry = (enterprises[id] ??= { subscriptionEnabled: true, realtimePriority: undefined, mode: undefined });
+    const entry = (enterprises[id] ??= {
+      subscriptionEnabled: true,
+      realtimePriority: undefined,
+      mode: undefined,
+      maxPerSecond: undefined,
+    });
     if (which === 'SUBSCRIPTION_ENABLED') entry.subscriptionEnabled = parsed.data as boolean;
     else if (which === 'MODE') entry.mode = parsed.data as EnterpriseMode;
+    else if (which === 'MAX_PER_SECOND') entry.maxPerSecond = parsed.data as number;
     else entry.realtimePriority = parsed.data as number;
   }
 
@@ -337,6 +350,11 @@ export function realtimePriorityFor(config: Config, enterpriseId: string): Prior
 
 export function subscriptionEnabledFor(config: Config, enterpriseId: string): boolean {
   return config.enterprises[enterpriseId]?.subscriptionEnabled ?? true;
+}
+
+/** The enterprise's delivery cap per second (ENT_<id>_MAX_PER_SECOND), undefined when it has none. */
+export function maxPerSecondFor(config: Config, enterpriseId: string): number | undefined {
+  return config.enterprises[enterpriseId]?.maxPerSecond;
 }
 
 /** observe or deliver: ENT_<id>_MODE, else DELIVERY_MODE (novu = deliver). */

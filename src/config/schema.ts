@@ -288,10 +288,11 @@ export interface VariableSpec {
 
 export type VariableName = keyof typeof variables;
 
-export const ENT_OVERRIDE_PATTERN = /^ENT_(.+)_(SUBSCRIPTION_ENABLED|REALTIME_PRIORITY|MODE)$/;
+export const ENT_OVERRIDE_PATTERN = /^ENT_(.+)_(SUBSCRIPTION_ENABLED|REALTIME_PRIORITY|MODE|MAX_PER_SECOND)$/;
 export const entOverrideSchemas = {
   SUBSCRIPTION_ENABLED: bool,
   REALTIME_PRIORITY: intIn(1, 100),
+  MAX_PER_SECOND: intIn(1, 100_000),
   MODE: z
     .string()
     .trim()

@@ -13,6 +13,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(ARGV[1])
 local perMs = tonumber(ARGV[2]) / 1000
 local want = tonumber(ARGV[3])
+local reserve = ARGV[4] == '1'
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
@@ -20,15 +21,24 @@ tokens = math.min(capacity, tokens + math.max(0, now - at) * perMs)
 local wait = 0
 if tokens >= want then
   tokens = tokens - want
+elseif reserve then
+  tokens = tokens - want
+  wait = math.ceil(-tokens / perMs)
 else
   wait = math.ceil((want - tokens) / perMs)
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], 60000)
+redis.call('PEXPIRE', KEYS[1], math.max(60000, wait + 60000))
 return { wait, math.floor(tokens) }`;
 
 type BudgetRedis = Redis & {
-  notifydBudgetTake(key: string, capacity: number, perSecond: number, want: number): Promise<[number, number]>;
+  notifydBudgetTake(
+    key: string,
+    capacity: number,
+    perSecond: number,
+    want: number,
+    reserve: 0 | 1,
+  ): Promise<[number, number]>;
 };
 
 export interface BucketSettings {
@@ -59,7 +69,17 @@ export class RedisTokenBucket {
 
   /** Takes n tokens if there are: 0, or the ms to wait before asking again. */
   async tryTake(n = 1): Promise<number> {
-    const [wait] = await this.redis.notifydBudgetTake(this.key, this.settings.capacity, this.settings.perSecond, n);
+    const [wait] = await this.redis.notifydBudgetTake(this.key, this.settings.capacity, this.settings.perSecond, n, 0);
+    return Number(wait);
+  }
+
+  /**
+   * Takes n tokens now or from the future: the bucket may go below zero, and the answer is how long until the
+   * reserved tokens exist (0 = now). Callers queueing behind a cap each wait once for their own slot instead of
+   * asking again and again.
+   */
+  async reserve(n = 1): Promise<number> {
+    const [wait] = await this.redis.notifydBudgetTake(this.key, this.settings.capacity, this.settings.perSecond, n, 1);
     return Number(wait);
   }
 

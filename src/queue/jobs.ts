@@ -1,5 +1,6 @@
 // What goes on the BullMQ queue: job names, job data (ids and event metadata — never a payload or recipients),
 // deterministic job ids for dedup, and the mapping of CONTRACT priorities onto BullMQ's scale.
+import { fairPriority, RANK_SPAN } from './fairness.js';
 import type { JobsOptions } from 'bullmq';
 
 export const QUEUE_NAME = 'notifications';
@@ -32,6 +33,8 @@ export interface NotificationJobData {
   readonly committedAt?: number;
   /** the row was due later than when it was enqueued (a scheduled notification): for metrics */
   readonly scheduled?: boolean;
+  /** when its slot under its enterprise's ENT_<id>_MAX_PER_SECOND cap comes (ms since epoch), once reserved */
+  readonly capAt?: number;
 }
 
 /**
@@ -50,11 +53,16 @@ export function jobNameFor(version: string, action: JobAction): JobName {
 
 /**
  * CONTRACT priorities are 1..100 with larger = more urgent; BullMQ's are 1..2,097,151 with 1 = most urgent and
- * 0 (= none) running before everything, so every job gets an explicit, mapped priority.
+ * 0 (= none) running before everything, so every job gets an explicit, mapped priority: its class (the contract
+ * priority) and, inside it, its fair rank among its enterprise's outstanding jobs (fairness.ts).
  */
-export function toBullPriority(contractPriority: number): number {
-  const p = Math.min(100, Math.max(1, Math.round(contractPriority)));
-  return 101 - p;
+export function toBullPriority(contractPriority: number, rank = 1): number {
+  return fairPriority(contractPriority, rank);
+}
+
+/** The contract priority (the class) a BullMQ priority was made from. */
+export function classOf(bullPriority: number | undefined): number {
+  return 100 - Math.floor(Math.max(0, bullPriority ?? 0) / RANK_SPAN);
 }
 
 /**
@@ -79,6 +87,8 @@ export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
 export function jobOptions(args: {
   jobId: string;
   priority: number;
+  /** the job's rank among its enterprise's outstanding jobs of its class (fairness.ts) @defaultValue 1 */
+  rank?: number;
   delayMs: number;
   attempts: number;
   /** base of the exponential retry backoff (ms) */
@@ -88,7 +98,7 @@ export function jobOptions(args: {
   const retention = args.retention ?? DEFAULT_RETENTION;
   return {
     jobId: args.jobId,
-    priority: toBullPriority(args.priority),
+    priority: toBullPriority(args.priority, args.rank ?? 1),
     delay: Math.min(MAX_DELAY_MS, Math.max(0, Math.round(args.delayMs))),
     attempts: args.attempts,
     backoff: { type: 'exponential', delay: args.backoffMs ?? 1000, jitter: 0.5 },

@@ -1,10 +1,12 @@
 // The producer side of the one BullMQ queue: fail-fast connections (an add rejects at once while Redis is down, so
-// the calling actor retries instead of hanging), enqueueing notification jobs, best-effort removal of stale ones.
+// the calling actor retries instead of hanging), enqueueing notification jobs, each ranked fairly among its
+// enterprise's outstanding jobs (fairness.ts), and best-effort removal of stale ones.
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeError, Errors, notifydError } from '../errors.js';
 import {
   QUEUE_NAME,
+  classOf,
   jobIdFor,
   jobNameFor,
   jobOptions,
@@ -12,6 +14,7 @@ import {
   type RetentionPolicy,
 } from './jobs.js';
 import { bounded } from '../bounded.js';
+import { FairRanks } from './fairness.js';
 
 export interface ProducerSettings {
   redisUrl: string;
@@ -51,11 +54,13 @@ export class NotificationProducer {
   readonly queue: Queue<NotificationJobData>;
   private readonly connection: Redis;
   private readonly settings: ProducerSettings;
+  private readonly fair: FairRanks;
   private closing: Promise<void> | undefined;
 
   private constructor(settings: ProducerSettings, connection: Redis) {
     this.settings = settings;
     this.connection = connection;
+    this.fair = new FairRanks(connection, settings.prefix);
     this.queue = new Queue<NotificationJobData>(QUEUE_NAME, { connection, prefix: settings.prefix });
     this.queue.on('error', () => undefined); // connection errors surface on add(); the actor logs and retries
   }
@@ -86,7 +91,10 @@ export class NotificationProducer {
     return new NotificationProducer(settings, connection);
   }
 
-  private toJob(req: EnqueueRequest): { name: string; data: NotificationJobData; opts: ReturnType<typeof jobOptions> } {
+  private toJob(
+    req: EnqueueRequest,
+    rank: number,
+  ): { name: string; data: NotificationJobData; opts: ReturnType<typeof jobOptions> } {
     const jobId = jobIdFor(req.notificationId, req.version, req.action);
     const data: NotificationJobData = {
       enterpriseId: req.enterpriseId,
@@ -104,6 +112,7 @@ export class NotificationProducer {
       opts: jobOptions({
         jobId,
         priority: req.priority,
+        rank,
         delayMs: req.delayMs,
         attempts: this.settings.attempts,
         ...(this.settings.backoffMs === undefined ? {} : { backoffMs: this.settings.backoffMs }),
@@ -112,9 +121,23 @@ export class NotificationProducer {
     };
   }
 
+  /** Each request's fair rank, counting it as outstanding (one script call for the whole batch). */
+  private ranks(reqs: readonly EnqueueRequest[]): Promise<number[]> {
+    return this.fair.rank(
+      reqs.map((r) => ({
+        enterpriseId: r.enterpriseId,
+        priority: r.priority,
+        jobId: jobIdFor(r.notificationId, r.version, r.action),
+        delayMs: r.delayMs,
+      })),
+    );
+  }
+
   async enqueue(req: EnqueueRequest): Promise<string> {
-    const job = this.toJob(req);
+    let job: ReturnType<NotificationProducer['toJob']>;
     try {
+      const [rank] = await this.ranks([req]);
+      job = this.toJob(req, rank ?? 1);
       await this.queue.add(job.name, job.data, job.opts);
     } catch (err) {
       throw notifydError(Errors.QUEUE_UNAVAILABLE, 'enqueue failed', describeError(err), { cause: err });
@@ -134,7 +157,9 @@ export class NotificationProducer {
     }
     try {
       for (let i = 0; i < reqs.length; i += ENQUEUE_CHUNK) {
-        await this.queue.addBulk(reqs.slice(i, i + ENQUEUE_CHUNK).map((r) => this.toJob(r)));
+        const chunk = reqs.slice(i, i + ENQUEUE_CHUNK);
+        const ranks = await this.ranks(chunk);
+        await this.queue.addBulk(chunk.map((r, j) => this.toJob(r, ranks[j] ?? 1)));
       }
     } catch (err) {
       throw notifydError(Errors.QUEUE_UNAVAILABLE, 'enqueue failed', describeError(err), { cause: err });
@@ -149,6 +174,9 @@ export class NotificationProducer {
       const state = await job.getState();
       if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
       await job.remove();
+      await this.fair
+        .done([{ enterpriseId: job.data.enterpriseId, priority: classOf(job.opts.priority), jobId }])
+        .catch(() => undefined);
       return true;
     } catch {
       return false;

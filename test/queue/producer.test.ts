@@ -49,12 +49,13 @@ describe('notification producer', () => {
   });
 
   it('gives every job an explicit priority (larger = more urgent) and caps delays at 24 h', async () => {
-    assert.equal(toBullPriority(10), 91);
-    assert.equal(toBullPriority(100), 1);
-    assert.equal(toBullPriority(1), 100);
+    assert.equal(toBullPriority(100), 1, 'the most urgent class, first rank');
+    assert.equal(toBullPriority(10), 90 * 20_000 + 1);
+    assert.equal(toBullPriority(1), 99 * 20_000 + 1);
+    assert.ok(toBullPriority(1, 1e9) < 2_097_152, "BullMQ's highest priority is never exceeded");
     await producer.enqueue(req('10', { priority: 5, delayMs: 10 * 365 * 24 * 3600 * 1000 }));
     const job = await producer.queue.getJob(jobIdFor('10', '1'));
-    assert.equal(job?.opts.priority, 96);
+    assert.equal(job?.opts.priority, 95 * 20_000 + 1);
     assert.equal(job?.opts.delay, MAX_DELAY_MS);
   });
 

@@ -1,0 +1,138 @@
+// Fair queueing between enterprises on open-source BullMQ (its groups are a Pro feature). A job's BullMQ priority
+// is its class (the contract priority: realtime > scheduled > cron, or ENT_<id>_REALTIME_PRIORITY) times RANK_SPAN
+// plus its rank: how many jobs of the same enterprise and class are already outstanding when it is enqueued. So
+// within a class the queue serves every enterprise's first job, then every second one, and so on — round robin —
+// and an enterprise with a backlog of 100,000 rows holds its own rows back, not anyone else's: a quiet
+// enterprise's new row goes ahead of the backlog. Ranks stop growing at RANK_SPAN - 1 (beyond it, FIFO); classes
+// never mix (a whole class ranks before the next).
+//
+// Outstanding jobs are counted in Redis, per enterprise and class, as a ZSET of job ids scored with an expiry
+// (due time + OUTSTANDING_TTL_MS): the worker removes a job when it finishes for good, and entries a crash or a
+// Redis loss left behind expire by themselves, so a count can only drift towards fewer, never block anyone.
+//
+// Keys (under the queue prefix: one hash tag, one Redis Cluster slot):
+//   <prefix>:fair:<enterprise>:<class>  ZSET  member = job id, score = expiry (Redis ms)
+import type { Redis } from 'ioredis';
+
+/** Ranks per class: 100 classes × 20,000 stay under BullMQ's highest priority (2,097,152). */
+export const RANK_SPAN = 20_000;
+/** How long an outstanding job is counted past its due time when the worker never says it finished. */
+export const OUTSTANDING_TTL_MS = 15 * 60_000;
+
+/** BullMQ's priority (1 = most urgent) of a job of contract priority `priority` (1..100, larger = more urgent). */
+export function fairPriority(priority: number, rank: number): number {
+  const cls = 100 - Math.min(100, Math.max(1, Math.round(priority))); // 0 = the most urgent class
+  return cls * RANK_SPAN + Math.min(RANK_SPAN - 1, Math.max(1, Math.round(rank)));
+}
+
+const RANK = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+local cleaned = {}
+local out = {}
+for i = 2, #ARGV, 3 do
+  local key = KEYS[tonumber(ARGV[i])]
+  if not cleaned[key] then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    cleaned[key] = true
+  end
+  local expires = now + ttl + tonumber(ARGV[i + 2])
+  if redis.call('ZSCORE', key, ARGV[i + 1]) then
+    table.insert(out, 0)
+  else
+    table.insert(out, redis.call('ZCARD', key) + 1)
+    redis.call('ZADD', key, expires, ARGV[i + 1])
+  end
+  if redis.call('PTTL', key) < expires - now then redis.call('PEXPIRE', key, expires - now) end
+end
+return out`;
+
+type FairRedis = Redis & {
+  notifydFairRank(n: number, ...args: (string | number)[]): Promise<number[]>;
+};
+
+export interface RankRequest {
+  enterpriseId: string;
+  /** contract priority (the class) */
+  priority: number;
+  jobId: string;
+  delayMs: number;
+}
+
+export class FairRanks {
+  private readonly redis: FairRedis;
+  private readonly prefix: string;
+
+  constructor(redis: Redis, prefix: string) {
+    const r = redis as FairRedis;
+    if (typeof r.notifydFairRank !== 'function') redis.defineCommand('notifydFairRank', { lua: RANK });
+    this.redis = r;
+    this.prefix = prefix;
+  }
+
+  key(enterpriseId: string, priority: number): string {
+    return `${this.prefix}:fair:${enterpriseId}:${Math.round(priority)}`;
+  }
+
+  /**
+   * Counts these jobs as outstanding and returns each one's rank (1 = the enterprise's only job in its class); a
+   * job already counted (a repeated add, which BullMQ ignores anyway) ranks last.
+   */
+  async rank(reqs: readonly RankRequest[]): Promise<number[]> {
+    if (reqs.length === 0) return [];
+    const keys: string[] = [];
+    const index = new Map<string, number>();
+    const args: (string | number)[] = [OUTSTANDING_TTL_MS];
+    for (const r of reqs) {
+      const k = this.key(r.enterpriseId, r.priority);
+      let i = index.get(k);
+      if (i === undefined) {
+        keys.push(k);
+        i = keys.length;
+        index.set(k, i);
+      }
+      args.push(i, r.jobId, Math.max(0, Math.round(r.delayMs)));
+    }
+    const ranks = await this.redis.notifydFairRank(keys.length, ...keys, ...args);
+    return ranks.map((n) => (Number(n) > 0 ? Number(n) : RANK_SPAN - 1));
+  }
+
+  /** These jobs finished for good (or were removed): they no longer count. */
+  async done(jobs: readonly { enterpriseId: string; priority: number; jobId: string }[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const tx = this.redis.pipeline();
+    for (const j of jobs) tx.zrem(this.key(j.enterpriseId, j.priority), j.jobId);
+    await tx.exec();
+  }
+}
+
+/**
+ * The worker's side: jobs that finished for good are no longer outstanding. Batched (one pipeline every flushMs)
+ * so it costs no round trip per job; a lost batch only makes counts expire later.
+ */
+export class FairCompletions {
+  private buffer: { enterpriseId: string; priority: number; jobId: string }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly fair: FairRanks,
+    private readonly flushMs = 50,
+  ) {}
+
+  add(job: { enterpriseId: string; priority: number; jobId: string }): void {
+    this.buffer.push(job);
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => void this.flush(), this.flushMs);
+      this.timer.unref();
+    }
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    await this.fair.done(batch).catch(() => undefined);
+  }
+}

@@ -1,0 +1,50 @@
+// Fair ranks (src/queue/fairness.ts) on a real Redis: each enterprise's jobs rank 1, 2, 3 … within a class, another
+// enterprise starts at 1, finished jobs stop counting, forgotten ones expire; and the BullMQ priorities they make
+// keep classes apart and interleave enterprises inside one.
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { after, describe, it } from 'node:test';
+import { fairPriority, FairRanks, RANK_SPAN } from '../../src/queue/fairness.js';
+import { classOf } from '../../src/queue/jobs.js';
+import { deletePrefix, uniquePrefix } from '../support/redis.js';
+import { TEST_REDIS_URL } from '../support/services.js';
+
+describe('fair ranks', () => {
+  const prefix = uniquePrefix('ntf-fair');
+  const redis = new Redis(TEST_REDIS_URL);
+  const fair = new FairRanks(redis, prefix);
+  after(async () => {
+    await deletePrefix(prefix);
+    redis.disconnect();
+  });
+  const req = (enterpriseId: string, jobId: string, priority = 10) => ({ enterpriseId, jobId, priority, delayMs: 0 });
+
+  it('ranks each enterprise’s outstanding jobs 1, 2, 3 … per class, independently of the others', async () => {
+    const ranks = await fair.rank([
+      req('noisy', 'n1'),
+      req('noisy', 'n2'),
+      req('noisy', 'n3'),
+      req('quiet', 'q1'),
+      req('noisy', 'c1', 1),
+    ]);
+    assert.deepEqual(ranks, [1, 2, 3, 1, 1]);
+    assert.deepEqual(await fair.rank([req('noisy', 'n2')]), [RANK_SPAN - 1], 'a repeated add ranks last');
+    await fair.done([{ enterpriseId: 'noisy', priority: 10, jobId: 'n1' }]);
+    assert.deepEqual(await fair.rank([req('noisy', 'n4')]), [3], 'a finished job no longer counts');
+  });
+
+  it('forgets outstanding jobs whose expiry passed (a worker that died without saying so)', async () => {
+    const key = fair.key('lost', 10);
+    await redis.zadd(key, Date.now() - 1000, 'ghost-1', Date.now() - 1000, 'ghost-2');
+    assert.deepEqual(await fair.rank([req('lost', 'new')]), [1]);
+  });
+
+  it('makes BullMQ priorities that keep classes apart and put each enterprise’s first job ahead of a backlog', () => {
+    const realtime = 10;
+    const cron = 1;
+    assert.ok(fairPriority(realtime, RANK_SPAN * 10) < fairPriority(cron, 1), 'a whole class ranks before the next');
+    assert.ok(fairPriority(realtime, 1) < fairPriority(realtime, 5000), 'a quiet enterprise ahead of a backlog');
+    assert.equal(classOf(fairPriority(realtime, 777)), realtime);
+    assert.equal(classOf(fairPriority(100, RANK_SPAN - 1)), 100);
+  });
+});
