@@ -13,8 +13,8 @@ import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
 import { describeError, Errors, notifydError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { Metrics, failureClass, originOf, statusClass } from '../../src/metrics/catalogue.js';
-import { RedisTokenBucket } from '../../src/ownership/budget.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
+import { DeliveryPacing } from './pacing.js';
 import { FairCompletions, FairRanks } from '../../src/queue/fairness.js';
 import { classOf, MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
@@ -100,7 +100,7 @@ export class ProcessingEngine {
   private workerConnection: Redis | undefined;
   private served: ServedView | undefined;
   private fairDone: FairCompletions | undefined;
-  private readonly caps = new Map<string, RedisTokenBucket>();
+  private pacing: DeliveryPacing | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -134,6 +134,13 @@ export class ProcessingEngine {
     });
     this.queueConnection = new Redis(s.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
     this.queueConnection.on('error', () => undefined);
+    this.pacing = new DeliveryPacing({
+      redis: this.queueConnection,
+      prefix: s.prefix,
+      log: s.log,
+      novuEnvironment: `${s.pool.novuApiUrl}|${s.pool.novuSecretKey ?? ''}`,
+      ...(s.maxPerSecond === undefined ? {} : { maxPerSecond: s.maxPerSecond }),
+    });
     this.queue = new Queue<NotificationJobData>(QUEUE_NAME, { connection: this.queueConnection, prefix: s.prefix });
     this.queue.on('error', () => undefined);
     this.served = new ServedView(new ServedRegistry(this.queueConnection, s.prefix), s.servedRefreshMs ?? 1000);
@@ -197,31 +204,6 @@ export class ProcessingEngine {
     return this.served?.modeOf(job.data.enterpriseId);
   }
 
-  /**
-   * An enterprise with ENT_<id>_MAX_PER_SECOND: the job reserves its slot in the enterprise's bucket (shared by
-   * every worker through Redis) and, when the slot is later, waits for it as a delayed job — once, using no attempt;
-   * it then runs without asking again. Jobs of other enterprises are not held up. Redis unavailable: no cap.
-   */
-  private async underCap(job: Job<NotificationJobData>, token: string | undefined): Promise<void> {
-    const cap = this.settings.maxPerSecond?.(job.data.enterpriseId);
-    if (cap === undefined || job.data.action !== 'deliver' || this.queueConnection === undefined) return;
-    if (job.data.capAt !== undefined && job.data.capAt <= Date.now() + 20) return; // its slot has come
-    let bucket = this.caps.get(job.data.enterpriseId);
-    if (bucket === undefined) {
-      bucket = new RedisTokenBucket(this.queueConnection, this.settings.prefix, `enterprise:${job.data.enterpriseId}`, {
-        perSecond: cap,
-        capacity: Math.max(1, cap),
-      });
-      this.caps.set(job.data.enterpriseId, bucket);
-    }
-    const wait = await bucket.reserve(1).catch(() => 0);
-    if (wait <= 0) return;
-    const at = Date.now() + wait;
-    await job.updateData({ ...job.data, capAt: at });
-    await job.moveToDelayed(at, token);
-    throw new DelayedError();
-  }
-
   private async handle(job: Job<NotificationJobData>, token: string | undefined): Promise<ProcessResult> {
     // A job whose data no notifyd producer makes (a forged or corrupt job) fails at once, alone: it must not reach
     // a batched claim, where one bad id would fail the statement for every job sharing it.
@@ -256,7 +238,8 @@ export class ProcessingEngine {
       );
       return { kind: 'skipped', reason: 'enterprise_not_served' };
     }
-    await this.underCap(job, token);
+    await this.pacing?.underCap(job, token);
+    if (job.data.action === 'deliver') await this.pacing?.novuToken();
     const started = performance.now();
     const task: ProcessTask = {
       job: job.data,
@@ -285,6 +268,7 @@ export class ProcessingEngine {
         call.ms / 1000,
       );
       if (call.remaining !== undefined) Metrics.novuRemaining().set(call.remaining);
+      if (call.policy !== undefined) this.pacing?.learn(call.policy);
     }
     const fields = { ...ctx, processing_time_ms: Math.round(ms) };
     switch (result.kind) {

@@ -1,5 +1,6 @@
 // The Piscina worker: each pool thread keeps one PostgreSQL pool and one Novu client (built on its first task
-// from the settings in workerData) and runs processNotification for the jobs the processing actor hands it.
+// from the settings in workerData) and runs processNotification for the jobs the processing actor hands it;
+// concurrent jobs share statements (claims, sent marks) and, where it costs no budget, Novu bulk requests.
 import { workerData } from 'piscina';
 import { Batcher } from '../../src/db/batcher.js';
 import {
@@ -10,6 +11,7 @@ import {
   type SentMark,
 } from '../../src/db/notifications.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
+import { BatchingNovu } from '../../src/delivery/novu-bulk.js';
 import { NovuDelivery } from '../../src/delivery/novu-client.js';
 import { faultsFromEnv } from '../../src/faults.js';
 import { processNotification, type ProcessResult, type ProcessTask } from '../../src/delivery/process.js';
@@ -30,7 +32,7 @@ export interface PoolTaskSettings {
 
 const settings = (workerData as { settings: PoolTaskSettings }).settings;
 let db: DbPool | undefined;
-let novu: NovuDelivery | undefined;
+let novu: BatchingNovu | undefined;
 let writes: { claim(a: ClaimArgs): Promise<ClaimResult>; markSent(a: SentMark): Promise<boolean> } | undefined;
 const faults = faultsFromEnv();
 const afterTrigger =
@@ -50,12 +52,14 @@ function deps() {
     writes = { claim: (a) => claims.submit(a), markSent: (a) => sends.submit(a) };
   }
   if (settings.novuSecretKey !== undefined && novu === undefined) {
-    novu = new NovuDelivery({
-      secretKey: settings.novuSecretKey,
-      apiUrl: settings.novuApiUrl,
-      timeoutMs: settings.novuTimeoutMs,
-      maxRetryAfterMs: settings.novuMaxRetryAfterMs,
-    });
+    novu = new BatchingNovu(
+      new NovuDelivery({
+        secretKey: settings.novuSecretKey,
+        apiUrl: settings.novuApiUrl,
+        timeoutMs: settings.novuTimeoutMs,
+        maxRetryAfterMs: settings.novuMaxRetryAfterMs,
+      }),
+    );
   }
   return {
     db: db.pool,

@@ -11,6 +11,11 @@ export class Batcher<In, Out> {
     private readonly maxSize = 100,
   ) {}
 
+  /** Requests waiting for the next statement (not counting the one in flight). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });

@@ -3,6 +3,7 @@
 // response classified into sent / permanent failure / transient failure / rate limited. A 429's pause is read from
 // Retry-After (seconds or an HTTP date) or RateLimit-Reset (seconds, or an epoch some servers send) and clamped to
 // NOVU_MAX_RETRY_AFTER_MS: one header must never pause every tenant of every host for hours.
+import { createHash } from 'node:crypto';
 import { Novu } from '@novu/api';
 
 export interface NovuSettings {
@@ -28,11 +29,33 @@ export interface TriggerRequest {
 
 /** One Novu API call, for metrics: what, how it ended (HTTP status; undefined when no answer came), how long. */
 export interface NovuCall {
-  operation: 'trigger' | 'cancel';
+  operation: 'trigger' | 'cancel' | 'trigger_bulk';
   status: number | undefined;
   ms: number;
   /** RateLimit-Remaining, when the answer carried it */
   remaining?: number;
+  /** whether the answer carried RateLimit-* headers at all (undefined: no answer) */
+  limited?: boolean;
+  /** RateLimit-Policy ("300;w=5;burst=330;…"): tokens per window of windowS seconds, and the burst */
+  policy?: RatePolicy;
+}
+
+export interface RatePolicy {
+  limit: number;
+  windowS: number;
+  burst: number;
+}
+
+/** Reads a RateLimit-Policy header; undefined when absent or unreadable. */
+export function parseRatePolicy(value: string | undefined): RatePolicy | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+)\s*(?:;|$)/.exec(value);
+  if (m === null) return undefined;
+  const limit = Number(m[1]);
+  const windowS = Number(/(?:^|;)\s*w=(\d+(?:\.\d+)?)/.exec(value)?.[1] ?? 1);
+  const burst = Number(/(?:^|;)\s*burst=(\d+)/.exec(value)?.[1] ?? limit);
+  if (!(limit > 0) || !(windowS > 0) || !(burst > 0)) return undefined;
+  return { limit, windowS, burst };
 }
 
 export type TriggerOutcome =
@@ -90,25 +113,56 @@ export class NovuDelivery {
         { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } },
       );
       const call = callOf('trigger', 201, started, res.headers);
-      const status = String(res.result.status);
-      if (status === 'processed') {
-        return {
-          kind: 'sent',
-          transactionId: res.result.transactionId ?? key,
-          replayed: headerValue(res.headers, 'idempotency-replay') === 'true',
-          call,
-        };
-      }
-      if (NOT_PROCESSED.has(status)) {
-        const detail =
-          Array.isArray(res.result.error) && res.result.error.length > 0 ? ` (${res.result.error.join('; ')})` : '';
-        return { kind: 'rejected', reason: `novu did not process the trigger: ${status}${detail}`, call };
-      }
-      return { kind: 'rejected', reason: `novu answered an unknown status: ${status}`, call };
+      return { ...outcomeOf(res.result, key, headerValue(res.headers, 'idempotency-replay') === 'true'), call };
     } catch (err) {
       return {
         ...classifyError(err, this.maxRetryAfterMs),
         call: callOf('trigger', statusOf(err), started, headersOf(err)),
+      };
+    }
+  }
+
+  /**
+   * Triggers many notifications in one request (`POST /v1/events/trigger/bulk`, 1 to 100 events). Each event keeps
+   * its own transactionId; the request's Idempotency-Key is derived from all of them, so the same batch retried is
+   * the same request. Per-event results come back in order and are mapped one by one, exactly as single triggers'
+   * answers are; an HTTP failure (429, 5xx, timeout) is every event's outcome. The call is shared by all events.
+   */
+  async triggerBulk(reqs: readonly TriggerRequest[]): Promise<{ outcomes: TriggerOutcome[]; call: NovuCall }> {
+    const started = performance.now();
+    const key = `notifyd-bulk-${createHash('sha256')
+      .update(reqs.map((r) => r.transactionId).join(','))
+      .digest('base64url')
+      .slice(0, 32)}`;
+    try {
+      const res = await this.novu.triggerBulk(
+        {
+          events: reqs.map((req) => ({
+            workflowId: req.workflowId,
+            to: [...req.recipients],
+            payload: req.payload,
+            tenant: req.enterpriseId,
+            transactionId: req.transactionId,
+          })),
+        },
+        key,
+        { timeoutMs: this.timeoutMs, retries: { strategy: 'none' } },
+      );
+      const call = callOf('trigger_bulk', 201, started, res.headers);
+      const results = Array.isArray(res.result) ? res.result : [];
+      const replayed = headerValue(res.headers, 'idempotency-replay') === 'true';
+      const outcomes = reqs.map((req, i): TriggerOutcome => {
+        const r = results[i];
+        return r === undefined
+          ? { kind: 'transient', reason: `novu bulk answer lacks event ${i} of ${reqs.length}` }
+          : outcomeOf(r, req.transactionId, replayed);
+      });
+      return { outcomes, call };
+    } catch (err) {
+      const outcome = classifyError(err, this.maxRetryAfterMs);
+      return {
+        outcomes: reqs.map(() => outcome),
+        call: callOf('trigger_bulk', statusOf(err), started, headersOf(err)),
       };
     }
   }
@@ -132,6 +186,21 @@ export class NovuDelivery {
       };
     }
   }
+}
+
+/** One trigger's answer (alone, or an item of a bulk answer) as an outcome. */
+function outcomeOf(
+  result: { status: unknown; error?: string[] | undefined; transactionId?: string | undefined },
+  key: string,
+  replayed: boolean,
+): TriggerOutcome {
+  const status = String(result.status);
+  if (status === 'processed') return { kind: 'sent', transactionId: result.transactionId ?? key, replayed };
+  if (NOT_PROCESSED.has(status)) {
+    const detail = Array.isArray(result.error) && result.error.length > 0 ? ` (${result.error.join('; ')})` : '';
+    return { kind: 'rejected', reason: `novu did not process the trigger: ${status}${detail}` };
+  }
+  return { kind: 'rejected', reason: `novu answered an unknown status: ${status}` };
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -158,7 +227,19 @@ function callOf(
   headers: Record<string, string[]> | undefined,
 ): NovuCall {
   const remaining = Number(headerValue(headers, 'ratelimit-remaining') ?? NaN);
-  return { operation, status, ms: performance.now() - started, ...(Number.isFinite(remaining) ? { remaining } : {}) };
+  const policy = parseRatePolicy(headerValue(headers, 'ratelimit-policy'));
+  const limited =
+    headers === undefined
+      ? undefined
+      : headerValue(headers, 'ratelimit-limit') !== undefined || headerValue(headers, 'ratelimit-policy') !== undefined;
+  return {
+    operation,
+    status,
+    ms: performance.now() - started,
+    ...(Number.isFinite(remaining) ? { remaining } : {}),
+    ...(limited === undefined ? {} : { limited }),
+    ...(policy === undefined ? {} : { policy }),
+  };
 }
 
 function headerValue(headers: Record<string, string[] | string> | undefined, name: string): string | undefined {

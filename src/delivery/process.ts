@@ -17,13 +17,14 @@ import {
 } from '../db/notifications.js';
 import { invalidScheduleReason } from '../db/schedule-sql.js';
 import type { NotificationJobData } from '../queue/jobs.js';
-import { deliveryKey, type NovuCall, type NovuDelivery, type TriggerOutcome } from './novu-client.js';
+import { deliveryKey, type NovuCall, type TriggerOutcome } from './novu-client.js';
+import type { NovuTrigger } from './novu-bulk.js';
 import { validateRow } from './validate.js';
 
 export interface ProcessDeps {
   db: pg.Pool;
   /** undefined when this host only observes (nothing is sent) */
-  novu: NovuDelivery | undefined;
+  novu: NovuTrigger | undefined;
   leaseMs: number;
   /** The retry backoff the BullMQ side will apply, so the lease covers it. */
   retryHoldMs: number;
@@ -106,22 +107,26 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     () => void renewLease(deps.db, { id: row.id, owner, leaseMs: deps.leaseMs }).catch(() => undefined),
     Math.max(100, Math.floor(deps.leaseMs / 3)),
   );
-  let outcome: Awaited<ReturnType<NovuDelivery['trigger']>>;
+  let outcome: Awaited<ReturnType<NovuTrigger['trigger']>>;
   try {
-    outcome = await deps.novu.trigger({
-      enterpriseId: row.enterprise_id,
-      notificationId: row.id,
-      transactionId: key,
-      workflowId: row.workflow_id,
-      recipients: row.recipients,
-      payload: row.payload as Record<string, unknown>,
-    });
+    outcome = await deps.novu.trigger(
+      {
+        enterpriseId: row.enterprise_id,
+        notificationId: row.id,
+        transactionId: key,
+        workflowId: row.workflow_id,
+        recipients: row.recipients,
+        payload: row.payload as Record<string, unknown>,
+      },
+      // nothing can have reached Novu under this key before: it may go in a bulk request
+      { firstAttempt: row.attempts === 1 && task.attemptsMade === 0 },
+    );
   } finally {
     clearInterval(renewal);
   }
   deps.afterTrigger?.();
   const result = await record(task, deps, owner, outcome, row.failing_for_ms);
-  const calls = [outcome.call, ...(result.calls ?? [])];
+  const calls = [...(outcome.call === undefined ? [] : [outcome.call]), ...(result.calls ?? [])];
   if (result.kind !== 'sent' || row.due_age_ms === null || !Number.isFinite(row.due_age_ms))
     return { ...result, calls };
   return { ...result, calls, latencyMs: Math.max(0, row.due_age_ms) + (performance.now() - claimedAt) };

@@ -38,8 +38,9 @@ export interface StackOptions {
   realtimeCapacity?: number;
   /** single Realtime limits over the profile's (messages/s, its rate window, ...) */
   realtimeLimits?: RealtimeStandinOptions['limits'];
-  /** the Novu stand-in's plan profile */
+  /** the Novu stand-in's plan profile, and rate-limit numbers over it */
   novuProfile?: NovuStandinOptions['profile'];
+  novuRateLimit?: NovuStandinOptions['rateLimit'];
 }
 
 export interface Stack {
@@ -89,6 +90,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     workflows: 'any',
     apiKeys: [novuSecretKey],
     ...(opts.novuProfile === undefined ? {} : { profile: opts.novuProfile }),
+    ...(opts.novuRateLimit === undefined ? {} : { rateLimit: opts.novuRateLimit }),
   });
   const prefix = uniquePrefix('ntf-stack');
   const env: Record<string, string> = {

@@ -1,0 +1,74 @@
+// How fast deliveries may go, from budgets every worker of a deployment shares through Redis: an enterprise's own
+// cap (ENT_<id>_MAX_PER_SECOND), and Novu's trigger budget, which belongs to the Novu environment rather than to a
+// host, paced at 90 % of the policy Novu announces in its RateLimit-Policy header so that 429s do not happen.
+import { createHash } from 'node:crypto';
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RatePolicy } from '../../src/delivery/novu-client.js';
+import type { Logger } from '../../src/log/logger.js';
+import { RedisTokenBucket } from '../../src/ownership/budget.js';
+import type { NotificationJobData } from '../../src/queue/jobs.js';
+
+export class DeliveryPacing {
+  private readonly caps = new Map<string, RedisTokenBucket>();
+  /** Novu's trigger budget; set once an answer names the policy */
+  private novuBudget: RedisTokenBucket | undefined;
+  private novuPolicy = '';
+
+  constructor(
+    private readonly opts: {
+      redis: Redis;
+      prefix: string;
+      log: Logger;
+      /** what names the Novu environment (API URL and key): hashed, never stored or logged */
+      novuEnvironment: string;
+      maxPerSecond?: (enterpriseId: string) => number | undefined;
+    },
+  ) {}
+
+  /**
+   * An enterprise with ENT_<id>_MAX_PER_SECOND: the job reserves its slot in the enterprise's bucket and, when the
+   * slot is later, waits for it as a delayed job — once, using no attempt; it then runs without asking again. Jobs of
+   * other enterprises are not held up. Redis unavailable: no cap.
+   */
+  async underCap(job: Job<NotificationJobData>, token: string | undefined): Promise<void> {
+    const cap = this.opts.maxPerSecond?.(job.data.enterpriseId);
+    if (cap === undefined || job.data.action !== 'deliver') return;
+    if (job.data.capAt !== undefined && job.data.capAt <= Date.now() + 20) return; // its slot has come
+    let bucket = this.caps.get(job.data.enterpriseId);
+    if (bucket === undefined) {
+      bucket = new RedisTokenBucket(this.opts.redis, this.opts.prefix, `enterprise:${job.data.enterpriseId}`, {
+        perSecond: cap,
+        capacity: Math.max(1, cap),
+      });
+      this.caps.set(job.data.enterpriseId, bucket);
+    }
+    const wait = await bucket.reserve(1).catch(() => 0);
+    if (wait <= 0) return;
+    const at = Date.now() + wait;
+    await job.updateData({ ...job.data, capAt: at });
+    await job.moveToDelayed(at, token);
+    throw new DelayedError();
+  }
+
+  /** One token of Novu's budget for a trigger (waits while the environment's budget is spent). */
+  async novuToken(): Promise<void> {
+    await this.novuBudget?.take(1);
+  }
+
+  /** A policy Novu announced: pace at 90 % of it (the same for every worker of the environment). */
+  learn(p: RatePolicy): void {
+    const id = `${p.limit}/${p.windowS}/${p.burst}`;
+    if (id === this.novuPolicy) return;
+    this.novuPolicy = id;
+    const settings = { perSecond: (0.9 * p.limit) / p.windowS, capacity: Math.max(1, Math.floor(0.9 * p.burst)) };
+    if (this.novuBudget === undefined) {
+      const env = createHash('sha256').update(this.opts.novuEnvironment).digest('base64url').slice(0, 12);
+      this.novuBudget = new RedisTokenBucket(this.opts.redis, this.opts.prefix, `novu:${env}`, settings);
+    } else this.novuBudget.configure(settings);
+    this.opts.log.info(
+      { event: 'novu_budget', per_second: Math.round(settings.perSecond * 10) / 10, burst: settings.capacity },
+      "pacing Novu triggers at 90 % of the environment's rate limit",
+    );
+  }
+}

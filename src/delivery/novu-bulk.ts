@@ -1,0 +1,59 @@
+// Novu triggers as a pool thread sends them: one by one, or — where it saves work without costing rate-limit
+// budget — many in one bulk request. A bulk request costs 100 tokens whatever its size, so it is used only on a
+// server that sends no RateLimit headers (self-hosted without the limiter), or with a full batch of 100; and only
+// for first attempts, which nothing can have reached Novu under the same transactionId before. Retries always go
+// alone, each with its own Idempotency-Key (its transactionId), exactly as without bulk. Concurrent jobs of the
+// thread meet in a Batcher: at most one bulk request in flight, the triggers that arrive meanwhile go in the next.
+import { Batcher } from '../db/batcher.js';
+import type { NovuCall, NovuDelivery, TriggerOutcome, TriggerRequest } from './novu-client.js';
+
+/** What processNotification needs of Novu: NovuDelivery itself, or this batching front. */
+export interface NovuTrigger {
+  trigger(req: TriggerRequest, opts?: { firstAttempt?: boolean }): Promise<TriggerOutcome & { call?: NovuCall }>;
+  cancel: NovuDelivery['cancel'];
+}
+
+/** Novu's most events per bulk request. */
+export const BULK_MAX = 100;
+
+export class BatchingNovu implements NovuTrigger {
+  /** whether the server's answers carry RateLimit headers; undefined until one answered */
+  private serverLimited: boolean | undefined;
+  private readonly batcher: Batcher<TriggerRequest, TriggerOutcome & { call?: NovuCall }>;
+  readonly cancel: NovuDelivery['cancel'];
+  bulkRequests = 0;
+
+  constructor(private readonly novu: NovuDelivery) {
+    this.batcher = new Batcher((reqs) => this.send(reqs), BULK_MAX);
+    this.cancel = (txId) => novu.cancel(txId);
+  }
+
+  trigger(req: TriggerRequest, opts: { firstAttempt?: boolean } = {}): Promise<TriggerOutcome & { call?: NovuCall }> {
+    const batchable =
+      opts.firstAttempt === true &&
+      (this.serverLimited === false || (this.serverLimited === true && this.batcher.pending >= BULK_MAX - 1));
+    return batchable ? this.batcher.submit(req) : this.single(req);
+  }
+
+  private async single(req: TriggerRequest): Promise<TriggerOutcome & { call: NovuCall }> {
+    const r = await this.novu.trigger(req);
+    this.learn(r.call);
+    return r;
+  }
+
+  private async send(reqs: TriggerRequest[]): Promise<(TriggerOutcome & { call?: NovuCall })[]> {
+    // alone, or a partial batch on a limited server (it would cost 100 tokens): singles, side by side
+    if (reqs.length === 1 || (this.serverLimited !== false && reqs.length < BULK_MAX)) {
+      return Promise.all(reqs.map((r) => this.single(r)));
+    }
+    const { outcomes, call } = await this.novu.triggerBulk(reqs);
+    this.bulkRequests += 1;
+    this.learn(call);
+    // one request: its call is counted once (with the first event), every event gets its own outcome
+    return outcomes.map((o, i) => (i === 0 ? { ...o, call } : o));
+  }
+
+  private learn(call: NovuCall): void {
+    if (call.limited !== undefined) this.serverLimited = call.limited;
+  }
+}

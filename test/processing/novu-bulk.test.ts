@@ -1,0 +1,89 @@
+// Novu bulk triggers through the real @novu/api SDK and the stand-in: each event of a bulk answer gets its own
+// outcome (one unknown workflow fails alone), an HTTP failure is every event's, the RateLimit-Policy header is read,
+// and the batching front sends bulk only where it costs no budget.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/index.js';
+import type { NovuStandin } from '../../src/devstack/novu/types.js';
+import { BatchingNovu } from '../../src/delivery/novu-bulk.js';
+import { NovuDelivery, parseRatePolicy, type TriggerRequest } from '../../src/delivery/novu-client.js';
+
+const req = (n: number, workflowId = 'welcome'): TriggerRequest => ({
+  enterpriseId: 'acme',
+  notificationId: String(n),
+  transactionId: `notifyd-acme-${n}-1`,
+  workflowId,
+  recipients: [`user-${n}`],
+  payload: { n },
+});
+
+describe('Novu bulk triggers', () => {
+  let novu: NovuStandin;
+  let limited: NovuStandin;
+  before(async () => {
+    novu = await startNovuStandin({ tenants: ['acme'], workflows: ['welcome'], apiKeys: [DEFAULT_NOVU_API_KEY] });
+    limited = await startNovuStandin({
+      tenants: ['acme'],
+      workflows: 'any',
+      apiKeys: [DEFAULT_NOVU_API_KEY],
+      rateLimit: { rps: 60 },
+    });
+  });
+  after(async () => {
+    await novu.close();
+    await limited.close();
+  });
+  const client = (s: NovuStandin) =>
+    new NovuDelivery({ secretKey: DEFAULT_NOVU_API_KEY, apiUrl: s.url, timeoutMs: 5000 });
+
+  it('maps every event of a bulk answer on its own: an unknown workflow fails alone', async () => {
+    const { outcomes, call } = await client(novu).triggerBulk([req(1), req(2, 'nope'), req(3)]);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['sent', 'rejected', 'sent'],
+    );
+    assert.equal(call.operation, 'trigger_bulk');
+    assert.equal(call.limited, false, 'no RateLimit headers from this server');
+    assert.equal(novu.deliveries().length, 2);
+  });
+
+  it('gives every event of a refused bulk request the request’s outcome', async () => {
+    novu.faults.failNext(1, 503);
+    const { outcomes } = await client(novu).triggerBulk([req(11), req(12)]);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['transient', 'transient'],
+    );
+  });
+
+  it('reads the RateLimit-Policy a limited server sends', async () => {
+    const r = await client(limited).trigger(req(21));
+    assert.equal(r.call.limited, true);
+    assert.deepEqual(r.call.policy, { limit: 300, windowS: 5, burst: 330 });
+    assert.deepEqual(parseRatePolicy('300;w=5;burst=330;comment="token bucket"'), {
+      limit: 300,
+      windowS: 5,
+      burst: 330,
+    });
+    assert.equal(parseRatePolicy('garbage'), undefined);
+  });
+
+  it('batches concurrent first attempts on an unlimited server, never retries, never on a limited one', async () => {
+    const front = new BatchingNovu(client(novu));
+    await front.trigger(req(31), { firstAttempt: true }); // learns that the server is unlimited
+    novu.faults.latency(30);
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => front.trigger(req(40 + i), { firstAttempt: true })),
+    );
+    assert.ok(burst.every((o) => o.kind === 'sent'));
+    assert.ok(front.bulkRequests >= 1, 'concurrent first attempts met in a bulk request');
+    const before = front.bulkRequests;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => front.trigger(req(60 + i), { firstAttempt: false })));
+    assert.equal(front.bulkRequests, before, 'retries go alone');
+    novu.faults.latency(0);
+    const onLimited = new BatchingNovu(client(limited));
+    await onLimited.trigger(req(70), { firstAttempt: true });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => onLimited.trigger(req(80 + i), { firstAttempt: true })));
+    assert.equal(onLimited.bulkRequests, 0, 'a partial bulk would cost 100 tokens for 10 events');
+  });
+});
