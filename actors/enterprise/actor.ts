@@ -270,15 +270,17 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       const full = forceFull || !caughtUpOnce;
       let result;
       try {
-        result = await catchUp({
-          db: r.db.pool,
-          producer: r.producer,
-          enterpriseId,
-          priorities,
-          overlapMs: config.subscription.catchupOverlapMs,
-          full,
-          gate,
-        });
+        result = await r.catchUps(() =>
+          catchUp({
+            db: r.db.pool,
+            producer: r.producer,
+            enterpriseId,
+            priorities,
+            overlapMs: config.subscription.catchupOverlapMs,
+            full,
+            gate,
+          }),
+        );
       } catch (err) {
         if (err instanceof NotifydError && err.code === ErrorCodes.LEASE_LOST) return leaseLost(err.message);
         throw err;

@@ -1,5 +1,5 @@
 // What the enterprise actors of one realtime host thread share: one fail-fast BullMQ producer, one small
-// PostgreSQL pool, the database clock and the Realtime socket pool. Created by the first actor that needs them,
+// PostgreSQL pool, the database clock, the Realtime socket pool and the line catch-ups wait in. Created by the first actor that needs them,
 // closed (bounded) when the last one lets go, so a host thread holds connections only while it serves enterprises.
 import type { Config } from '../../src/config/load.js';
 import { DbClock } from '../../src/db/clock.js';
@@ -7,7 +7,12 @@ import { createPool, type DbPool } from '../../src/db/pool.js';
 import { RedisTokenBucket } from '../../src/ownership/budget.js';
 import { faultsFromEnv } from '../../src/faults.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { RealtimeSocketPool } from './socket-pool.js';
+
+/** Catch-ups running at once per thread; the others wait their turn. Half the pool: live work keeps the rest. */
+export const CATCH_UP_CONCURRENCY = 2;
+const POOL_SIZE = 4;
 
 export interface SharedResources {
   readonly db: DbPool;
@@ -17,6 +22,12 @@ export interface SharedResources {
   readonly clock: DbClock;
   /** the project's channel-join budget, shared by every host (80 % of REALTIME_MAX_JOINS_PER_SECOND) */
   readonly joins: RedisTokenBucket;
+  /**
+   * The line catch-ups wait in. Hundreds of enterprises subscribing together (a start, a lost socket) would
+   * otherwise all ask the pool at once, and those waiting longer than its connection timeout would fail, rejoin
+   * and ask again: on a slow database, a storm that never ends. Waiting here is not a failure.
+   */
+  readonly catchUps: LimitFunction;
 }
 
 /**
@@ -41,7 +52,7 @@ async function open(config: Config): Promise<SharedResources> {
     attempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,
   });
-  const db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-realtime' });
+  const db = createPool({ databaseUrl: config.databaseUrl, max: POOL_SIZE, applicationName: 'notifyd-realtime' });
   const clock = new DbClock(db.pool);
   await clock.start();
   const sockets = new RealtimeSocketPool({
@@ -57,7 +68,7 @@ async function open(config: Config): Promise<SharedResources> {
     'realtime-joins',
     joinBudget(config.subscription.maxJoinsPerSecond),
   );
-  return { db, producer, sockets, clock, joins };
+  return { db, producer, sockets, clock, joins, catchUps: pLimit(CATCH_UP_CONCURRENCY) };
 }
 
 /** Takes a reference; a failed open (e.g. Redis down) rejects and is retried by the next caller. */

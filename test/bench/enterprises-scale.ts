@@ -28,6 +28,24 @@ export interface ScaleResult {
   peakRssMb: number;
 }
 
+interface ScaleHealth {
+  components?: { subscriptions?: { active: number; total: number } };
+  enterprise_status?: Record<string, string>;
+  actors?: { id: string; status: string; last_error: string | null; restarts: number; since: string }[];
+}
+
+/** What the ones not subscribed are doing: counts by status, and a few of their last errors. */
+function describeStuck(h: ScaleHealth | undefined): string {
+  if (h === undefined) return 'no /health answer';
+  const byStatus: Record<string, number> = {};
+  for (const s of Object.values(h.enterprise_status ?? {})) byStatus[s] = (byStatus[s] ?? 0) + 1;
+  const stuck = (h.actors ?? []).filter((a) => a.id.startsWith('enterprise:') && a.status !== 'subscribed');
+  const errors = stuck
+    .slice(0, 5)
+    .map((a) => `${a.id} ${a.status} since ${a.since} (${a.restarts} restarts): ${a.last_error}`);
+  return `actors ${h.components?.subscriptions?.total}; by status ${JSON.stringify(byStatus)}; ${errors.join(' | ')}`;
+}
+
 function procMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   if (pid === undefined) return 0;
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -70,13 +88,13 @@ export async function runScale(opts: {
       const tenant = Object.values(snap.projects)[0];
       if (tenant !== undefined) peak = Math.max(peak, tenant.rates.joinsPerSecond);
       const h = await fetch(health)
-        .then((r) => r.json() as Promise<{ components?: { subscriptions?: { active: number } } }>)
+        .then((r) => r.json() as Promise<ScaleHealth>)
         .catch(() => undefined);
       if ((h?.components?.subscriptions?.active ?? 0) >= opts.enterprises) break;
       if (Date.now() > deadline || daemon.child.exitCode !== null) {
         throw new Error(
           `only ${h?.components?.subscriptions?.active ?? 0} of ${opts.enterprises} subscribed ` +
-            `after ${Date.now() - t0} ms`,
+            `after ${Date.now() - t0} ms; ${describeStuck(h)}`,
         );
       }
       await new Promise((r) => setTimeout(r, 100));
