@@ -327,6 +327,7 @@ export class ProcessingEngine {
           { ...fields, event: 'delivery_rate_limited', retry_after_ms: result.retryAfterMs },
           'Novu rate limit: pausing the queue',
         );
+        await this.pacing?.refused(result.retryAfterMs);
         await this.queue?.rateLimit(Math.max(1, result.retryAfterMs));
         throw Worker.RateLimitError();
       case 'retry':

@@ -31,6 +31,21 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.max(60000, wait + 60000))
 return { wait, math.floor(tokens) }`;
 
+// Empties the bucket for ARGV[3] ms from now (the server said so: a 429's Retry-After), whatever it held.
+const HOLD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local capacity = tonumber(ARGV[1])
+local perMs = tonumber(ARGV[2]) / 1000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * perMs)
+tokens = math.min(tokens, -tonumber(ARGV[3]) * perMs)
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+return 1`;
+
 type BudgetRedis = Redis & {
   notifydBudgetTake(
     key: string,
@@ -39,6 +54,7 @@ type BudgetRedis = Redis & {
     want: number,
     reserve: 0 | 1,
   ): Promise<[number, number]>;
+  notifydBudgetHold(key: string, capacity: number, perSecond: number, ms: number): Promise<number>;
 };
 
 export interface BucketSettings {
@@ -57,6 +73,8 @@ export class RedisTokenBucket {
     const r = redis as BudgetRedis;
     if (typeof r.notifydBudgetTake !== 'function')
       redis.defineCommand('notifydBudgetTake', { numberOfKeys: 1, lua: TAKE });
+    if (typeof r.notifydBudgetHold !== 'function')
+      redis.defineCommand('notifydBudgetHold', { numberOfKeys: 1, lua: HOLD });
     this.redis = r;
     this.key = `${prefix}:budget:${name}`;
     this.settings = { perSecond: settings.perSecond, capacity: settings.capacity ?? settings.perSecond };
@@ -81,6 +99,11 @@ export class RedisTokenBucket {
   async reserve(n = 1): Promise<number> {
     const [wait] = await this.redis.notifydBudgetTake(this.key, this.settings.capacity, this.settings.perSecond, n, 1);
     return Number(wait);
+  }
+
+  /** Nothing more for `ms` from now, for every process sharing the bucket (the server refused: it knows best). */
+  async holdOff(ms: number): Promise<void> {
+    await this.redis.notifydBudgetHold(this.key, this.settings.capacity, this.settings.perSecond, Math.max(0, ms));
   }
 
   /**
