@@ -3,7 +3,8 @@
 // server that sends no RateLimit headers (self-hosted without the limiter), or with a full batch of 100; and only
 // for first attempts, which nothing can have reached Novu under the same transactionId before. Retries always go
 // alone, each with its own Idempotency-Key (its transactionId), exactly as without bulk. Concurrent jobs of the
-// thread meet in a Batcher: at most one bulk request in flight, the triggers that arrive meanwhile go in the next.
+// thread meet in a Batcher: up to BULK_IN_FLIGHT requests run side by side (so a few concurrent jobs are never
+// made to wait for each other), and the triggers that arrive while all of them run go together in the next.
 import { Batcher } from '../db/batcher.js';
 import type { NovuCall, NovuDelivery, TriggerOutcome, TriggerRequest } from './novu-client.js';
 
@@ -15,6 +16,8 @@ export interface NovuTrigger {
 
 /** Novu's most events per bulk request. */
 export const BULK_MAX = 100;
+/** Novu requests of one pool thread in flight at once before triggers are gathered into bulk requests. */
+export const BULK_IN_FLIGHT = 4;
 
 export class BatchingNovu implements NovuTrigger {
   /** whether the server's answers carry RateLimit headers; undefined until one answered */
@@ -24,7 +27,7 @@ export class BatchingNovu implements NovuTrigger {
   bulkRequests = 0;
 
   constructor(private readonly novu: NovuDelivery) {
-    this.batcher = new Batcher((reqs) => this.send(reqs), BULK_MAX);
+    this.batcher = new Batcher((reqs) => this.send(reqs), BULK_MAX, BULK_IN_FLIGHT);
     this.cancel = (txId) => novu.cancel(txId);
   }
 

@@ -37,6 +37,26 @@ describe('batched writes', () => {
     assert.deepEqual(calls.at(-1), [7, -1, 8]);
   });
 
+  it('with room for two calls in flight, the first two requests go at once, side by side, and the rest together', async () => {
+    const calls: number[][] = [];
+    let inFlight = 0;
+    let most = 0;
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        calls.push(items);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight -= 1;
+        return items;
+      },
+      100,
+      2,
+    );
+    await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i)));
+    assert.deepEqual(calls, [[1], [2], [3, 4, 5]]);
+    assert.equal(most, 2);
+  });
+
   it('claims many rows in one statement, once per row, with the same answers as single claims', async () => {
     const a = await insertRow(db.pool, { enterprise_id: 'e1' });
     const b = await insertRow(db.pool, { enterprise_id: 'e1' });

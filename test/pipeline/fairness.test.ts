@@ -36,16 +36,25 @@ describe('daemon: a noisy neighbour', () => {
       await insertMany(stack.pool, 'quiet', 1);
       await new Promise((r) => setTimeout(r, 100));
     }
-    await waitFor(async () => (await sent(stack, 'quiet')) === 20, { what: 'the quiet rows', timeoutMs: 30_000 });
+    // No fixed deadline for the quiet rows (a loaded machine is slower, not less fair): they must be done while
+    // most of the backlog still waits, and each of them must wait far less than a typical backlog row.
+    await waitFor(async () => (await sent(stack, 'quiet')) === 20, { what: 'the quiet rows', timeoutMs: 120_000 });
     const noisyThen = await sent(stack, 'noisy');
     assert.ok(noisyThen < 1200, `the quiet rows waited for ${noisyThen} of the backlog's 1,500 rows`);
-    const lat = await stack.pool.query<{ ms: number }>(
-      `select (extract(epoch from sent_at - created_at) * 1000)::float8 as ms from notify.ent_notification
-        where enterprise_id = 'quiet' order by 1`,
+    await waitFor(async () => (await sent(stack, 'noisy')) === 1500, { what: 'the backlog', timeoutMs: 120_000 });
+    const lat = await stack.pool.query<{ enterprise_id: string; ms: number }>(
+      `select enterprise_id, (extract(epoch from sent_at - created_at) * 1000)::float8 as ms
+         from notify.ent_notification order by 2`,
     );
-    const worst = lat.rows[lat.rows.length - 1]?.ms ?? Infinity;
-    assert.ok(worst < 3000, `a quiet row took ${Math.round(worst)} ms behind the backlog`);
-    await waitFor(async () => (await sent(stack, 'noisy')) === 1500, { what: 'the backlog', timeoutMs: 60_000 });
+    const of = (e: string) => lat.rows.filter((r) => r.enterprise_id === e).map((r) => r.ms);
+    const worstQuiet = of('quiet').at(-1) ?? Infinity;
+    const noisy = of('noisy');
+    const medianNoisy = noisy[Math.floor(noisy.length / 2)] ?? 0;
+    process.stdout.write(`# fairness: worst quiet ${Math.round(worstQuiet)} ms, median backlog ${medianNoisy} ms\n`);
+    assert.ok(
+      worstQuiet < medianNoisy / 3,
+      `a quiet row took ${Math.round(worstQuiet)} ms; a backlog row's median was ${Math.round(medianNoisy)} ms`,
+    );
     assert.equal(stack.novu.deliveries().length, 1520, 'each once');
   });
 });
