@@ -37,7 +37,7 @@ describe('batched writes', () => {
     assert.deepEqual(calls.at(-1), [7, -1, 8]);
   });
 
-  it('with room for two calls in flight, the first two requests go at once, side by side, and the rest together', async () => {
+  it('with two calls allowed in flight, the first two go at once, side by side, the rest together', async () => {
     const calls: number[][] = [];
     let inFlight = 0;
     let most = 0;

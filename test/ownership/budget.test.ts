@@ -18,7 +18,7 @@ describe('shared token bucket', () => {
     b.disconnect();
   });
 
-  it('is one budget for two processes: the capacity is spent once, then the asker is told how long to wait', async () => {
+  it('is one budget for two processes: the capacity is spent once, then the asker is told the wait', async () => {
     const one = new RedisTokenBucket(a, prefix, 'shared', { perSecond: 10, capacity: 4 });
     const two = new RedisTokenBucket(b, prefix, 'shared', { perSecond: 10, capacity: 4 });
     const waits = [await one.tryTake(), await two.tryTake(), await one.tryTake(), await two.tryTake()];

@@ -161,8 +161,18 @@ export const multihost: Scenario = {
       enterprises: MULTIHOST_ENTERPRISES,
     });
 
-    // SIGKILL intake-1 a quarter into the load
+    // SIGKILL intake-1 a quarter into the load; first, what Realtime cost so far with 3 hosts and no fault: one
+    // message per committed insert and one per final status write, so 2 × messages / (inserts + finals) per row
     await load.reached(0.25);
+    const steadyMessages = Object.values(rig.realtime.counters().projects)[0]?.messages ?? 0;
+    const steadyRows = (
+      await rig.pool.query<{ n: number; done: number }>(
+        `select count(*)::int as n, (count(*) filter (where status <> 'pending'))::int as done
+           from notify.ent_notification`,
+      )
+    ).rows[0];
+    const steadyPerRow =
+      steadyRows === undefined || steadyRows.n === 0 ? 0 : (2 * steadyMessages) / (steadyRows.n + steadyRows.done);
     const killed = sampler.ownedBy('intake-1');
     const k = hosts.get('intake-1') as Daemon;
     k.signal('SIGKILL');
@@ -214,8 +224,14 @@ export const multihost: Scenario = {
     const rows = (await rig.pool.query<{ n: number }>('select count(*)::int as n from notify.ent_notification')).rows[0]
       ?.n as number;
     const perRow = tenant === undefined || rows === 0 ? 0 : tenant.messages / rows;
-    notes.push(`${perRow.toFixed(2)} Realtime messages per notification with ${INTAKE} intake hosts`);
-    if (perRow > 2.2) problems.push(`${perRow.toFixed(2)} Realtime messages per notification (one host costs 2)`);
+    // The whole run costs more than 2: while intake-2 is frozen its channels stay joined (the server cannot tell)
+    // and receive its enterprises' changes as well as the new owner's do, until the socket times out.
+    notes.push(
+      `${steadyPerRow.toFixed(2)} Realtime messages per notification with ${INTAKE} intake hosts before the faults, ` +
+        `${perRow.toFixed(2)} over the whole run`,
+    );
+    if (steadyPerRow > 2.05)
+      problems.push(`${steadyPerRow.toFixed(2)} Realtime messages per notification with no fault (one host costs 2)`);
 
     for (const [id, d] of hosts) {
       if (d.child.exitCode !== null || d.child.signalCode !== null) continue;
