@@ -139,7 +139,7 @@ describe('notifyd on a real 3-master Redis Cluster', { timeout: 120_000 }, () =>
     assert.deepEqual(await new HostRegistry(redis, PREFIX).list(), []);
   });
 
-  it('is refused with CROSSSLOT when the prefix has no hash tag (the keys of one script spread over slots)', async () => {
+  it('is refused with CROSSSLOT when the prefix has no hash tag (the keys of one script in two slots)', async () => {
     const prefix = 'ntf-notag';
     const [table, fence] = [`${prefix}:owners`, `${prefix}:owners:fence`];
     assert.notEqual(await cluster.keyslot(table), await cluster.keyslot(fence), 'precondition: two slots');
