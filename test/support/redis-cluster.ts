@@ -23,11 +23,11 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function pickPorts(n: number, taken: ReadonlySet<number>): Promise<number[]> {
+async function pickPorts(n: number): Promise<number[]> {
   const out: number[] = [];
   while (out.length < n) {
     const p = 20_000 + Math.floor(Math.random() * 10_000);
-    if (taken.has(p) || out.includes(p) || out.includes(p + 10_000)) continue;
+    if (out.includes(p)) continue;
     if ((await portFree(p)) && (await portFree(p + 10_000))) out.push(p);
   }
   return out;
@@ -74,12 +74,26 @@ function track(c: ChildProcess): void {
   });
 }
 
-export async function startRedisCluster(
-  options: { masters?: number; nodeTimeoutMs?: number } = {},
-): Promise<LocalRedisCluster> {
+export interface ClusterOptions {
+  masters?: number;
+  nodeTimeoutMs?: number;
+}
+
+/** Starts a cluster; a port taken between the check and the bind (another process) means a new try on others. */
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<LocalRedisCluster> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(options: ClusterOptions): Promise<LocalRedisCluster> {
   const masters = options.masters ?? 3;
   const root = mkdtempSync(join(tmpdir(), 'notifyd-cluster-'));
-  const ports = await pickPorts(masters, new Set());
+  const ports = await pickPorts(masters);
   const nodes = ports.map((port) => {
     const dir = join(root, String(port));
     mkdirSync(dir);
