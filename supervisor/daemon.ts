@@ -6,10 +6,10 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Config } from '../src/config/load.js';
 import { createPool } from '../src/db/pool.js';
 import { redisOptions } from '../src/queue/producer.js';
+import { createRedis } from '../src/queue/redis.js';
 import { BOARD_PATH, startHealthServer, type HealthServer } from '../src/health/server.js';
 import { bounded } from '../src/bounded.js';
 import { deliverScope } from '../src/config/scopes.js';
@@ -87,7 +87,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       ownership: () => directory?.ownershipView(),
     });
   // One Redis connection for the main thread: the served registry, and the queues the board and /metrics read.
-  const redis = new Redis(config.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
+  const redis = createRedis(config, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
   redis.on('error', () => undefined);
   const queues = [QUEUE_NAME, CRON_QUEUE_NAME].map((name) => {
     const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });

@@ -8,7 +8,7 @@
 // taken over loses its actor. What it serves, and in which mode (ENT_<id>_MODE / DELIVERY_MODE), is published to
 // the served registry every few seconds (src/ownership/served.ts): workers deliver only what some live host
 // publishes as `deliver`. On SIGTERM it leaves the members first, then hands its enterprises over in batches.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/redis.js';
 import type { Config } from '../src/config/load.js';
 import { modeFor, subscriptionEnabledFor } from '../src/config/load.js';
 import { ENTERPRISE_ID_PATTERN } from '../src/config/schema.js';
@@ -88,7 +88,7 @@ export class EnterpriseDirectory {
     config: Config;
     pool: HostPool;
     db: DbPool;
-    redis: Redis;
+    redis: RedisClient;
     log: Logger;
     hostId: string;
     /** the enterprise actor's status (the StatusRegistry), published for operators */

@@ -1,11 +1,11 @@
-// Start-up's first step: wait until Redis and PostgreSQL answer, retrying with backoff for as long as it takes (a
-// daemon that starts before its dependencies comes up when they do), and warn when Redis may evict keys.
-import { Redis } from 'ioredis';
+// Start-up's first step: wait until Redis and PostgreSQL answer, retrying with backoff for as long as it takes, and
+// warn when Redis (on a cluster, any master) may evict keys.
 import pRetry from 'p-retry';
 import type { Config } from '../src/config/load.js';
 import type { DbPool } from '../src/db/pool.js';
 import { describeError, Errors, notifydError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
+import { createRedis, evictionPolicies } from '../src/queue/redis.js';
 
 /** Waits until Redis and PostgreSQL answer, retrying with backoff for as long as it takes (a daemon that starts
  * before its dependencies comes up when they do). Returns false when aborted by a signal. */
@@ -22,7 +22,7 @@ export async function waitForInfrastructure(
     } catch (err) {
       problems.push(`PostgreSQL: ${describeError(err)}`);
     }
-    const redis = new Redis(config.redisUrl, {
+    const redis = createRedis(config, {
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
@@ -32,12 +32,14 @@ export async function waitForInfrastructure(
     redis.on('error', () => undefined);
     try {
       await redis.connect();
-      const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => undefined)) as string[] | undefined;
-      if (policy?.[1] !== undefined && policy[1] !== 'noeviction') {
-        log.warn(
-          { event: 'redis_eviction_policy', policy: policy[1] },
-          'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs',
-        );
+      // on a cluster every master is asked: the queue's slot may live on any of them
+      for (const [node, policy] of await evictionPolicies(redis)) {
+        if (policy !== undefined && policy !== 'noeviction') {
+          log.warn(
+            { event: 'redis_eviction_policy', policy, ...(config.redisCluster === undefined ? {} : { node }) },
+            'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs',
+          );
+        }
       }
     } catch (err) {
       problems.push(`Redis: ${describeError(err)}`);

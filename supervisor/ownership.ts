@@ -11,7 +11,7 @@
 //   unowned ──hold() took it──► owned(token) ──renewed──► owned(token)
 //   owned ──placement moved it──► releasing (actor stopped, lease released) ──► unowned
 //   owned ──renewal failing past validUntil, or taken by another──► unowned (the actor is stopped)
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient } from '../src/queue/redis.js';
 import { describeError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { monoMs, type SharedLeases } from '../src/ownership/gate.js';
@@ -41,18 +41,18 @@ export class Ownership {
   private readonly ttlMs: number;
   private readonly leases: LeaseTable;
   private readonly membersTable: IntakeMembers;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly channel: string;
   private readonly log: Logger;
   private held = new Map<string, number>();
   private validUntil = 0;
   private failing = false;
   private lastMembers: readonly string[] = [];
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private holders: LeaseInfo[] = [];
   private holdersAt = 0;
 
-  constructor(args: { redis: Redis; prefix: string; hostId: string; log: Logger; ttlMs?: number }) {
+  constructor(args: { redis: RedisClient; prefix: string; hostId: string; log: Logger; ttlMs?: number }) {
     this.hostId = args.hostId;
     this.ttlMs = args.ttlMs ?? OWNERSHIP_TTL_MS;
     this.redis = args.redis;
@@ -166,7 +166,7 @@ export class Ownership {
   /** Calls `fn` when another host announces a change (a dedicated subscriber connection). */
   listen(fn: () => void): void {
     if (this.subscriber !== undefined) return;
-    const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const sub = duplicateRedis(this.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
     sub.on('error', () => undefined);
     sub.on('message', (_channel: string, from: string) => {
       if (from !== this.hostId) fn();

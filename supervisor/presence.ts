@@ -1,7 +1,7 @@
 // This process in the host registry (src/ownership/hosts.ts): published every PRESENCE_MS with a short expiry while
 // it runs, withdrawn when it stops, so `notifyd status` shows exactly the live hosts. A failed publish is retried on
 // the next tick; it never affects the daemon.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/redis.js';
 import { bounded } from '../src/bounded.js';
 import { HostRegistry, type HostInfo } from '../src/ownership/hosts.js';
 
@@ -12,7 +12,7 @@ export interface Presence {
   stop(): Promise<void>;
 }
 
-export function startPresence(args: { redis: Redis; prefix: string; info: () => HostInfo }): Presence {
+export function startPresence(args: { redis: RedisClient; prefix: string; info: () => HostInfo }): Presence {
   const registry = new HostRegistry(args.redis, args.prefix);
   const publish = () => registry.publish(args.info(), PRESENCE_TTL_MS).catch(() => undefined);
   void publish();

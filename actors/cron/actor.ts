@@ -16,7 +16,6 @@
 // host leads the rules).
 // Events: sync tick (every CRON_SYNC_INTERVAL_MS), a rule-fire job, stop. Messages: { type: 'sync' } syncs now.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { modeFor, type Config } from '../../src/config/load.js';
 import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
@@ -25,6 +24,7 @@ import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { ServedRegistry, ServedView } from '../../src/ownership/served.js';
 import { CRON_QUEUE_NAME } from '../../src/queue/jobs.js';
 import { NotificationProducer, redisOptions } from '../../src/queue/producer.js';
+import { createRedis, type RedisClient } from '../../src/queue/redis.js';
 import { Metrics, zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { repeatStrategy } from '../../src/schedule/cron.js';
@@ -48,7 +48,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   let producer: NotificationProducer | undefined;
   let queue: Queue<RuleFireData> | undefined;
   let worker: Worker<RuleFireData> | undefined;
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   let timer: NodeJS.Timeout | undefined;
   let syncing: Promise<SyncResult> | undefined;
   let served: ServedView | undefined;
@@ -58,7 +58,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
   let leader: Leadership | undefined;
 
   const connection = (extra = {}) => {
-    const c = new Redis(config.redisUrl, redisOptions(extra));
+    const c = createRedis(config, redisOptions(extra));
     c.on('error', () => undefined);
     connections.push(c);
     return c;
@@ -208,6 +208,7 @@ export default defineActor<CronArgs, CronMsg, SyncResult>((args, ctx) => {
       db = createPool({ databaseUrl: config.databaseUrl, max: 3, applicationName: 'notifyd-cron' });
       producer = await NotificationProducer.connect({
         redisUrl: config.redisUrl,
+        redisCluster: config.redisCluster,
         prefix: config.queuePrefix,
         attempts: config.deliveryMaxAttempts,
         backoffMs: config.deliveryBackoffMs,

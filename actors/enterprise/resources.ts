@@ -49,6 +49,7 @@ if (exitAt !== undefined && exitAt > Date.now()) setTimeout(() => process.exit(7
 async function open(config: Config): Promise<SharedResources> {
   const producer = await NotificationProducer.connect({
     redisUrl: config.redisUrl,
+    redisCluster: config.redisCluster,
     prefix: config.queuePrefix,
     attempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,

@@ -30,6 +30,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
       ctx.setStatus('starting', { health: 'degraded' });
       engine = new ProcessingEngine({
         redisUrl: config.redisUrl,
+        redisCluster: config.redisCluster,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
         ...(args.poolThreads === undefined ? {} : { poolThreads: args.poolThreads }),

@@ -6,7 +6,6 @@
 // pending for the next owner's catch-up. start() and stop() are idempotent; stop() is bounded.
 import { cpus } from 'node:os';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Piscina } from 'piscina';
 import { bounded } from '../../src/bounded.js';
 import type { ProcessResult, ProcessTask } from '../../src/delivery/process.js';
@@ -18,10 +17,14 @@ import { DeliveryPacing } from './pacing.js';
 import { FairCompletions, FairRanks } from '../../src/queue/fairness.js';
 import { classOf, MAX_DELAY_MS, QUEUE_NAME, type NotificationJobData } from '../../src/queue/jobs.js';
 import { redisOptions } from '../../src/queue/producer.js';
+import { createRedis, type RedisClient } from '../../src/queue/redis.js';
+import type { RedisNode } from '../../src/config/schema.js';
 import type { PoolTaskSettings } from './pool-task.js';
 
 export interface EngineSettings {
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES (redisUrl then gives only the credentials and TLS) */
+  redisCluster?: readonly RedisNode[] | undefined;
   prefix: string;
   concurrency: number;
   poolThreads?: number;
@@ -96,8 +99,8 @@ export class ProcessingEngine {
   private pool: Piscina | undefined;
   private worker: Worker<NotificationJobData> | undefined;
   private queue: Queue<NotificationJobData> | undefined;
-  private queueConnection: Redis | undefined;
-  private workerConnection: Redis | undefined;
+  private queueConnection: RedisClient | undefined;
+  private workerConnection: RedisClient | undefined;
   private served: ServedView | undefined;
   private fairDone: FairCompletions | undefined;
   private pacing: DeliveryPacing | undefined;
@@ -132,7 +135,7 @@ export class ProcessingEngine {
       this.stats.poolErrors += 1;
       s.log.error({ event: 'pool_error', err: describeError(err) }, 'processing pool thread failed');
     });
-    this.queueConnection = new Redis(s.redisUrl, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
+    this.queueConnection = createRedis(s, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
     this.queueConnection.on('error', () => undefined);
     this.pacing = new DeliveryPacing({
       redis: this.queueConnection,
@@ -145,7 +148,7 @@ export class ProcessingEngine {
     this.queue.on('error', () => undefined);
     this.served = new ServedView(new ServedRegistry(this.queueConnection, s.prefix), s.servedRefreshMs ?? 1000);
     this.served.start();
-    this.workerConnection = new Redis(s.redisUrl, redisOptions());
+    this.workerConnection = createRedis(s, redisOptions());
     this.workerConnection.on('error', () => undefined);
     this.worker = new Worker<NotificationJobData>(QUEUE_NAME, (job, token) => this.handle(job, token), {
       connection: this.workerConnection,

@@ -4,7 +4,7 @@
 // emptied for the Retry-After of one that happens anyway).
 import { createHash } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/queue/redis.js';
 import type { RatePolicy } from '../../src/delivery/novu-client.js';
 import type { Logger } from '../../src/log/logger.js';
 import { RedisTokenBucket } from '../../src/ownership/budget.js';
@@ -18,7 +18,7 @@ export class DeliveryPacing {
 
   constructor(
     private readonly opts: {
-      redis: Redis;
+      redis: RedisClient;
       prefix: string;
       log: Logger;
       /** what names the Novu environment (API URL and key): hashed, never stored or logged */

@@ -154,6 +154,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
       ctx.setStatus('starting', { health: 'degraded' });
       producer = await NotificationProducer.connect({
         redisUrl: config.redisUrl,
+        redisCluster: config.redisCluster,
         prefix: config.queuePrefix,
         attempts: config.deliveryMaxAttempts,
         backoffMs: config.deliveryBackoffMs,

@@ -2,12 +2,12 @@
 // daemon's own loadConfig, so messages and exit code 78 are the daemon's); PostgreSQL and Redis are opened lazily
 // with short, bounded timeouts and all closed, bounded, before the process exits.
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { bounded } from '../bounded.js';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import type { VariableName } from '../config/schema.js';
 import { createPool, type DbPool } from '../db/pool.js';
+import { createRedis, type RedisClient } from '../queue/redis.js';
 import { describeError } from '../errors.js';
 import { CliError, EXIT } from './output.js';
 
@@ -62,7 +62,7 @@ export class Connections {
   private readonly config: Config;
   private readonly name: string;
   private pgPool: DbPool | undefined;
-  private redisClient: Redis | undefined;
+  private redisClient: RedisClient | undefined;
   private redisError: Error | undefined;
   private readonly queues: Queue[] = [];
 
@@ -81,9 +81,9 @@ export class Connections {
     return this.pgPool.pool;
   }
 
-  redis(): Redis {
+  redis(): RedisClient {
     if (this.redisClient === undefined) {
-      const redis = new Redis(this.config.redisUrl, {
+      const redis = createRedis(this.config, {
         connectTimeout: 3000,
         commandTimeout: 5000,
         maxRetriesPerRequest: 1,

@@ -8,9 +8,13 @@ import {
   ENTERPRISE_ID_PATTERN,
   EX_CONFIG,
   entOverrideSchemas,
+  hashTagOf,
   variables,
+  type RedisNode,
   type VariableName,
 } from './schema.js';
+
+export type { RedisNode } from './schema.js';
 
 export type Priority = number;
 
@@ -29,6 +33,8 @@ export interface Config {
   readonly supabaseServiceRoleKey: string;
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** REDIS_CLUSTER_NODES: the seed nodes of a Redis Cluster; undefined = REDIS_URL is a single Redis */
+  readonly redisCluster: readonly RedisNode[] | undefined;
   readonly novuSecretKey: string | undefined;
   readonly novuApiUrl: string;
   readonly deliveryMode: 'novu' | 'observe';
@@ -217,6 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  problems.push(...clusterProblems(values, env));
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const v = values as {
@@ -224,6 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
     SUPABASE_SERVICE_ROLE_KEY: string;
     DATABASE_URL: string;
     REDIS_URL: string;
+    REDIS_CLUSTER_NODES?: RedisNode[];
     NOVU_SECRET_KEY?: string;
     NOVU_API_URL: string;
     DELIVERY_MODE: 'novu' | 'observe';
@@ -274,6 +283,7 @@ export function loadConfig(env: Env = process.env): Config {
     supabaseServiceRoleKey: v.SUPABASE_SERVICE_ROLE_KEY,
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
+    redisCluster: v.REDIS_CLUSTER_NODES,
     novuSecretKey: v.NOVU_SECRET_KEY,
     novuApiUrl: v.NOVU_API_URL.replace(/\/+$/, ''),
     deliveryMode: v.DELIVERY_MODE,
@@ -325,6 +335,31 @@ export function loadConfig(env: Env = process.env): Config {
     hostId: v.DAEMON_HOST_ID,
     enterprises,
   });
+}
+
+/**
+ * On Redis Cluster every key of a queue (and every key one of notifyd's scripts touches) must share a slot: the
+ * QUEUE_PREFIX needs a {hash tag}. A cluster has only database 0, so REDIS_URL may not name another.
+ */
+function clusterProblems(values: Record<string, unknown>, env: Env): string[] {
+  if (values['REDIS_CLUSTER_NODES'] === undefined) return [];
+  const out: string[] = [];
+  const prefix = values['QUEUE_PREFIX'];
+  if (typeof prefix === 'string' && hashTagOf(prefix) === undefined) {
+    const example = prefix.replace(/[{}]/g, '') || 'notifyd';
+    out.push(
+      `QUEUE_PREFIX: on Redis Cluster (REDIS_CLUSTER_NODES is set) it must contain a {hash tag}, so that every key ` +
+        `of the queue lands in one slot; set QUEUE_PREFIX={${example}} (got ${JSON.stringify(prefix)}` +
+        `${env['QUEUE_PREFIX'] === undefined ? ', the default' : ''})`,
+    );
+  }
+  const url = values['REDIS_URL'];
+  if (typeof url === 'string') {
+    const db = new URL(url).pathname.replace(/^\/+/, '');
+    if (db !== '' && db !== '0')
+      out.push(`REDIS_URL: Redis Cluster has only database 0; remove the /${db.slice(0, 8)} from REDIS_URL`);
+  }
+  return out;
 }
 
 /** For entry points: a bad configuration prints one line per problem on stderr and exits 78 (EX_CONFIG). */

@@ -40,6 +40,42 @@ const url = (protocols: readonly string[]) =>
 
 const secret = z.string().min(1, { message: 'must not be empty' });
 
+/** A Redis Cluster node: host (name, IPv4, or [IPv6]) and port. */
+export interface RedisNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** host:port,host:port → nodes; every malformed entry is named in the message. */
+const redisNodes = z.string().transform((v, ctx): RedisNode[] => {
+  const entries = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const nodes: RedisNode[] = [];
+  const bad: string[] = [];
+  for (const e of entries) {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(e);
+    const port = Number(m?.[2]);
+    if (m === null || port < 1 || port > 65535) bad.push(JSON.stringify(e.slice(0, 80)));
+    else nodes.push({ host: (m[1] as string).replace(/^\[(.*)\]$/, '$1'), port });
+  }
+  if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `${bad.join(', ')}: each node must be host:port` });
+  else if (nodes.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no node (host:port,host:port)' });
+  return nodes;
+});
+
+/**
+ * The hash tag Redis Cluster hashes a key by (the text between the first `{` and the next `}`, if not empty), or
+ * undefined. Every key notifyd writes starts with QUEUE_PREFIX, so a prefix with a tag keeps them all in one slot.
+ */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
+}
+
 /** name → [schema, default (undefined = required or optional), one-line description for docs] */
 export const variables = {
   SUPABASE_URL: {
@@ -59,6 +95,12 @@ export const variables = {
     default: 'redis://127.0.0.1:6379',
     secret: true,
     doc: "BullMQ's Redis",
+  },
+  REDIS_CLUSTER_NODES: {
+    schema: redisNodes,
+    doc:
+      'Redis Cluster: comma-separated host:port of some of its nodes (the others are discovered); user, password ' +
+      'and TLS come from REDIS_URL, whose host is then unused; QUEUE_PREFIX must contain a {hash tag}',
   },
   NOVU_SECRET_KEY: {
     schema: secret,

@@ -5,7 +5,7 @@
 //
 // Key: <prefix>:budget:<name>  HASH { tokens, at }  (expires when idle for a minute: a fresh bucket starts full)
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 
 const TAKE = `
 local t = redis.call('TIME')
@@ -46,7 +46,7 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
 return 1`;
 
-type BudgetRedis = Redis & {
+type BudgetRedis = RedisClient & {
   notifydBudgetTake(
     key: string,
     capacity: number,
@@ -69,7 +69,7 @@ export class RedisTokenBucket {
   private readonly key: string;
   private settings: Required<BucketSettings>;
 
-  constructor(redis: Redis, prefix: string, name: string, settings: BucketSettings) {
+  constructor(redis: RedisClient, prefix: string, name: string, settings: BucketSettings) {
     const r = redis as BudgetRedis;
     if (typeof r.notifydBudgetTake !== 'function')
       redis.defineCommand('notifydBudgetTake', { numberOfKeys: 1, lua: TAKE });

@@ -6,7 +6,7 @@
 //   <prefix>:hosts        HASH  host id → JSON HostInfo
 //   <prefix>:hosts:alive  ZSET  member = host id, score = expiry (Redis ms)
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 
 export interface HostInfo {
   hostId: string;
@@ -40,7 +40,7 @@ local out = {}
 for _, id in ipairs(alive) do table.insert(out, redis.call('HGET', KEYS[1], id) or '') end
 return out`;
 
-type HostsRedis = Redis & {
+type HostsRedis = RedisClient & {
   notifydHostsPublish(k1: string, k2: string, id: string, ttl: number, info: string): Promise<number>;
   notifydHostsList(k1: string, k2: string): Promise<string[]>;
 };
@@ -54,7 +54,7 @@ export class HostRegistry {
   private readonly redis: HostsRedis;
   private readonly keys: [string, string];
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     const r = redis as HostsRedis;
     if (typeof r.notifydHostsPublish !== 'function') {
       redis.defineCommand('notifydHostsPublish', { numberOfKeys: 2, lua: PUBLISH });

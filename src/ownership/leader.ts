@@ -4,7 +4,7 @@
 // leader that dies or freezes is replaced when its lease runs out (a few rounds), and one that wakes up finds it
 // lost on its next round and stands by.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 import { LeaseTable } from './leases.js';
 
 /** A short digest of an enterprise scope (DAEMON_ENTERPRISE_IDS, exclusions): hosts with one digest share a leader. */
@@ -22,7 +22,7 @@ export class Leadership {
   private token: number | undefined;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     private readonly name: string,
     private readonly holder: string,

@@ -8,7 +8,7 @@
 // Keys (all under the queue prefix, so one hash tag keeps them in one Redis Cluster slot):
 //   <prefix>:<table>        HASH  name → "holder|token|expires (Redis ms)"
 //   <prefix>:<table>:fence  STRING the last token handed out
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 
 /** hold: renew what this holder has, take what is free or expired, report who holds the rest. */
 const HOLD = `
@@ -75,13 +75,13 @@ for i = 1, #all, 2 do
 end
 return out`;
 
-type LeaseRedis = Redis & {
+type LeaseRedis = RedisClient & {
   notifydLeaseHold(k1: string, k2: string, ...args: (string | number)[]): Promise<[string, string[]]>;
   notifydLeaseRelease(k1: string, ...args: string[]): Promise<number>;
   notifydLeaseList(k1: string): Promise<string[]>;
 };
 
-function withCommands(redis: Redis): LeaseRedis {
+function withCommands(redis: RedisClient): LeaseRedis {
   const r = redis as LeaseRedis;
   if (typeof r.notifydLeaseHold !== 'function') {
     redis.defineCommand('notifydLeaseHold', { numberOfKeys: 2, lua: HOLD });
@@ -109,7 +109,7 @@ export class LeaseTable {
   private readonly key: string;
   private readonly fenceKey: string;
 
-  constructor(redis: Redis, prefix: string, table: string) {
+  constructor(redis: RedisClient, prefix: string, table: string) {
     this.redis = withCommands(redis);
     this.key = `${prefix}:${table}`;
     this.fenceKey = `${prefix}:${table}:fence`;

@@ -9,7 +9,7 @@
 //   <prefix>:intake:digest  HASH  host id → digest of its wanted enterprises
 //   <prefix>:intake:wants   HASH  host id → its wanted enterprise ids, comma-separated
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 
 const RENEW = `
 local t = redis.call('TIME')
@@ -32,7 +32,7 @@ for _, id in ipairs(alive) do
 end
 return out`;
 
-type MembersRedis = Redis & {
+type MembersRedis = RedisClient & {
   notifydMembersRenew(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<string[]>;
 };
 
@@ -56,7 +56,7 @@ export class IntakeMembers {
   private readonly cache = new Map<string, { digest: string; wants: ReadonlySet<string> }>();
   private published: string | undefined;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     const r = redis as MembersRedis;
     if (typeof r.notifydMembersRenew !== 'function') {
       redis.defineCommand('notifydMembersRenew', { numberOfKeys: 3, lua: RENEW });

@@ -4,7 +4,7 @@
 //
 // Key (under the queue prefix: one hash tag, one Redis Cluster slot):
 //   <prefix>:realtime:missed  ZSET  member = enterprise id, score = until (Redis ms)
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 
 const MARK = `
 local t = redis.call('TIME')
@@ -21,7 +21,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)`;
 /** The shared value (ThreadHost.share) through which a realtime thread's actors learn they are marked. */
 export const MISSED_KEY = 'realtime.missed';
 
-type MissedRedis = Redis & {
+type MissedRedis = RedisClient & {
   notifydMissedMark(key: string, ...args: (string | number)[]): Promise<number>;
   notifydMissedLive(key: string): Promise<string[]>;
 };
@@ -30,7 +30,7 @@ export class MissedMarks {
   private readonly redis: MissedRedis;
   private readonly key: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     const r = redis as MissedRedis;
     if (typeof r.notifydMissedMark !== 'function') {
       redis.defineCommand('notifydMissedMark', { numberOfKeys: 1, lua: MARK });

@@ -9,7 +9,7 @@
 //   <prefix>:served:info                                HASH  enterprise id → JSON {host, state, since} (for
 //                                                             `notifyd status`; only the ZSETs decide what is served)
 // Expiry is measured on Redis's clock (TIME), so host clocks never decide whether an entry is live.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 
 export type ServeMode = 'deliver' | 'observe';
 export const SERVE_MODES: readonly ServeMode[] = ['deliver', 'observe'];
@@ -78,13 +78,13 @@ export interface ServedDetail extends Partial<ServedInfo> {
   expiresInMs: number;
 }
 
-type ServedRedis = Redis & {
+type ServedRedis = RedisClient & {
   notifydServedPublish(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number>;
   notifydServedSnapshot(k1: string, k2: string, k3: string): Promise<[string[], string[]]>;
   notifydServedDetails(k1: string, k2: string, k3: string): Promise<[number, string[]]>;
 };
 
-function withCommands(redis: Redis): ServedRedis {
+function withCommands(redis: RedisClient): ServedRedis {
   const r = redis as ServedRedis;
   if (typeof r.notifydServedPublish !== 'function') {
     redis.defineCommand('notifydServedPublish', { numberOfKeys: 3, lua: PUBLISH });
@@ -98,7 +98,7 @@ export class ServedRegistry {
   private readonly redis: ServedRedis;
   private readonly keys: [string, string, string];
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = withCommands(redis);
     this.keys = servedKeys(prefix);
   }

@@ -12,7 +12,7 @@
 //
 // Keys (under the queue prefix: one hash tag, one Redis Cluster slot):
 //   <prefix>:fair:<enterprise>:<class>  ZSET  member = job id, score = expiry (Redis ms)
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /** Ranks per class: 100 classes × 20,000 stay under BullMQ's highest priority (2,097,152). */
 export const RANK_SPAN = 20_000;
@@ -48,7 +48,7 @@ for i = 2, #ARGV, 3 do
 end
 return out`;
 
-type FairRedis = Redis & {
+type FairRedis = RedisClient & {
   notifydFairRank(n: number, ...args: (string | number)[]): Promise<number[]>;
 };
 
@@ -64,7 +64,7 @@ export class FairRanks {
   private readonly redis: FairRedis;
   private readonly prefix: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     const r = redis as FairRedis;
     if (typeof r.notifydFairRank !== 'function') redis.defineCommand('notifydFairRank', { lua: RANK });
     this.redis = r;

@@ -2,7 +2,8 @@
 // the calling actor retries instead of hanging), enqueueing notification jobs, each ranked fairly among its
 // enterprise's outstanding jobs (fairness.ts), and best-effort removal of stale ones.
 import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { RedisNode } from '../config/schema.js';
 import { describeError, Errors, notifydError } from '../errors.js';
 import {
   QUEUE_NAME,
@@ -15,9 +16,12 @@ import {
 } from './jobs.js';
 import { bounded } from '../bounded.js';
 import { FairRanks } from './fairness.js';
+import { createRedis, type RedisClient } from './redis.js';
 
 export interface ProducerSettings {
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster (redisUrl then gives only its credentials and TLS) */
+  redisCluster?: readonly RedisNode[] | undefined;
   prefix: string;
   attempts: number;
   /** base of the exponential retry backoff (ms); default 1000 */
@@ -52,12 +56,12 @@ export interface EnqueueRequest {
 
 export class NotificationProducer {
   readonly queue: Queue<NotificationJobData>;
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly settings: ProducerSettings;
   private readonly fair: FairRanks;
   private closing: Promise<void> | undefined;
 
-  private constructor(settings: ProducerSettings, connection: Redis) {
+  private constructor(settings: ProducerSettings, connection: RedisClient) {
     this.settings = settings;
     this.connection = connection;
     this.fair = new FairRanks(connection, settings.prefix);
@@ -66,14 +70,14 @@ export class NotificationProducer {
   }
 
   /** The fail-fast connection itself, for notifyd's own keys next to the queue's (the served registry, markers). */
-  get redis(): Redis {
+  get redis(): RedisClient {
     return this.connection;
   }
 
   /** Connects first (BullMQ needs Redis up when the Queue is built), then fails fast on every later outage. */
   static async connect(settings: ProducerSettings): Promise<NotificationProducer> {
-    const connection = new Redis(
-      settings.redisUrl,
+    const connection = createRedis(
+      settings,
       redisOptions({
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

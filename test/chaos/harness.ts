@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
 import { startDaemonOnFreePort } from '../support/daemon-on-port.js';
+import type { LocalRedisCluster } from '../support/redis-cluster.js';
 import { startStack } from '../support/stack.js';
 import type { NovuStandin } from '../../src/devstack/novu/types.js';
 import type { RealtimeStandin } from '../../src/devstack/realtime/server.js';
@@ -179,13 +180,22 @@ export interface Rig {
   env: Record<string, string>;
 }
 
-/** A fresh database on the shared PostgreSQL, the stand-ins, a private BullMQ prefix (startStack, no daemon). */
+/**
+ * A fresh database on the shared PostgreSQL, the stand-ins, a private BullMQ prefix (startStack, no daemon); on
+ * `redisCluster` when given (a {hash tag} prefix there).
+ */
 export async function standardRig(
   ctx: ScenarioContext,
   env: Record<string, string> = {},
   enterprises: readonly string[] = ENTERPRISES,
+  redisCluster?: LocalRedisCluster,
 ): Promise<Rig> {
-  const stack = await startStack({ enterprises: [...enterprises], startDaemon: false, env: { ...CHAOS_ENV, ...env } });
+  const stack = await startStack({
+    enterprises: [...enterprises],
+    startDaemon: false,
+    env: { ...CHAOS_ENV, ...env },
+    ...(redisCluster === undefined ? {} : { redisCluster }),
+  });
   ctx.defer(() => stack.stop());
   return { pool: stack.pool, novu: stack.novu, realtime: stack.realtime, env: stack.env };
 }

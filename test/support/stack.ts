@@ -1,9 +1,11 @@
 // A whole local stack for integration tests and the demo: a fresh migrated database, the Realtime stand-in on it,
-// the Novu stand-in, a private BullMQ prefix, and the daemon started in-process with a validated Config.
+// the Novu stand-in, a private BullMQ prefix (on the shared Redis, or a test Redis Cluster), and the daemon started
+// in-process with a validated Config.
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { QUEUE_NAME } from '../../src/queue/jobs.js';
+import { createRedis, type RedisClient } from '../../src/queue/redis.js';
+import type { LocalRedisCluster } from './redis-cluster.js';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
@@ -41,6 +43,11 @@ export interface StackOptions {
   /** the Novu stand-in's plan profile, and rate-limit numbers over it */
   novuProfile?: NovuStandinOptions['profile'];
   novuRateLimit?: NovuStandinOptions['rateLimit'];
+  /**
+   * Runs the daemon on this Redis Cluster (REDIS_CLUSTER_NODES) with a hash-tagged prefix, {ntf-stack-…}; its keys
+   * go with the cluster, which its owner stops.
+   */
+  redisCluster?: LocalRedisCluster;
 }
 
 export interface Stack {
@@ -92,7 +99,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...(opts.novuProfile === undefined ? {} : { profile: opts.novuProfile }),
     ...(opts.novuRateLimit === undefined ? {} : { rateLimit: opts.novuRateLimit }),
   });
-  const prefix = uniquePrefix('ntf-stack');
+  const cluster = opts.redisCluster;
+  const prefix = cluster === undefined ? uniquePrefix('ntf-stack') : `{${uniquePrefix('ntf-stack')}}`;
   const env: Record<string, string> = {
     SUPABASE_URL: realtime.url,
     SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
@@ -101,6 +109,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     NOVU_SECRET_KEY: novuSecretKey,
     NOVU_API_URL: novu.url,
     QUEUE_PREFIX: prefix,
+    ...(cluster === undefined ? {} : { REDIS_CLUSTER_NODES: cluster.nodesVar }),
     DAEMON_HEALTH_PORT: '0',
     DAEMON_HEALTH_HOST: '127.0.0.1',
     DAEMON_LOG_LEVEL: 'error',
@@ -119,7 +128,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const logs: string[] = [];
   const exits: number[] = [];
   let inspect: Queue | undefined;
-  let inspectRedis: Redis | undefined;
+  let inspectRedis: RedisClient | undefined;
   const stack: Stack = {
     db,
     pool: db.pool,
@@ -132,7 +141,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     exits,
     env,
     async jobState(jobId) {
-      inspectRedis ??= new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+      inspectRedis ??= createRedis(config, { maxRetriesPerRequest: 1 });
       inspect ??= new Queue(QUEUE_NAME, { connection: inspectRedis, prefix });
       return inspect.getJobState(jobId);
     },
@@ -153,7 +162,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await inspect?.close();
       inspectRedis?.disconnect();
       await Promise.all([realtime.close(), novu.close()]);
-      await deletePrefix(prefix);
+      if (cluster === undefined) await deletePrefix(prefix);
       await db.drop();
     },
   };

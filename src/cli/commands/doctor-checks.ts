@@ -3,7 +3,6 @@
 // invalid is skipped (the configuration check names them).
 import { randomBytes } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
-import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { bounded } from '../../bounded.js';
 import type { Config } from '../../config/load.js';
@@ -12,6 +11,7 @@ import { migrationState, realtimeSetup } from '../../db/inspect.js';
 import { migrations } from '../../db/migrations/index.js';
 import { NovuDelivery } from '../../delivery/novu-client.js';
 import { describeError } from '../../errors.js';
+import { createRedis, evictionPolicies, mastersOf } from '../../queue/redis.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 
@@ -146,9 +146,11 @@ function identityName(code: string | null): string {
 
 export const REDIS_CHECKS = ['redis', 'redis-eviction'] as const;
 
+/** Redis answers (on a cluster: every master), and none of its masters may evict keys. */
 export async function redisChecks(config: Config): Promise<Check[]> {
   let lastError: Error | undefined;
-  const redis = new Redis(config.redisUrl, {
+  const cluster = config.redisCluster !== undefined;
+  const redis = createRedis(config, {
     lazyConnect: true,
     connectTimeout: 3000,
     commandTimeout: 3000,
@@ -160,46 +162,52 @@ export async function redisChecks(config: Config): Promise<Check[]> {
     lastError = err;
   });
   try {
-    let version: string;
+    let reachable: string;
     try {
       await redis.connect();
       await redis.ping();
-      version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+      const masters = mastersOf(redis);
+      const versions = await Promise.all(
+        masters.map(async (m) => /redis_version:(\S+)/.exec(await m.info('server'))?.[1] ?? '?'),
+      );
+      reachable = cluster
+        ? `reachable: Redis Cluster of ${masters.length} masters (Redis ${[...new Set(versions)].join(', ')})`
+        : `reachable: Redis ${versions[0] ?? '?'}`;
     } catch (err) {
       const why = lastError !== undefined ? describeError(lastError) : describeError(err);
       return [
         fail(
           'redis',
           `cannot connect: ${why}`,
-          'check REDIS_URL (host, port, password; rediss:// for TLS) and that Redis runs',
+          cluster
+            ? 'check REDIS_CLUSTER_NODES (host:port of the nodes), the password and TLS in REDIS_URL, and that the ' +
+                'cluster is up (cluster_state:ok)'
+            : 'check REDIS_URL (host, port, password; rediss:// for TLS) and that Redis runs',
         ),
         ...skip(REDIS_CHECKS.slice(1), 'Redis unreachable'),
       ];
     }
-    let policy: string | undefined;
-    try {
-      policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
-    } catch (err) {
-      return [
-        pass('redis', `reachable: Redis ${version}`),
-        warn(
-          'redis-eviction',
-          `could not read maxmemory-policy (${describeError(err)})`,
-          'make sure maxmemory-policy is noeviction',
-        ),
-      ];
-    }
-    return [
-      pass('redis', `reachable: Redis ${version}`),
-      policy === 'noeviction'
-        ? pass('redis-eviction', 'maxmemory-policy = noeviction')
-        : fail(
+    const policies = await evictionPolicies(redis);
+    const unread = [...policies].filter(([, p]) => p === undefined).map(([node]) => node);
+    const evicting = [...policies].filter(([, p]) => p !== undefined && p !== 'noeviction');
+    const where = (node: string) => (cluster ? ` on ${node}` : '');
+    const eviction: Check =
+      evicting.length > 0
+        ? fail(
             'redis-eviction',
-            `maxmemory-policy = ${policy ?? '?'}: under memory pressure Redis deletes keys, ` +
-              'and deleted keys are lost jobs',
-            'set maxmemory-policy noeviction (redis.conf, CONFIG SET, or the ' + "managed service's parameter group)",
-          ),
-    ];
+            `${evicting.map(([node, p]) => `maxmemory-policy = ${p}${where(node)}`).join(', ')}: under memory ` +
+              'pressure Redis deletes keys, and deleted keys are lost jobs',
+            `set maxmemory-policy noeviction${cluster ? ' on every master' : ''} (redis.conf, CONFIG SET, or the ` +
+              "managed service's parameter group)",
+          )
+        : unread.length > 0
+          ? warn(
+              'redis-eviction',
+              `could not read maxmemory-policy${cluster ? ` of ${unread.join(', ')}` : ''}`,
+              'make sure maxmemory-policy is noeviction',
+            )
+          : pass('redis-eviction', `maxmemory-policy = noeviction${cluster ? ` on all ${policies.size} masters` : ''}`);
+    return [pass('redis', reachable), eviction];
   } finally {
     redis.disconnect();
   }

@@ -53,7 +53,7 @@ export function registerDoctor(program: Command, cli: Cli): void {
             : full.deliveryMode === 'novu' || Object.values(full.enterprises).some((e) => e.mode === 'deliver');
         const groups = await Promise.all([
           group(['DATABASE_URL'], PG_CHECKS, postgresChecks),
-          group(['REDIS_URL'], REDIS_CHECKS, redisChecks),
+          group(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'QUEUE_PREFIX'], REDIS_CHECKS, redisChecks),
           group(['NOVU_SECRET_KEY', 'NOVU_API_URL', 'NOVU_TIMEOUT_MS'], ['novu'], async (c) => [
             await novuCheck(c, delivers),
           ]),

@@ -39,7 +39,7 @@ export function registerStatus(program: Command, cli: Cli): void {
     .description('hosts, enterprises (owner, mode, state), queue depths, the oldest due row, failures in the last hour')
     .action(
       cli.action('status', async (ctx) => {
-        const config = ctx.config(['DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX']);
+        const config = ctx.config(['DATABASE_URL', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'QUEUE_PREFIX']);
         const conn = ctx.connect(config);
         const problems: { part: string; error: string }[] = [];
         const attempt = async <T>(part: string, fn: () => Promise<T>, fallback: T, redis = false): Promise<T> => {

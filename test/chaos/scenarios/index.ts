@@ -1,6 +1,7 @@
 // Every chaos scenario, in the order the suite runs them (the order), and the extras run only by name.
 import type { Scenario } from '../harness.js';
 import { baseline } from './baseline.js';
+import { clusterMasterRestart } from './cluster-restart.js';
 import { novuFaults, sigtermSlowNovu } from './novu.js';
 import { largePayloads } from './large-payloads.js';
 import { handoff, multihost } from './multihost.js';
@@ -17,6 +18,7 @@ export const SCENARIOS: readonly Scenario[] = [
   poolWorkerCrash,
   redisRestart,
   redisFlush,
+  clusterMasterRestart,
   postgresRestart,
   realtimeDrop,
   realtimeSilent,
