@@ -69,7 +69,14 @@ describe('daemon: Realtime skipping changes over its messages/s limit', () => {
       enterprises: ['acme'],
       // 10 messages/s over a 2 s window: most of 200 rows inserted at once are skipped, silently
       realtimeLimits: { maxEventsPerSecond: 10, tickMs: 500, buckets: 4 },
-      env: { REALTIME_POLL_MS: '200', SWEEP_INTERVAL_MS: '1000', REALTIME_POLL_HOLD_MS: '3000' },
+      // late events must not be the sign here (a loaded machine makes them late, and the poll they start would leave
+      // the sweep nothing to find): only the sweep's
+      env: {
+        REALTIME_POLL_MS: '200',
+        SWEEP_INTERVAL_MS: '1000',
+        REALTIME_POLL_HOLD_MS: '3000',
+        REALTIME_LATE_MS: '600000',
+      },
     });
     await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
       what: 'subscribed',
