@@ -314,6 +314,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
         enterpriseId,
         intervalMs: config.realtimePollMs,
         holdMs: config.realtimePollHoldMs,
+        lateMs: config.realtimeLateMs,
         enqueue: (rows) => serial(() => enqueueAll(rows.map((row) => requestForRow(row, priorities, 'poll')))),
         onError: (err) => log.warn({ event: 'fast_poll_failed', err: describeError(err) }, 'fast poll failed'),
         onChange: (reason) => {
@@ -374,6 +375,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
             Metrics.realtimeEvents().inc({ type: change.eventType });
             if (dropped) return; // a reconnect (and its catch-up) is coming
             const compact = compactChange(change);
+            fallback?.noteLive(compact.new['id'], compact.new['version']);
             const committed = Date.parse(String(compact.commit_timestamp ?? ''));
             if (
               res !== undefined &&

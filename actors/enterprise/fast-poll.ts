@@ -3,6 +3,8 @@
 // rows changed since its cursor (minus an overlap, for transactions that committed late) and enqueues the ones it
 // has not enqueued yet; dedup by job id makes overlap with the live path harmless. One indexed query per tick
 // (enterprise_id, updated_at); rows seen recently are remembered for a while so the overlap costs no Redis work.
+// The poll is also a sign of its own: a row it finds that the live path has not brought `lateMs` later was missed
+// by Realtime (skipped over a limit, or late), and keeps the fallback going.
 import type pg from 'pg';
 import { pendingChangedSince } from '../../src/db/scans.js';
 import type { RowRef } from '../../src/db/schedule-sql.js';
@@ -21,6 +23,10 @@ export interface FastPollDeps {
   enqueue(rows: RowRef[]): Promise<void>;
   /** told when a tick failed (the next one retries) */
   onError(err: unknown): void;
+  /** a row the poll found that the live path has not brought this much later was missed by it */
+  lateMs?: number;
+  /** told how many rows of a tick the live path missed */
+  onMissed?(rows: number): void;
 }
 
 /** A timestamptz as PostgreSQL prints it ("2026-12-01 12:30:00.123456+00") in ms; 0 when it cannot be read. */
@@ -36,8 +42,13 @@ export class FastPoll {
   /** newest updated_at seen (ms, database clock) */
   private high = 0;
   private readonly seen = new Map<string, number>();
+  /** row versions the live path brought (remembered like `seen`) */
+  private readonly live = new Map<string, number>();
+  /** row versions the poll found before the live path did, and when: judged once `lateMs` passed */
+  private readonly judge = new Map<string, number>();
   polls = 0;
   enqueued = 0;
+  missed = 0;
 
   constructor(private readonly deps: FastPollDeps) {}
 
@@ -57,6 +68,16 @@ export class FastPoll {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.live.clear();
+    this.judge.clear();
+  }
+
+  /** The live path brought this row version (kept only while polling: then it is evidence). */
+  noteLive(id: unknown, version: unknown): void {
+    if (this.timer === undefined) return;
+    const key = `${String(id)}|${String(version)}`;
+    this.live.set(key, Date.now());
+    this.judge.delete(key);
   }
 
   /** Waits for a tick in progress (the actor stops after it). */
@@ -77,6 +98,7 @@ export class FastPoll {
     this.polls += 1;
     const now = Date.now();
     for (const [k, at] of this.seen) if (now - at > SEEN_MS) this.seen.delete(k);
+    for (const [k, at] of this.live) if (now - at > SEEN_MS) this.live.delete(k);
     const since = new Date(this.high - OVERLAP_MS);
     let after: { updatedAt: string; id: string } | undefined;
     for (;;) {
@@ -92,10 +114,22 @@ export class FastPoll {
         for (const r of fresh) this.seen.set(`${r.id}|${r.version}`, now);
         this.enqueued += fresh.length;
       }
+      if (this.deps.lateMs !== undefined)
+        for (const r of fresh) if (!this.live.has(`${r.id}|${r.version}`)) this.judge.set(`${r.id}|${r.version}`, now);
       for (const r of rows) this.high = Math.max(this.high, pgTimestampMs(r.cursor_at));
       const last = rows[rows.length - 1];
-      if (last === undefined || rows.length < PAGE || !this.running) return;
+      if (last === undefined || rows.length < PAGE || !this.running) break;
       after = { updatedAt: last.cursor_at, id: last.id };
+    }
+    let missed = 0;
+    for (const [k, at] of this.judge) {
+      if (now - at < (this.deps.lateMs ?? 0)) continue;
+      this.judge.delete(k);
+      if (!this.live.has(k)) missed += 1;
+    }
+    if (missed > 0) {
+      this.missed += missed;
+      this.deps.onMissed?.(missed);
     }
   }
 }
@@ -104,7 +138,7 @@ export class FastPoll {
  * When to poll: degrade(reason) starts the fast poll, or keeps it going, for `holdMs` after the last reason; then
  * it stops by itself and the live path alone serves again. `onChange` hears every switch (for status and logs).
  *
- * States: live ──degrade(reason)──► polling ──degrade(reason)──► polling (hold renewed)
+ * States: live ──degrade(reason)──► polling ──degrade(reason) | the poll finds missed rows──► polling (hold renewed)
  *         polling ──holdMs without a reason──► live
  */
 export class RealtimeFallback {
@@ -121,7 +155,18 @@ export class RealtimeFallback {
     private readonly hold = deps.holdMs,
     private readonly changed = deps.onChange,
   ) {
-    this.poll = new FastPoll(deps);
+    this.poll = new FastPoll({
+      ...deps,
+      onMissed: (n) => {
+        deps.onMissed?.(n);
+        if (this.current !== undefined) this.until = Date.now() + this.hold; // still missing: hold on
+      },
+    });
+  }
+
+  /** The live path brought this row version: rows it brings are no sign against it. */
+  noteLive(id: unknown, version: unknown): void {
+    this.poll.noteLive(id, version);
   }
 
   /** Why the enterprise is polled right now; undefined while the live path serves alone. */
@@ -129,8 +174,8 @@ export class RealtimeFallback {
     return this.current;
   }
 
-  get stats(): { polls: number; enqueued: number } {
-    return { polls: this.poll.polls, enqueued: this.poll.enqueued };
+  get stats(): { polls: number; enqueued: number; missed: number } {
+    return { polls: this.poll.polls, enqueued: this.poll.enqueued, missed: this.poll.missed };
   }
 
   /** The live path is missing changes: poll (from `fromMs`, database clock) until `holdMs` after the last call. */

@@ -36,6 +36,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
         ...(args.poolThreads === undefined ? {} : { poolThreads: args.poolThreads }),
         lockDurationMs: config.jobLockMs,
         maxPerSecond: (id) => maxPerSecondFor(config, id),
+        novuBudgetShare: config.novuBudgetShare,
         threadHeapMb: config.threadHeapMb,
         threadYoungMb: config.threadYoungMb,
         log,

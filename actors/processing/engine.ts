@@ -39,6 +39,8 @@ export interface EngineSettings {
   servedRefreshMs?: number;
   /** an enterprise's deliveries per second at most (ENT_<id>_MAX_PER_SECOND), undefined = no cap */
   maxPerSecond?: (enterpriseId: string) => number | undefined;
+  /** share of Novu's announced rate to spend (NOVU_BUDGET_PERCENT) @defaultValue 0.97 */
+  novuBudgetShare?: number;
   onResult?: (job: NotificationJobData, result: ProcessResult, ms: number) => void;
 }
 
@@ -143,6 +145,7 @@ export class ProcessingEngine {
       log: s.log,
       novuEnvironment: `${s.pool.novuApiUrl}|${s.pool.novuSecretKey ?? ''}`,
       ...(s.maxPerSecond === undefined ? {} : { maxPerSecond: s.maxPerSecond }),
+      share: s.novuBudgetShare ?? 0.97,
     });
     this.queue = new Queue<NotificationJobData>(QUEUE_NAME, { connection: this.queueConnection, prefix: s.prefix });
     this.queue.on('error', () => undefined);

@@ -1,7 +1,7 @@
 // How fast deliveries may go, from budgets every worker of a deployment shares through Redis: an enterprise's own
 // cap (ENT_<id>_MAX_PER_SECOND), and Novu's trigger budget, which belongs to the Novu environment rather than to a
-// host, paced at 90 % of the policy Novu announces in its RateLimit-Policy header so that 429s do not happen (and
-// emptied for the Retry-After of one that happens anyway).
+// host, paced at NOVU_BUDGET_PERCENT (97 %) of the policy Novu announces in its RateLimit-Policy header so that
+// 429s do not happen (and emptied for the Retry-After of one that happens anyway).
 import { createHash } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { RedisClient } from '../../src/queue/redis.js';
@@ -24,6 +24,8 @@ export class DeliveryPacing {
       /** what names the Novu environment (API URL and key): hashed, never stored or logged */
       novuEnvironment: string;
       maxPerSecond?: (enterpriseId: string) => number | undefined;
+      /** share of the announced rate to spend (NOVU_BUDGET_PERCENT / 100) */
+      share: number;
     },
   ) {}
 
@@ -63,22 +65,25 @@ export class DeliveryPacing {
   }
 
   /**
-   * A policy Novu announced: pace at 90 % of its rate, with half its burst. The other half is the margin for
-   * triggers that were granted apart but reach Novu together (a stalled event loop, a slow network): Novu counts
-   * them when they arrive. Half a burst is 2.75 s of the rate on every plan (burst = 5 s × rate × 1.1).
+   * A policy Novu announced: pace at NOVU_BUDGET_PERCENT (97 %) of its rate, with half its burst. The other half is
+   * the margin for triggers that were granted apart but reach Novu together (a stalled event loop, a slow network):
+   * Novu counts them when they arrive. Half a burst is 2.75 s of the rate on every plan (burst = 5 s × rate × 1.1).
    */
   learn(p: RatePolicy): void {
     const id = `${p.limit}/${p.windowS}/${p.burst}`;
     if (id === this.novuPolicy) return;
     this.novuPolicy = id;
-    const settings = { perSecond: (0.9 * p.limit) / p.windowS, capacity: Math.max(1, Math.floor(0.5 * p.burst)) };
+    const settings = {
+      perSecond: (this.opts.share * p.limit) / p.windowS,
+      capacity: Math.max(1, Math.floor(0.5 * p.burst)),
+    };
     if (this.novuBudget === undefined) {
       const env = createHash('sha256').update(this.opts.novuEnvironment).digest('base64url').slice(0, 12);
       this.novuBudget = new RedisTokenBucket(this.opts.redis, this.opts.prefix, `novu:${env}`, settings);
     } else this.novuBudget.configure(settings);
     this.opts.log.info(
       { event: 'novu_budget', per_second: Math.round(settings.perSecond * 10) / 10, burst: settings.capacity },
-      "pacing Novu triggers at 90 % of the environment's rate limit",
+      `pacing Novu triggers at ${Math.round(this.opts.share * 100)} % of the environment's rate limit`,
     );
   }
 }

@@ -76,6 +76,8 @@ export interface Config {
   readonly deliveryMaxDurationMs: number;
   readonly jobLockMs: number;
   readonly novuMaxRetryAfterMs: number;
+  /** NOVU_BUDGET_PERCENT as a fraction */
+  readonly novuBudgetShare: number;
   readonly threadHeapMb: number;
   readonly threadYoungMb: number;
   /** undefined = derived from the cores */
@@ -269,6 +271,7 @@ export function loadConfig(env: Env = process.env): Config {
     NOVU_TIMEOUT_MS: number;
     DELIVERY_MAX_ATTEMPTS: number;
     NOVU_MAX_RETRY_AFTER_MS: number;
+    NOVU_BUDGET_PERCENT: number;
     DAEMON_THREAD_HEAP_MB: number;
     DAEMON_THREAD_YOUNG_MB: number;
     DAEMON_POOL_THREADS?: number;
@@ -324,6 +327,7 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryMaxDurationMs: v.DELIVERY_MAX_DURATION_MS,
     jobLockMs: v.JOB_LOCK_MS,
     novuMaxRetryAfterMs: v.NOVU_MAX_RETRY_AFTER_MS,
+    novuBudgetShare: v.NOVU_BUDGET_PERCENT / 100,
     threadHeapMb: v.DAEMON_THREAD_HEAP_MB,
     threadYoungMb: v.DAEMON_THREAD_YOUNG_MB,
     poolThreads: v.DAEMON_POOL_THREADS,

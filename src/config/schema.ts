@@ -280,6 +280,11 @@ export const variables = {
     default: '8000',
     doc: "BullMQ job lock (renewed every half); a dead host's in-flight jobs run again within 1.5 times it",
   },
+  NOVU_BUDGET_PERCENT: {
+    schema: intIn(10, 100),
+    default: '97',
+    doc: "share of the Novu environment's announced trigger rate notifyd spends; lower it if others trigger there",
+  },
   NOVU_MAX_RETRY_AFTER_MS: {
     schema: intIn(1000, 3_600_000),
     default: '60000',

@@ -77,8 +77,10 @@ const RAMP_MS = SECONDS >= 4 ? 1000 : 0;
 const STAGE_SAMPLE = 3000;
 /** "max" inserts at most this many rows per 10 ms tick (up to 20,000 rows/s offered, in small batches, not bursts) */
 const MAX_BATCH = 200;
-const TARGET_P99_MS = 100;
-const TARGET_PER_S = 2000;
+/** Issue 11's targets on this 2-core machine, everything in one run (the `unlimited` scenario). */
+const TARGET_P99_MS = 50;
+const TARGET_PER_S = 3000;
+const TARGET_CPU_MS = 0.6;
 const ENTERPRISE_IDS = Array.from({ length: ENTERPRISES }, (_, i) => `bench${i + 1}`);
 
 let aborted = false;
@@ -651,9 +653,16 @@ async function main(): Promise<void> {
       : deliveredPerS >= TARGET_PER_S
         ? `met (${deliveredPerS}/s)`
         : `MISSED (${deliveredPerS}/s)`;
+  const cpuPerRow = maxRun?.cpu_ms_per_row['total'];
+  const cpuVerdict =
+    cpuPerRow === undefined
+      ? 'not run'
+      : cpuPerRow <= TARGET_CPU_MS
+        ? `met (${cpuPerRow} ms)`
+        : `MISSED (${cpuPerRow} ms)`;
   console.log(
     `targets: p99 ≤ ${TARGET_P99_MS} ms at 500/s: ${p99Verdict}; ` +
-      `sustained ≥ ${TARGET_PER_S}/s: ${sustainedVerdict}`,
+      `sustained ≥ ${TARGET_PER_S}/s: ${sustainedVerdict}; CPU ≤ ${TARGET_CPU_MS} ms per notification: ${cpuVerdict}`,
   );
   console.log(`what limits it: ${limits}`);
 
@@ -667,7 +676,7 @@ async function main(): Promise<void> {
     p95_ms: at500?.p95_ms ?? null,
     p99_ms: at500?.p99_ms ?? null,
     latency_from: 'row created_at (PostgreSQL now() at insert) to Novu stand-in acceptedAt',
-    targets: { p99_ms_at_500: TARGET_P99_MS, delivered_per_s: TARGET_PER_S },
+    targets: { p99_ms_at_500: TARGET_P99_MS, delivered_per_s: TARGET_PER_S, cpu_ms_per_notification: TARGET_CPU_MS },
     worker_concurrency: CONCURRENCY,
     realtime_hosts: REALTIME_HOSTS,
     enterprises: ENTERPRISES,
