@@ -239,8 +239,8 @@ export const variables = {
   },
   REALTIME_LATE_MS: {
     schema: intIn(100, 600_000),
-    default: '2000',
-    doc: 'a Realtime event arriving this long after its commit switches its enterprise to the fast poll',
+    default: '1000',
+    doc: 'three Realtime events in 5 s arriving this long after their commit switch their enterprise to the fast poll',
   },
   DEBOUNCE_MS: {
     schema: intIn(0, 10_000),

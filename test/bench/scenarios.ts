@@ -3,7 +3,8 @@
 // (one enterprise with a 100,000-row backlog, another at 10/s) and `degraded-realtime` (Realtime Pro whose
 // postgres_changes decode 64 changes/s, 500/s offered for 60 s). Each prints its figures against its targets; the
 // last line is one JSON object with every scenario and the `unlimited` one from .bench/pipeline.json (the pipeline
-// bench, run first). BENCH_SCENARIOS (comma list) and BENCH_SCENARIO_SECONDS (60) narrow or shorten it.
+// bench, run first). BENCH_SCENARIOS (comma list) and BENCH_SCENARIO_SECONDS (60) narrow or shorten it;
+// BENCH_SCENARIO_ENV (a JSON object) adds daemon variables.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +128,7 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
       SUBSCRIPTION_JOIN_TIMEOUT: '10000',
       SWEEP_INTERVAL_MS: '10000',
       ...(s.realtimeProfile === 'pro' ? { REALTIME_MAX_JOINS_PER_SECOND: '500' } : {}),
+      ...(JSON.parse(process.env['BENCH_SCENARIO_ENV'] ?? '{}') as Record<string, string>),
     },
   });
   let daemon: DaemonProcess | undefined;
