@@ -99,8 +99,10 @@ describe('notifyd on a real 3-master Redis Cluster', { timeout: 120_000 }, () =>
     await touchEveryKey(redis, PREFIX);
     const producer = await NotificationProducer.connect({ ...cluster.target, prefix: PREFIX, attempts: 2 });
     const done = new Set<string>();
+    // BullMQ does not close a connection it was given: this one is ours to disconnect
+    const workerConnection = createRedis(cluster.target, { maxRetriesPerRequest: null });
     const worker = new Worker(QUEUE_NAME, async (job) => void done.add(job.id ?? ''), {
-      connection: createRedis(cluster.target, { maxRetriesPerRequest: null }),
+      connection: workerConnection,
       prefix: PREFIX,
       concurrency: 8,
     });
@@ -119,6 +121,7 @@ describe('notifyd on a real 3-master Redis Cluster', { timeout: 120_000 }, () =>
       await waitFor(() => done.size === 61, { what: '61 jobs processed', timeoutMs: 30_000 });
     } finally {
       await worker.close();
+      workerConnection.disconnect();
       await producer.close();
     }
     const byMaster = await keysByMaster(redis);
