@@ -264,7 +264,9 @@ export const handoff: Scenario = {
     const notes: string[] = [];
     const problems: string[] = [];
     for (const id of ['intake-1', 'intake-2']) {
-      hosts.set(id, await startDaemon(ctx, rig, { DAEMON_ROLE: 'daemon', DAEMON_HOST_ID: id }));
+      // intake-1 at info: its `enterprises_handed_over` line says how long the handoff took
+      const level = id === 'intake-1' ? { DAEMON_LOG_LEVEL: 'info' } : {};
+      hosts.set(id, await startDaemon(ctx, rig, { DAEMON_ROLE: 'daemon', DAEMON_HOST_ID: id, ...level }));
     }
     const worker = await startDaemon(ctx, rig, { DAEMON_ROLE: 'worker', DAEMON_HOST_ID: 'worker-1' });
     const sampler = new Sampler(hosts);
