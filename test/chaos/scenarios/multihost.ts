@@ -265,7 +265,7 @@ export const handoff: Scenario = {
     const problems: string[] = [];
     for (const id of ['intake-1', 'intake-2']) {
       // intake-1 at info: its `enterprises_handed_over` line says how long the handoff took
-      const level = id === 'intake-1' ? { DAEMON_LOG_LEVEL: 'info' } : {};
+      const level: Record<string, string> = id === 'intake-1' ? { DAEMON_LOG_LEVEL: 'info' } : {};
       hosts.set(id, await startDaemon(ctx, rig, { DAEMON_ROLE: 'daemon', DAEMON_HOST_ID: id, ...level }));
     }
     const worker = await startDaemon(ctx, rig, { DAEMON_ROLE: 'worker', DAEMON_HOST_ID: 'worker-1' });
