@@ -74,7 +74,7 @@ describe('daemon: Realtime skipping changes over its messages/s limit', () => {
       env: {
         REALTIME_POLL_MS: '200',
         SWEEP_INTERVAL_MS: '1000',
-        REALTIME_POLL_HOLD_MS: '3000',
+        REALTIME_POLL_HOLD_MS: '10000', // long enough to span the second batch on a slow machine
         REALTIME_LATE_MS: '600000',
       },
     });
