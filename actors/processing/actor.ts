@@ -6,7 +6,7 @@
 import { maxPerSecondFor, type Config } from '../../src/config/load.js';
 import { zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
-import { ProcessingEngine, type EngineStats } from './engine.js';
+import { emptyStats, ProcessingEngine, type EngineStats } from './engine.js';
 
 export interface ProcessingArgs {
   /** Budget for draining in-flight jobs on stop (ms). */
@@ -69,20 +69,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
     },
     async handle(msg) {
       if (msg.type === 'pause') await engine?.pauseFetching();
-      return (
-        engine?.stats ?? {
-          processed: 0,
-          sent: 0,
-          failed: 0,
-          retried: 0,
-          rateLimited: 0,
-          observed: 0,
-          unserved: 0,
-          poolErrors: 0,
-          redisErrors: 0,
-          lastRedisErrorAt: null,
-        }
-      );
+      return engine?.stats ?? emptyStats();
     },
     async stop(reason) {
       clearInterval(monitor);

@@ -84,8 +84,9 @@ export function invalidJobData(data: unknown): string | undefined {
   return undefined;
 }
 
-export class ProcessingEngine {
-  readonly stats: EngineStats = {
+/** Counters of an engine that has done nothing yet (also what the actor reports before its engine exists). */
+export function emptyStats(): EngineStats {
+  return {
     processed: 0,
     sent: 0,
     failed: 0,
@@ -97,6 +98,10 @@ export class ProcessingEngine {
     redisErrors: 0,
     lastRedisErrorAt: null,
   };
+}
+
+export class ProcessingEngine {
+  readonly stats: EngineStats = emptyStats();
   private readonly settings: EngineSettings;
   private pool: Piscina | undefined;
   private worker: Worker<NotificationJobData> | undefined;

@@ -32,9 +32,8 @@ export class BatchingNovu implements NovuTrigger {
   }
 
   trigger(req: TriggerRequest, opts: { firstAttempt?: boolean } = {}): Promise<TriggerOutcome & { call?: NovuCall }> {
-    const batchable =
-      opts.firstAttempt === true &&
-      (this.serverLimited === false || (this.serverLimited === true && this.batcher.pending >= BULK_MAX - 1));
+    // first attempts meet in the batcher once the server's kind is known; send() decides bulk or singles
+    const batchable = opts.firstAttempt === true && this.serverLimited !== undefined;
     return batchable ? this.batcher.submit(req) : this.single(req);
   }
 

@@ -7,44 +7,34 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisClient } from '../queue/redis.js';
 
+// ARGV: capacity, tokens per second, n, mode. Mode 0 takes n tokens if there are; 1 reserves them from the future
+// (the bucket may go below zero); 2 holds the bucket off for n ms (a server's Retry-After), whatever it held.
+// Returns { ms to wait, tokens left }.
 const TAKE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(ARGV[1])
 local perMs = tonumber(ARGV[2]) / 1000
 local want = tonumber(ARGV[3])
-local reserve = ARGV[4] == '1'
+local mode = ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - at) * perMs)
 local wait = 0
-if tokens >= want then
+if mode == '2' then
+  tokens = math.min(tokens, -want * perMs)
+elseif tokens >= want then
   tokens = tokens - want
-elseif reserve then
+elseif mode == '1' then
   tokens = tokens - want
   wait = math.ceil(-tokens / perMs)
 else
   wait = math.ceil((want - tokens) / perMs)
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.max(60000, wait + 60000))
+redis.call('PEXPIRE', KEYS[1], math.max(60000, wait + 60000, mode == '2' and want + 60000 or 0))
 return { wait, math.floor(tokens) }`;
-
-// Empties the bucket for ARGV[3] ms from now (the server said so: a 429's Retry-After), whatever it held.
-const HOLD = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local capacity = tonumber(ARGV[1])
-local perMs = tonumber(ARGV[2]) / 1000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * perMs)
-tokens = math.min(tokens, -tonumber(ARGV[3]) * perMs)
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
-return 1`;
 
 type BudgetRedis = RedisClient & {
   notifydBudgetTake(
@@ -52,9 +42,8 @@ type BudgetRedis = RedisClient & {
     capacity: number,
     perSecond: number,
     want: number,
-    reserve: 0 | 1,
+    mode: 0 | 1 | 2,
   ): Promise<[number, number]>;
-  notifydBudgetHold(key: string, capacity: number, perSecond: number, ms: number): Promise<number>;
 };
 
 export interface BucketSettings {
@@ -73,8 +62,6 @@ export class RedisTokenBucket {
     const r = redis as BudgetRedis;
     if (typeof r.notifydBudgetTake !== 'function')
       redis.defineCommand('notifydBudgetTake', { numberOfKeys: 1, lua: TAKE });
-    if (typeof r.notifydBudgetHold !== 'function')
-      redis.defineCommand('notifydBudgetHold', { numberOfKeys: 1, lua: HOLD });
     this.redis = r;
     this.key = `${prefix}:budget:${name}`;
     this.settings = { perSecond: settings.perSecond, capacity: settings.capacity ?? settings.perSecond };
@@ -103,7 +90,7 @@ export class RedisTokenBucket {
 
   /** Nothing more for `ms` from now, for every process sharing the bucket (the server refused: it knows best). */
   async holdOff(ms: number): Promise<void> {
-    await this.redis.notifydBudgetHold(this.key, this.settings.capacity, this.settings.perSecond, Math.max(0, ms));
+    await this.redis.notifydBudgetTake(this.key, this.settings.capacity, this.settings.perSecond, Math.max(0, ms), 2);
   }
 
   /**

@@ -86,4 +86,23 @@ describe('Novu bulk triggers', () => {
     await Promise.all(Array.from({ length: 10 }, (_, i) => onLimited.trigger(req(80 + i), { firstAttempt: true })));
     assert.equal(onLimited.bulkRequests, 0, 'a partial bulk would cost 100 tokens for 10 events');
   });
+
+  it('sends a full batch of 100 in bulk on a limited server, spending no more tokens than singles would', async () => {
+    const onLimited = new BatchingNovu(client(limited));
+    await onLimited.trigger(req(100), { firstAttempt: true }); // learns that the server is limited
+    const spent = () => Object.values(limited.counters().environments).reduce((a, e) => a + e.tokens, 0);
+    const tokensBefore = spent();
+    limited.faults.latency(50); // the first four go alone meanwhile; the next hundred wait together
+    const burst = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => onLimited.trigger(req(200 + i), { firstAttempt: true })),
+    );
+    limited.faults.latency(0);
+    assert.ok(
+      burst.every((o) => o.kind === 'sent'),
+      JSON.stringify(burst.find((o) => o.kind !== 'sent')),
+    );
+    assert.ok(onLimited.bulkRequests >= 1, 'a full batch went in one bulk request');
+    const tokens = spent() - tokensBefore;
+    assert.ok(tokens <= 200, `${tokens} tokens for 200 triggers`);
+  });
 });
