@@ -159,6 +159,12 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         attempts: config.deliveryMaxAttempts,
         backoffMs: config.deliveryBackoffMs,
       });
+      // The marker from the start, not from the first sweep: Redis losing its data before that sweep (a leader
+      // elected late, a long sweep interval) must be noticed too. Not set (Redis away): the first sweep sets it.
+      markerSeen = await producer.redis.set(marker, String(Date.now()), 'NX').then(
+        () => true,
+        () => false,
+      );
       db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-scheduler' });
       const scope = { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds };
       leader = new Leadership(
