@@ -1,8 +1,9 @@
 // The scheduler actor: runs the sweep every SWEEP_INTERVAL_MS, one at a time, in bounded batches, and reports
 // what it found. A non-zero `missed` means the realtime path lost something; it is logged at warn. It also notices
-// when Redis lost its data (a marker key it keeps is gone: a FLUSHALL, a restart without persistence, a failover to
-// an empty replica) and then repairs at once: every pending row due within a day gets its job back, page after
-// page until the pass is complete, not one bounded pass per interval.
+// when Redis lost its data (its epoch marker is not the one PostgreSQL recorded as reconciled, src/queue/epoch.ts: a
+// FLUSHALL, a restart without persistence, a failover to an empty replica) and then repairs at once: every pending
+// row due within a day gets its job back, page after page until the pass is complete, not one bounded pass per
+// interval. Only a complete repair records the new epoch; until then every sweep repairs again.
 //
 // With several intake hosts, one leads the sweep (a leader lease per enterprise scope, renewed every round, src/
 // ownership/leader.ts); the others stand by and take over when the leader's lease runs out (3 sweep intervals).
@@ -23,6 +24,7 @@ import { bounded } from '../../src/bounded.js';
 import { defaultHostId } from '../../src/ownership/hosts.js';
 import { Leadership, scopeDigest } from '../../src/ownership/leader.js';
 import { MissedMarks } from '../../src/ownership/missed.js';
+import { RedisEpoch } from '../../src/queue/epoch.js';
 
 export interface SchedulerArgs {
   /** only these enterprises (DAEMON_ENTERPRISE_IDS); undefined = the enabled rows of notify.enterprise */
@@ -45,26 +47,23 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
   let running: Promise<SweepResult> | undefined;
   let stopped = false;
   const cursor = { afterId: '0' };
-  const marker = `${config.queuePrefix}:redis-epoch`;
-
-  /** True when Redis no longer holds the marker this actor set: it lost its data since the last check. */
-  async function redisLostData(p: NotificationProducer): Promise<boolean> {
-    const set = await p.redis.set(marker, String(Date.now()), 'NX');
-    return set === 'OK' && markerSeen;
-  }
-  let markerSeen = false;
+  const scope = { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds };
+  let epochs: RedisEpoch | undefined;
+  /** the epoch whose loss this process already counted (a repair that failed and runs again is one loss) */
+  let lossCounted: string | undefined;
   let leader: Leadership | undefined;
 
   function runSweep(): Promise<SweepResult> {
     running ??= (async () => {
-      if (db === undefined || producer === undefined) {
+      if (db === undefined || producer === undefined || epochs === undefined) {
         throw notifydError(Errors.ACTOR_NOT_STARTED, 'scheduler');
       }
       const started = performance.now();
-      const repair = await redisLostData(producer);
-      markerSeen = true;
+      const epoch = await epochs.check();
+      const repair = epoch.kind === 'lost';
       if (repair) {
-        Metrics.redisDataLoss().inc();
+        if (lossCounted !== epoch.epoch) Metrics.redisDataLoss().inc();
+        lossCounted = epoch.epoch;
         ctx.setStatus('repairing', {
           health: 'degraded',
           error: 'Redis lost its data; re-enqueueing every pending row',
@@ -85,7 +84,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         }),
         batchSize: 1000,
         graceMs: repair ? 0 : Math.min(5000, config.sweepIntervalMs),
-        scope: { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds },
+        scope,
         cursor: repair ? { afterId: '0' } : cursor,
         ...(repair ? { aheadMs: MAX_DELAY_MS, maxPages: Number.POSITIVE_INFINITY } : {}),
         onRowError: (row: Parameters<typeof rowErrorFields>[0], err: unknown) => {
@@ -101,6 +100,7 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         throw err;
       });
       Metrics.sweeps().inc({ result: 'ok' });
+      if (repair && result.complete && result.errors === 0) await epochs.reconciled(epoch.epoch);
       // the live path of these enterprises is missing changes: their owners poll fast for a while (not after a
       // Redis data loss, where the jobs were lost, not the events)
       if (!repair && result.missedEnterprises.length > 0) {
@@ -159,14 +159,12 @@ export default defineActor<SchedulerArgs, SchedulerMsg, SweepResult>((args, ctx)
         attempts: config.deliveryMaxAttempts,
         backoffMs: config.deliveryBackoffMs,
       });
-      // The marker from the start, not from the first sweep: Redis losing its data before that sweep (a leader
-      // elected late, a long sweep interval) must be noticed too. Not set (Redis away): the first sweep sets it.
-      markerSeen = await producer.redis.set(marker, String(Date.now()), 'NX').then(
-        () => true,
-        () => false,
-      );
       db = createPool({ databaseUrl: config.databaseUrl, max: 2, applicationName: 'notifyd-scheduler' });
-      const scope = { enterpriseIds: args.enterpriseIds, excludeIds: args.excludeIds };
+      epochs = new RedisEpoch(producer.redis, db.pool, config.queuePrefix, `sweep:${scopeDigest(scope)}`);
+      // On the first run the epoch is recorded now, not at the first sweep: Redis losing its data before that sweep
+      // (a leader elected late, a long sweep interval) must be noticed too. Redis or PostgreSQL away: the first
+      // sweep records it.
+      await epochs.check().catch(() => undefined);
       leader = new Leadership(
         producer.redis,
         config.queuePrefix,
