@@ -10,7 +10,7 @@
 // publishes as `deliver`. On SIGTERM it leaves the members first, then hands its enterprises over in batches.
 import type { RedisClient } from '../src/queue/redis.js';
 import type { Config } from '../src/config/load.js';
-import { modeFor, subscriptionEnabledFor } from '../src/config/load.js';
+import { modeFor, subscriptionEnabledFor } from '../src/config/lookup.js';
 import { ENTERPRISE_ID_PATTERN } from '../src/config/schema.js';
 import { disabledEnterprises, enabledEnterprises, pausedEnterprises } from '../src/db/enterprises.js';
 import type { DbPool } from '../src/db/pool.js';

@@ -1,22 +1,28 @@
-// The daemon's first step (dist/supervisor.js loads this): gives the main thread a small young generation, as
-// the worker threads get one from DAEMON_THREAD_YOUNG_MB, then loads the root supervisor (main.ts). V8 reads
-// --max-semi-space-size only when the process starts, and its default lets the main thread's young generation
-// grow to ~40 MB under 1,000 enterprises' status traffic; so, unless the flag is already given (on the command
-// line or in NODE_OPTIONS), the process replaces itself with the same command plus the flag (process.execve:
-// same pid, same stdio and signals, no second process). Where execve is missing or fails, it runs as it is.
-const FLAG = '--max-semi-space-size';
-export const MAIN_SEMI_SPACE_MB = 4;
+// The daemon's first step (dist/supervisor.js loads this): fixes two memory settings that only take effect when the
+// process starts, then loads the root supervisor (main.ts).
+// - --max-semi-space-size: the main thread gets a small young generation, as the worker threads get one from
+//   DAEMON_THREAD_YOUNG_MB; V8's default lets it grow to ~40 MB under 1,000 enterprises' status traffic.
+// - MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs its own arena (up to 8 per core), and freed memory
+//   stays in each; with five threads, two arenas measured about 20 MB less RSS for 1,000 enterprises (median of 3:
+//   280 against 301 MB) and no throughput change.
+// Unless both are already given (the flag on the command line or in NODE_OPTIONS, the variable in the environment:
+// an operator's value wins), the process replaces itself with the same command plus what is missing
+// (process.execve: same pid, same stdio and signals, no second process). Where execve is missing or fails, it runs
+// as it is.
+import { hasSemiSpaceFlag, MAIN_SEMI_SPACE_MB, MALLOC_ARENAS, SEMI_SPACE_FLAG } from './launch-settings.js';
 
-export function hasSemiSpaceFlag(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
-  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => a === FLAG || a.startsWith(`${FLAG}=`));
-}
-
-if (!hasSemiSpaceFlag(process.execArgv, process.env['NODE_OPTIONS']) && typeof process.execve === 'function') {
+const hasFlag = hasSemiSpaceFlag(process.execArgv, process.env['NODE_OPTIONS']);
+const hasArenas = (process.env['MALLOC_ARENA_MAX'] ?? '') !== '';
+if ((!hasFlag || !hasArenas) && typeof process.execve === 'function') {
   try {
-    const args = [process.execPath, `${FLAG}=${MAIN_SEMI_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)];
-    process.execve(process.execPath, args, process.env);
+    const flags = hasFlag ? [] : [`${SEMI_SPACE_FLAG}=${MAIN_SEMI_SPACE_MB}`];
+    const args = [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)];
+    process.execve(process.execPath, args, {
+      ...process.env,
+      MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] || MALLOC_ARENAS,
+    });
   } catch {
-    // not replaced (a platform without execve, a sandbox refusing it): start with V8's default
+    // not replaced (a platform without execve, a sandbox refusing it): start with the defaults
   }
 }
 await import('./main.js');

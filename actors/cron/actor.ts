@@ -16,7 +16,8 @@
 // host leads the rules).
 // Events: sync tick (every CRON_SYNC_INTERVAL_MS), a rule-fire job, stop. Messages: { type: 'sync' } syncs now.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import { modeFor, type Config } from '../../src/config/load.js';
+import type { Config } from '../../src/config/load.js';
+import { modeFor } from '../../src/config/lookup.js';
 import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { reconcileRule, type ReconcileResult } from '../../src/db/rules.js';

@@ -18,7 +18,7 @@
 import type { Config } from '../../src/config/load.js';
 import { describeError, ErrorCodes, Errors, NotifydError, notifydError } from '../../src/errors.js';
 import { advanceWatermark } from '../../src/db/watermarks.js';
-import { realtimePriorityFor } from '../../src/config/load.js';
+import { realtimePriorityFor } from '../../src/config/lookup.js';
 import type { EnqueueRequest } from '../../src/queue/producer.js';
 import { Metrics, zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';

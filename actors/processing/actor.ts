@@ -3,7 +3,8 @@
 //
 // States: starting → running ⇄ degraded (Redis errors in the last 10 s) → stopping → stopped.
 // Messages: { type: 'stats' } → the engine's counters; { type: 'pause' } → stop fetching (shutdown begins).
-import { maxPerSecondFor, type Config } from '../../src/config/load.js';
+import type { Config } from '../../src/config/load.js';
+import { maxPerSecondFor } from '../../src/config/lookup.js';
 import { zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { emptyStats, ProcessingEngine, type EngineStats } from './engine.js';

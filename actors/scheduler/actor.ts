@@ -12,7 +12,7 @@
 // running ⇄ standby (another host leads).
 // Messages: { type: 'sweep' } runs one now (tests, operators) and replies with its result.
 import type { Config } from '../../src/config/load.js';
-import { realtimePriorityFor } from '../../src/config/load.js';
+import { realtimePriorityFor } from '../../src/config/lookup.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { describeError, Errors, notifydError } from '../../src/errors.js';
 import { MAX_DELAY_MS } from '../../src/queue/jobs.js';

@@ -382,25 +382,6 @@ export function loadConfigOrExit(env: Env = process.env): Config {
   }
 }
 
-/** The priority an enterprise's realtime jobs get: its ENT_<id>_REALTIME_PRIORITY, else REALTIME_QUEUE_PRIORITY. */
-export function realtimePriorityFor(config: Config, enterpriseId: string): Priority {
-  return config.enterprises[enterpriseId]?.realtimePriority ?? config.priorities.realtime;
-}
-
-export function subscriptionEnabledFor(config: Config, enterpriseId: string): boolean {
-  return config.enterprises[enterpriseId]?.subscriptionEnabled ?? true;
-}
-
-/** The enterprise's delivery cap per second (ENT_<id>_MAX_PER_SECOND), undefined when it has none. */
-export function maxPerSecondFor(config: Config, enterpriseId: string): number | undefined {
-  return config.enterprises[enterpriseId]?.maxPerSecond;
-}
-
-/** observe or deliver: ENT_<id>_MODE, else DELIVERY_MODE (novu = deliver). */
-export function modeFor(config: Config, enterpriseId: string): EnterpriseMode {
-  return config.enterprises[enterpriseId]?.mode ?? (config.deliveryMode === 'observe' ? 'observe' : 'deliver');
-}
-
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const inner of Object.values(value as object)) deepFreeze(inner);

@@ -6,9 +6,6 @@
 // close() is idempotent and bounded.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import basicAuth from '@fastify/basic-auth';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { bounded } from '../bounded.js';
@@ -110,6 +107,13 @@ export async function startHealthServer<R extends { status: string; uptime?: num
         },
       });
       scope.addHook('onRequest', scope.basicAuth);
+      // loaded only when the board is on: about 6 MB of the main thread's heap that a daemon without admin
+      // credentials never needs
+      const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }] = await Promise.all([
+        import('@bull-board/api'),
+        import('@bull-board/api/bullMQAdapter'),
+        import('@bull-board/fastify'),
+      ]);
       const serverAdapter = new FastifyAdapter();
       serverAdapter.setBasePath(BOARD_PATH);
       createBullBoard({

@@ -6,13 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import {
-  ConfigError,
-  loadConfig,
-  modeFor,
-  realtimePriorityFor,
-  subscriptionEnabledFor,
-} from '../../src/config/load.js';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { modeFor, realtimePriorityFor, subscriptionEnabledFor } from '../../src/config/lookup.js';
 
 const base = {
   SUPABASE_URL: 'http://127.0.0.1:54321',
