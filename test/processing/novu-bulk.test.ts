@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_NOVU_API_KEY, startNovuStandin } from '../../src/devstack/novu/index.js';
 import type { NovuStandin } from '../../src/devstack/novu/types.js';
-import { BatchingNovu } from '../../src/delivery/novu-bulk.js';
+import { BatchingNovu, BULK_LINGER_MS } from '../../src/delivery/novu-bulk.js';
 import { NovuDelivery, parseRatePolicy, type TriggerRequest } from '../../src/delivery/novu-client.js';
 
 const req = (n: number, workflowId = 'welcome'): TriggerRequest => ({
@@ -20,7 +20,14 @@ const req = (n: number, workflowId = 'welcome'): TriggerRequest => ({
 describe('Novu bulk triggers', () => {
   let novu: NovuStandin;
   let limited: NovuStandin;
+  let team: NovuStandin;
   before(async () => {
+    team = await startNovuStandin({
+      tenants: ['acme'],
+      workflows: 'any',
+      apiKeys: [DEFAULT_NOVU_API_KEY],
+      rateLimit: { rps: 600 },
+    });
     novu = await startNovuStandin({ tenants: ['acme'], workflows: ['welcome'], apiKeys: [DEFAULT_NOVU_API_KEY] });
     limited = await startNovuStandin({
       tenants: ['acme'],
@@ -32,6 +39,7 @@ describe('Novu bulk triggers', () => {
   after(async () => {
     await novu.close();
     await limited.close();
+    await team.close();
   });
   const client = (s: NovuStandin) =>
     new NovuDelivery({ secretKey: DEFAULT_NOVU_API_KEY, apiUrl: s.url, timeoutMs: 5000 });
@@ -104,5 +112,33 @@ describe('Novu bulk triggers', () => {
     assert.ok(onLimited.bulkRequests >= 1, 'a full batch went in one bulk request');
     const tokens = spent() - tokensBefore;
     assert.ok(tokens <= 200, `${tokens} tokens for 200 triggers`);
+  });
+
+  it('holds first attempts for full batches on a limited server while they come at 600/s, for no extra tokens', async () => {
+    const onLimited = new BatchingNovu(client(team));
+    await onLimited.trigger(req(1000), { firstAttempt: true }); // learns that the server is limited
+    const spent = () => Object.values(team.counters().environments).reduce((a, e) => a + e.tokens, 0);
+    const tokensBefore = spent();
+    // 30 every 50 ms for 2 s: without the hold each goes out alone, the server answering faster than they come
+    const sent: Promise<{ kind: string }>[] = [];
+    for (let tick = 0; tick < 40; tick += 1) {
+      for (let i = 0; i < 30; i += 1) sent.push(onLimited.trigger(req(2000 + tick * 30 + i), { firstAttempt: true }));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const outcomes = await Promise.all(sent);
+    assert.ok(outcomes.every((o) => o.kind === 'sent'));
+    assert.ok(onLimited.bulkRequests >= 3, `${onLimited.bulkRequests} bulk requests for 1,200 triggers`);
+    const tokens = spent() - tokensBefore;
+    assert.ok(tokens <= 1200, `${tokens} tokens for 1,200 triggers`);
+  });
+
+  it('never holds a trickle: one trigger at a time on a limited server goes at once', async () => {
+    const onLimited = new BatchingNovu(client(team));
+    await onLimited.trigger(req(5000), { firstAttempt: true });
+    const t0 = Date.now();
+    for (let i = 0; i < 20; i += 1) await onLimited.trigger(req(5001 + i), { firstAttempt: true });
+    // held, each would wait BULK_LINGER_MS: 20 of them at least 5 s
+    assert.ok(Date.now() - t0 < 20 * BULK_LINGER_MS, `${Date.now() - t0} ms for 20 triggers one after another`);
+    assert.equal(onLimited.bulkRequests, 0);
   });
 });
