@@ -114,7 +114,7 @@ describe('Novu bulk triggers', () => {
     assert.ok(tokens <= 200, `${tokens} tokens for 200 triggers`);
   });
 
-  it('holds first attempts for full batches on a limited server while they come at 600/s, for no extra tokens', async () => {
+  it('holds first attempts for full batches on a limited server at 600/s, for no extra tokens', async () => {
     const onLimited = new BatchingNovu(client(team));
     await onLimited.trigger(req(1000), { firstAttempt: true }); // learns that the server is limited
     const spent = () => Object.values(team.counters().environments).reduce((a, e) => a + e.tokens, 0);
