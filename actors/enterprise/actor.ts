@@ -97,6 +97,9 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
   /** when the last late events arrived (at most LATE_EVENTS, within LATE_WINDOW_MS) */
   const lateAt: number[] = [];
   let offMissed: (() => void) | undefined;
+  let offFeedCheck: (() => void) | undefined;
+  /** db-clock ms since which the current subscription is live: rows changed after it must come through it */
+  let liveFrom: number | undefined;
   let state: SubscriptionState = 'connecting';
   let stateError: string | undefined;
 
@@ -340,6 +343,14 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
       };
       offMissed = onShared<string[]>(MISSED_KEY, onMissed);
       onMissed(sharedValue<string[]>(MISSED_KEY));
+      offFeedCheck = r.feed?.watch(enterpriseId, {
+        judgedFrom: () =>
+          state === 'subscribed' && fallback?.reason === undefined && !dropped && leaseLostAt === undefined
+            ? liveFrom
+            : undefined,
+        missed: (rows) =>
+          missing(`${rows} rows changed over ${config.realtimeLateMs} ms ago did not come through Realtime`),
+      });
       sub = new EnterpriseSubscription(
         {
           enterpriseId,
@@ -374,12 +385,14 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           // A new subscription is live: from here on its events are kept again (they queue behind the catch-up).
           onLive: () => {
             dropped = false;
+            liveFrom = res?.clock.now();
             return serial(() => runCatchUp());
           },
           onChange: (change) => {
             Metrics.realtimeEvents().inc({ type: change.eventType });
-            if (dropped) return; // a reconnect (and its catch-up) is coming
             const compact = compactChange(change);
+            res?.feed?.noteLive(compact.new['id'], compact.new['version']);
+            if (dropped) return; // a reconnect (and its catch-up) is coming
             fallback?.noteLive(compact.new['id'], compact.new['version']);
             const committed = Date.parse(String(compact.commit_timestamp ?? ''));
             if (
@@ -420,6 +433,7 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     async stop() {
       sub?.stop();
       offMissed?.();
+      offFeedCheck?.();
       await fallback?.stop();
       debouncer.clear(); // held edits are newer than the watermark: the next owner's catch-up reads them
       clearTimeout(retryTimer);

@@ -1,5 +1,6 @@
 // What the enterprise actors of one realtime host thread share: one fail-fast BullMQ producer, one small
-// PostgreSQL pool, the database clock, the Realtime socket pool and the line catch-ups wait in. Created by the
+// PostgreSQL pool, the database clock, the Realtime socket pool, the line catch-ups wait in, and the live feed's
+// check. Created by the
 // first actor that needs them, closed (bounded) when the last one lets go, so a host thread holds connections only
 // while it serves enterprises.
 import type { Config } from '../../src/config/load.js';
@@ -9,6 +10,7 @@ import { RedisTokenBucket } from '../../src/ownership/budget.js';
 import { faultsFromEnv } from '../../src/faults.js';
 import { NotificationProducer } from '../../src/queue/producer.js';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { LiveFeedCheck } from './feed-check.js';
 import { RealtimeSocketPool } from './socket-pool.js';
 
 /** Catch-ups running at once per thread; the others wait their turn. Half the pool: live work keeps the rest. */
@@ -29,6 +31,8 @@ export interface SharedResources {
    * and ask again: on a slow database, a storm that never ends. Waiting here is not a failure.
    */
   readonly catchUps: LimitFunction;
+  /** the check that the feed brings every pending row (one query for all of the thread); undefined when off */
+  readonly feed: LiveFeedCheck | undefined;
 }
 
 /**
@@ -70,7 +74,17 @@ async function open(config: Config): Promise<SharedResources> {
     'realtime-joins',
     joinBudget(config.subscription.maxJoinsPerSecond),
   );
-  return { db, producer, sockets, clock, joins, catchUps: pLimit(CATCH_UP_CONCURRENCY) };
+  const feed =
+    config.realtimeVerifyMs > 0
+      ? new LiveFeedCheck({
+          db: db.pool,
+          clock,
+          intervalMs: config.realtimeVerifyMs,
+          lateMs: config.realtimeLateMs,
+          onError: () => undefined, // a failed check is retried by the next; the actors' own paths report the DB
+        })
+      : undefined;
+  return { db, producer, sockets, clock, joins, catchUps: pLimit(CATCH_UP_CONCURRENCY), feed };
 }
 
 /** Takes a reference; a failed open (e.g. Redis down) rejects and is retried by the next caller. */
@@ -95,5 +109,6 @@ export async function releaseResources(timeoutMs = 3000): Promise<void> {
   const res = await closing.catch(() => undefined);
   if (res === undefined) return;
   res.clock.stop();
+  res.feed?.stop();
   await Promise.all([res.sockets.close(timeoutMs), res.producer.close(timeoutMs), res.db.close(timeoutMs)]);
 }

@@ -69,6 +69,8 @@ export interface Config {
   readonly realtimeLateMs: number;
   /** the fast poll goes on this long after the last sign of missing changes (REALTIME_POLL_HOLD_MS) */
   readonly realtimePollHoldMs: number;
+  /** the live feed's check: one query per realtime thread this often, 0 = off (REALTIME_VERIFY_MS) */
+  readonly realtimeVerifyMs: number;
   readonly leaseMs: number;
   readonly novuTimeoutMs: number;
   readonly deliveryMaxAttempts: number;
@@ -267,6 +269,7 @@ export function loadConfig(env: Env = process.env): Config {
     REALTIME_POLL_MS: number;
     REALTIME_LATE_MS: number;
     REALTIME_POLL_HOLD_MS: number;
+    REALTIME_VERIFY_MS: number;
     LEASE_MS: number;
     NOVU_TIMEOUT_MS: number;
     DELIVERY_MAX_ATTEMPTS: number;
@@ -320,6 +323,7 @@ export function loadConfig(env: Env = process.env): Config {
     realtimePollMs: v.REALTIME_POLL_MS,
     realtimeLateMs: v.REALTIME_LATE_MS,
     realtimePollHoldMs: v.REALTIME_POLL_HOLD_MS,
+    realtimeVerifyMs: v.REALTIME_VERIFY_MS,
     leaseMs: v.LEASE_MS,
     novuTimeoutMs: v.NOVU_TIMEOUT_MS,
     deliveryMaxAttempts: v.DELIVERY_MAX_ATTEMPTS,

@@ -242,6 +242,14 @@ export const variables = {
     default: '1000',
     doc: 'three Realtime events in 5 s arriving this long after their commit switch their enterprise to the fast poll',
   },
+  REALTIME_VERIFY_MS: {
+    schema: intIn(0, 60_000),
+    default: '1000',
+    doc:
+      'how often each realtime thread checks, with one query for all its enterprises, that every pending row ' +
+      'changed lately came through Realtime; a row still missing REALTIME_LATE_MS after the check saw it starts ' +
+      'the fast poll (over its plan the server skips changes silently). 0 turns the check off',
+  },
   DEBOUNCE_MS: {
     schema: intIn(0, 10_000),
     default: '250',

@@ -39,7 +39,8 @@ describe('daemon: Realtime lagging behind its commits', () => {
     stack = await startStack({
       enterprises: ['acme'],
       realtimeCapacity: 20,
-      env: { REALTIME_POLL_MS: '200', REALTIME_LATE_MS: '1000', SWEEP_INTERVAL_MS: '600000' },
+      // the late events alone are the sign here: the feed check (which would also see them) is off
+      env: { REALTIME_POLL_MS: '200', REALTIME_LATE_MS: '1000', SWEEP_INTERVAL_MS: '600000', REALTIME_VERIFY_MS: '0' },
     });
     await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
       what: 'subscribed',
@@ -76,6 +77,7 @@ describe('daemon: Realtime skipping changes over its messages/s limit', () => {
         SWEEP_INTERVAL_MS: '1000',
         REALTIME_POLL_HOLD_MS: '10000', // long enough to span the second batch on a slow machine
         REALTIME_LATE_MS: '600000',
+        REALTIME_VERIFY_MS: '0', // nor the feed check's (test/pipeline/feed-check.test.ts)
       },
     });
     await waitFor(() => stack.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
