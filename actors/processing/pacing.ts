@@ -54,9 +54,12 @@ export class DeliveryPacing {
     throw new DelayedError();
   }
 
-  /** One token of Novu's budget for a trigger (waits while the environment's budget is spent). */
+  /**
+   * One token of Novu's budget for a trigger, reserved and waited for (while the environment's budget is spent,
+   * the busy workers' triggers queue for it in order, one Redis call each).
+   */
   async novuToken(): Promise<void> {
-    await this.novuBudget?.take(1);
+    await this.novuBudget?.acquire(1);
   }
 
   /** Novu refused a trigger anyway (a 429): every worker of the environment waits out its Retry-After. */

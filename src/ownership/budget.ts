@@ -94,6 +94,22 @@ export class RedisTokenBucket {
   }
 
   /**
+   * Takes n tokens by reservation and waits for them (aborted by the signal): one Redis call however long the wait,
+   * and callers are served in the order they asked. For many waiters at once (every delivery of a busy worker),
+   * where take()'s asking again would cost each of them a call every few ms and serve them in no order. A hold-off
+   * made after the reservation does not reach it. When Redis cannot be asked, it paces locally at the same rate.
+   */
+  async acquire(n = 1, signal?: AbortSignal): Promise<void> {
+    let wait: number;
+    try {
+      wait = await this.reserve(n);
+    } catch {
+      wait = Math.ceil((n / this.settings.perSecond) * 1000);
+    }
+    if (wait > 0) await sleep(wait, undefined, signal ? { signal } : undefined);
+  }
+
+  /**
    * Takes n tokens, waiting as long as the budget needs (aborted by the signal). When Redis cannot be asked, it
    * paces locally at the same rate instead of failing: a budget must never stop the daemon.
    */

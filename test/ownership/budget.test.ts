@@ -1,6 +1,7 @@
 // The token bucket in Redis that processes of a deployment share (src/ownership/budget.ts): one budget whoever
-// asks, waits told rather than slept, reservations that queue callers behind a cap, a hold-off that empties the
-// bucket for every sharer when the server refused, and local pacing when Redis cannot be asked.
+// asks, waits told rather than slept, reservations that queue callers behind a cap (and acquire, which waits for
+// them in order with one call each), a hold-off that empties the bucket for every sharer when the server refused,
+// and local pacing when Redis cannot be asked.
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { after, describe, it } from 'node:test';
@@ -45,6 +46,30 @@ describe('shared token bucket', () => {
     await one.holdOff(2000);
     const wait = await two.tryTake();
     assert.ok(wait > 1900 && wait <= 2010, `the other process waits out the 2 s (${wait} ms)`);
+  });
+
+  it('acquire: many waiters ask Redis once each, and are served in the order they asked', async () => {
+    const c = new Redis(TEST_REDIS_URL);
+    try {
+      const bucket = new RedisTokenBucket(c, prefix, 'queue', { perSecond: 50, capacity: 1 });
+      let calls = 0;
+      const counted = c as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const lua = counted['notifydBudgetTake']?.bind(c);
+      counted['notifydBudgetTake'] = (...args: unknown[]) => {
+        calls += 1;
+        return lua?.(...args) as Promise<unknown>;
+      };
+      const order: number[] = [];
+      // 30 at once at 50/s: the last waits about 0.6 s; asking again and again would take dozens of calls each
+      await Promise.all(Array.from({ length: 30 }, (_, i) => bucket.acquire(1).then(() => order.push(i))));
+      assert.equal(calls, 30);
+      assert.deepEqual(
+        order,
+        Array.from({ length: 30 }, (_, i) => i),
+      );
+    } finally {
+      c.disconnect();
+    }
   });
 
   it('paces locally at its own rate when Redis cannot be asked, instead of failing', async () => {
