@@ -1,17 +1,22 @@
 // Fair queueing between enterprises on open-source BullMQ (its groups are a Pro feature). A job's BullMQ priority
 // is its class (the contract priority: realtime > scheduled > cron, or ENT_<id>_REALTIME_PRIORITY) times RANK_SPAN
-// plus its rank: how many jobs of the same enterprise and class are already outstanding when it is enqueued. So
-// within a class the queue serves every enterprise's first job, then every second one, and so on — round robin —
-// and an enterprise with a backlog of 100,000 rows holds its own rows back, not anyone else's: a quiet
-// enterprise's new row goes ahead of the backlog. Ranks stop growing at RANK_SPAN - 1 (beyond it, FIFO); classes
-// never mix (a whole class ranks before the next).
+// plus its rank: how many jobs of the same enterprise and class are already outstanding when it is enqueued, and
+// never less than the highest rank among them. So within a class the queue serves every enterprise's first job,
+// then every second one, and so on — round robin — and an enterprise with a backlog of 100,000 rows holds its own
+// rows back, not anyone else's: a quiet enterprise's new row goes ahead of the backlog. The floor keeps each
+// enterprise's own rows in order: without it, once some of a backlog finished, a new row ranked below older ones
+// still waiting and overtook them (measured: rows waiting 11 s while rows 7 s newer went out in 0.5 s); equal ranks
+// go in the order they were queued. Ranks stop growing at RANK_SPAN - 1 (beyond it, FIFO); classes never mix (a
+// whole class ranks before the next).
 //
 // Outstanding jobs are counted in Redis, per enterprise and class, as a ZSET of job ids scored with an expiry
-// (due time + OUTSTANDING_TTL_MS): the worker removes a job when it finishes for good, and entries a crash or a
-// Redis loss left behind expire by themselves, so a count can only drift towards fewer, never block anyone.
+// (due time + OUTSTANDING_TTL_MS), beside a ZSET of their ranks: the worker removes a job from both when it
+// finishes for good, and entries a crash or a Redis loss left behind expire by themselves, so a count can only
+// drift towards fewer, never block anyone.
 //
 // Keys (under the queue prefix: one hash tag, one Redis Cluster slot):
-//   <prefix>:fair:<enterprise>:<class>  ZSET  member = job id, score = expiry (Redis ms)
+//   <prefix>:fair:<enterprise>:<class>       ZSET  member = job id, score = expiry (Redis ms)
+//   <prefix>:fair:<enterprise>:<class>:rank  ZSET  member = job id, score = its rank
 import type { RedisClient } from './redis.js';
 
 /** Ranks per class: 100 classes × 20,000 stay under BullMQ's highest priority (2,097,152). */
@@ -32,8 +37,14 @@ local ttl = tonumber(ARGV[1])
 local cleaned = {}
 local out = {}
 for i = 2, #ARGV, 3 do
-  local key = KEYS[tonumber(ARGV[i])]
+  local k = tonumber(ARGV[i])
+  local key = KEYS[2 * k - 1]
+  local ranks = KEYS[2 * k]
   if not cleaned[key] then
+    local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now)
+    for j = 1, #gone, 500 do
+      redis.call('ZREM', ranks, unpack(gone, j, math.min(#gone, j + 499)))
+    end
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
     cleaned[key] = true
   end
@@ -41,10 +52,15 @@ for i = 2, #ARGV, 3 do
   if redis.call('ZSCORE', key, ARGV[i + 1]) then
     table.insert(out, 0)
   else
-    table.insert(out, redis.call('ZCARD', key) + 1)
+    local rank = redis.call('ZCARD', key) + 1
+    local top = redis.call('ZREVRANGE', ranks, 0, 0, 'WITHSCORES')
+    if top[2] and tonumber(top[2]) > rank then rank = tonumber(top[2]) end
+    table.insert(out, rank)
     redis.call('ZADD', key, expires, ARGV[i + 1])
+    redis.call('ZADD', ranks, rank, ARGV[i + 1])
   end
   if redis.call('PTTL', key) < expires - now then redis.call('PEXPIRE', key, expires - now) end
+  if redis.call('PTTL', ranks) < expires - now then redis.call('PEXPIRE', ranks, expires - now) end
 end
 return out`;
 
@@ -88,8 +104,8 @@ export class FairRanks {
       const k = this.key(r.enterpriseId, r.priority);
       let i = index.get(k);
       if (i === undefined) {
-        keys.push(k);
-        i = keys.length;
+        keys.push(k, `${k}:rank`);
+        i = keys.length / 2;
         index.set(k, i);
       }
       args.push(i, r.jobId, Math.max(0, Math.round(r.delayMs)));
@@ -102,7 +118,11 @@ export class FairRanks {
   async done(jobs: readonly { enterpriseId: string; priority: number; jobId: string }[]): Promise<void> {
     if (jobs.length === 0) return;
     const tx = this.redis.pipeline();
-    for (const j of jobs) tx.zrem(this.key(j.enterpriseId, j.priority), j.jobId);
+    for (const j of jobs) {
+      const k = this.key(j.enterpriseId, j.priority);
+      tx.zrem(k, j.jobId);
+      tx.zrem(`${k}:rank`, j.jobId);
+    }
     await tx.exec();
   }
 }

@@ -1,6 +1,6 @@
 // Fair ranks (src/queue/fairness.ts) on a real Redis: each enterprise's jobs rank 1, 2, 3 … within a class, another
-// enterprise starts at 1, finished jobs stop counting, forgotten ones expire; and the BullMQ priorities they make
-// keep classes apart and interleave enterprises inside one.
+// enterprise starts at 1, finished jobs stop counting, a new job never ranks below an older one still waiting,
+// forgotten ones expire; and the BullMQ priorities they make keep classes apart and interleave enterprises.
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { after, describe, it } from 'node:test';
@@ -31,6 +31,16 @@ describe('fair ranks', () => {
     assert.deepEqual(await fair.rank([req('noisy', 'n2')]), [RANK_SPAN - 1], 'a repeated add ranks last');
     await fair.done([{ enterpriseId: 'noisy', priority: 10, jobId: 'n1' }]);
     assert.deepEqual(await fair.rank([req('noisy', 'n4')]), [3], 'a finished job no longer counts');
+  });
+
+  it('never ranks a new job below an older one of its enterprise still waiting: its own rows stay in order', async () => {
+    const jobs = ['b1', 'b2', 'b3', 'b4', 'b5'];
+    assert.deepEqual(await fair.rank(jobs.map((j) => req('busy', j))), [1, 2, 3, 4, 5]);
+    await fair.done(['b1', 'b2', 'b3'].map((jobId) => ({ enterpriseId: 'busy', priority: 10, jobId })));
+    // 3 outstanding now, but b5 waits with rank 5: b6 ranks with it (equal ranks go in queue order), not before it
+    assert.deepEqual(await fair.rank([req('busy', 'b6')]), [5]);
+    await fair.done(['b4', 'b5', 'b6'].map((jobId) => ({ enterpriseId: 'busy', priority: 10, jobId })));
+    assert.deepEqual(await fair.rank([req('busy', 'b7')]), [1], 'once its backlog is gone it starts over');
   });
 
   it('forgets outstanding jobs whose expiry passed (a worker that died without saying so)', async () => {
