@@ -33,7 +33,7 @@ describe('fair ranks', () => {
     assert.deepEqual(await fair.rank([req('noisy', 'n4')]), [3], 'a finished job no longer counts');
   });
 
-  it('never ranks a new job below an older one of its enterprise still waiting: its own rows stay in order', async () => {
+  it('never ranks a new job below an older one of its enterprise still waiting: its rows stay in order', async () => {
     const jobs = ['b1', 'b2', 'b3', 'b4', 'b5'];
     assert.deepEqual(await fair.rank(jobs.map((j) => req('busy', j))), [1, 2, 3, 4, 5]);
     await fair.done(['b1', 'b2', 'b3'].map((jobId) => ({ enterpriseId: 'busy', priority: 10, jobId })));
