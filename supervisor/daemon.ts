@@ -26,7 +26,7 @@ import type { ThreadHost } from '../src/runtime/thread-host.js';
 import { EnterpriseDirectory } from './enterprises.js';
 import { assembleHealth, type HealthReport } from './health.js';
 import { waitForInfrastructure } from './infrastructure.js';
-import { buildTree, type Role } from './tree.js';
+import { buildTree, runsIntake, type Role } from './tree.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -85,6 +85,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       disabledEnterprises: () => directory?.disabledIds ?? [],
       pausedEnterprises: () => directory?.pausedIds ?? [],
       ownership: () => directory?.ownershipView(),
+      ...(runsIntake(config.role) ? { holds: (id: string) => directory?.holds(id) ?? false } : {}),
     });
   // One Redis connection for the main thread: the served registry, and the queues the board and /metrics read.
   const redis = createRedis(config, redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }));

@@ -126,6 +126,11 @@ export class EnterpriseDirectory {
   }
 
   /** Who owns what, for /health. */
+  /** Whether this host holds the enterprise's ownership lease, as of its last renewal. */
+  holds(enterpriseId: string): boolean {
+    return this.ownership.owned.has(enterpriseId);
+  }
+
   ownershipView(): OwnershipView {
     return {
       members: this.ownership.members,

@@ -43,6 +43,8 @@ export interface HealthInputs {
   /** enterprises paused (`notifyd pause`): subscribed, nothing delivered */
   pausedEnterprises?: () => readonly string[];
   ownership?: () => HealthReport['ownership'];
+  /** whether this host holds the enterprise's lease as of its last renewal (an actor may not have heard yet) */
+  holds?: (enterpriseId: string) => boolean;
 }
 
 const ENTERPRISE_PREFIX = 'enterprise:';
@@ -64,6 +66,13 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   if (ownership !== undefined && !ownership.leasesValid) {
     for (const [id, s] of Object.entries(enterprise_status))
       if (s === 'subscribed') enterprise_status[id] = 'lease_lapsed';
+  }
+  // ... and only for the enterprises whose lease it still holds: a renewal that found one taken over (a host woken
+  // from a freeze) is known here before the actor hears of it and stops
+  const holds = inputs.holds;
+  if (holds !== undefined) {
+    for (const [id, s] of Object.entries(enterprise_status))
+      if (s === 'subscribed' && !holds(id)) enterprise_status[id] = 'not_owned';
   }
   for (const id of inputs.disabledEnterprises()) enterprise_status[id] ??= 'disabled';
   for (const id of inputs.pausedEnterprises?.() ?? [])
@@ -100,8 +109,7 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
         ? {
             subscriptions: {
               total: enterprises.length,
-              active:
-                ownership?.leasesValid === false ? 0 : enterprises.filter((e) => e.status === 'subscribed').length,
+              active: Object.values(enterprise_status).filter((st) => st === 'subscribed').length,
               failed: enterprises.filter((e) => e.health === 'down').length,
             },
             cronManager: component(cron),

@@ -21,6 +21,21 @@ function tree(): StatusRegistry {
 }
 
 describe('/health', () => {
+  it('reports an enterprise whose lease this host no longer holds not_owned, though its actor says subscribed', () => {
+    const registry = tree();
+    registry.set({ id: 'enterprise:umbrella', kind: 'enterprise', status: 'subscribed', health: 'ok', thread: 1 });
+    // a host woken from a freeze: its renewal found acme taken over, before acme's actor has heard of it
+    const h = assembleHealth({
+      registry,
+      startedAt: Date.now(),
+      phase: () => 'running',
+      disabledEnterprises: () => [],
+      holds: (id) => id !== 'acme',
+    });
+    assert.deepEqual(h.enterprise_status, { acme: 'not_owned', umbrella: 'subscribed' });
+    assert.equal(h.components.subscriptions?.active, 1);
+  });
+
   it(
     'is healthy, then degraded, then unhealthy with 503 as parts go down, ' + 'and unhealthy once shutdown begins',
     async () => {
