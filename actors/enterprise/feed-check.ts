@@ -41,6 +41,8 @@ export class LiveFeedCheck {
   private readonly live = new Map<string, number>();
   /** row versions the check saw without their event: their enterprise and when first seen */
   private readonly judge = new Map<string, { enterprise: string; at: number }>();
+  /** row versions already reported missed (remembered like `live`, so a row still pending is reported once) */
+  private readonly reported = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   /** newest updated_at read (db-clock ms) */
@@ -78,6 +80,7 @@ export class LiveFeedCheck {
     this.timer = undefined;
     this.live.clear();
     this.judge.clear();
+    this.reported.clear();
   }
 
   /** Runs one check now (tests); a check in progress is awaited instead. */
@@ -94,6 +97,7 @@ export class LiveFeedCheck {
     this.checks += 1;
     const now = Date.now();
     for (const [k, at] of this.live) if (now - at > LIVE_MS) this.live.delete(k);
+    for (const [k, at] of this.reported) if (now - at > LIVE_MS) this.reported.delete(k);
     const from = new Map<string, number>();
     for (const [id, w] of this.watchers) {
       const f = w.judgedFrom();
@@ -110,7 +114,8 @@ export class LiveFeedCheck {
         const at = pgTimestampMs(r.cursor_at);
         this.high = Math.max(this.high, at);
         const key = `${r.id}|${r.version}`;
-        if (at < (from.get(r.enterprise_id) ?? Infinity) || this.live.has(key) || this.judge.has(key)) continue;
+        if (at < (from.get(r.enterprise_id) ?? Infinity)) continue;
+        if (this.live.has(key) || this.judge.has(key) || this.reported.has(key)) continue;
         this.judge.set(key, { enterprise: r.enterprise_id, at: now });
       }
       if (rows.length < PAGE) this.high = Math.max(this.high, this.deps.clock.now() - this.deps.lateMs);
@@ -120,6 +125,7 @@ export class LiveFeedCheck {
       if (now - j.at < this.deps.lateMs) continue;
       this.judge.delete(k);
       if (this.live.has(k) || !from.has(j.enterprise)) continue; // came meanwhile, or no longer judged
+      this.reported.set(k, now);
       missedBy.set(j.enterprise, (missedBy.get(j.enterprise) ?? 0) + 1);
     }
     for (const [enterprise, n] of missedBy) {

@@ -1,8 +1,9 @@
 // The live feed's check (actors/enterprise/feed-check.ts) through the real daemon: when the Realtime stand-in, over
 // its messages/s limit, skips changes silently (as the server does: no close, no error), the check's one query per
 // thread finds the pending rows whose events never came and starts the fast poll within seconds, with the sweep
-// (the other sign) ten minutes away and late events impossible (skipped events never arrive). While the feed keeps
-// up, the check raises no sign.
+// (the other sign) ten minutes away and late events impossible (skipped events never arrive). That it raises no
+// sign while the feed keeps up is tested without a daemon (test/enterprise/feed-check.test.ts): through the shared
+// PostgreSQL cluster's WAL, how prompt the feed is depends on what other tests write meanwhile.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { insertMany } from '../support/rows.js';
@@ -14,11 +15,6 @@ async function sentCount(stack: Stack): Promise<number> {
     `select count(*)::int as n from notify.ent_notification where status = 'sent'`,
   );
   return res.rows[0]?.n ?? 0;
-}
-
-async function fallbacks(stack: Stack): Promise<number> {
-  const text = await fetch(`${stack.daemon?.health.url ?? ''}/metrics`).then((r) => r.text());
-  return Number(/^notifyd_realtime_fallbacks_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
 }
 
 const actorError = (stack: Stack) => stack.daemon?.report().actors.find((a) => a.id === 'enterprise:acme')?.last_error;
@@ -59,27 +55,5 @@ describe('daemon: the live feed check', () => {
     const skipped = Object.values(s.realtime.counters().projects)[0]?.changesSkipped ?? 0;
     assert.ok(skipped > 0, 'the stand-in skipped changes');
     assert.equal(s.novu.deliveries().length, 200, 'each once');
-  });
-
-  it('raises no sign while the feed brings every row', async () => {
-    await stack?.stop();
-    stack = await startStack({
-      enterprises: ['acme'],
-      // a wide margin for a loaded machine: a row is judged only 2 × 3 s after its change
-      env: { REALTIME_LATE_MS: '3000', REALTIME_VERIFY_MS: '500', SWEEP_INTERVAL_MS: '600000' },
-    });
-    const s = stack;
-    await waitFor(() => s.daemon?.report().enterprise_status?.['acme'] === 'subscribed', {
-      what: 'subscribed',
-      timeoutMs: 20_000,
-    });
-    for (let i = 0; i < 20; i += 1) {
-      await insertMany(s.pool, 'acme', 5);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await waitFor(async () => (await sentCount(s)) === 100, { what: '100 sent', timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 7000)); // every row judged by now, had any been missing
-    assert.equal(await fallbacks(s), 0);
-    assert.equal(actorError(s), null);
   });
 });
