@@ -125,12 +125,12 @@ export class EnterpriseDirectory {
     return [...this.paused];
   }
 
-  /** Who owns what, for /health. */
   /** Whether this host holds the enterprise's ownership lease, as of its last renewal. */
   holds(enterpriseId: string): boolean {
     return this.ownership.owned.has(enterpriseId);
   }
 
+  /** Who owns what, for /health. */
   ownershipView(): OwnershipView {
     return {
       members: this.ownership.members,

@@ -61,18 +61,14 @@ export function assembleHealth(inputs: HealthInputs): HealthReport {
   const enterprise_status: Record<string, string> = {};
   for (const e of enterprises)
     enterprise_status[e.id.startsWith(ENTERPRISE_PREFIX) ? e.id.slice(ENTERPRISE_PREFIX.length) : e.id] = e.status;
-  // An actor is only as good as its host's lease: once that lapsed (a freeze, Redis away), none is subscribed.
+  // An actor is only as good as its host's lease: once that lapsed (a freeze, Redis away), none is subscribed; and
+  // only for the enterprises whose lease the host still holds (a renewal that found one taken over, as a host woken
+  // from a freeze does, is known here before the actor hears of it and stops).
   const ownership = inputs.ownership?.();
-  if (ownership !== undefined && !ownership.leasesValid) {
-    for (const [id, s] of Object.entries(enterprise_status))
-      if (s === 'subscribed') enterprise_status[id] = 'lease_lapsed';
-  }
-  // ... and only for the enterprises whose lease it still holds: a renewal that found one taken over (a host woken
-  // from a freeze) is known here before the actor hears of it and stops
-  const holds = inputs.holds;
-  if (holds !== undefined) {
-    for (const [id, s] of Object.entries(enterprise_status))
-      if (s === 'subscribed' && !holds(id)) enterprise_status[id] = 'not_owned';
+  for (const [id, s] of Object.entries(enterprise_status)) {
+    if (s !== 'subscribed') continue;
+    if (ownership?.leasesValid === false) enterprise_status[id] = 'lease_lapsed';
+    else if (inputs.holds?.(id) === false) enterprise_status[id] = 'not_owned';
   }
   for (const id of inputs.disabledEnterprises()) enterprise_status[id] ??= 'disabled';
   for (const id of inputs.pausedEnterprises?.() ?? [])

@@ -3,8 +3,8 @@
 // - --max-semi-space-size: the main thread gets a small young generation, as the worker threads get one from
 //   DAEMON_THREAD_YOUNG_MB; V8's default lets it grow to ~40 MB under 1,000 enterprises' status traffic.
 // - MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs its own arena (up to 8 per core), and freed memory
-//   stays in each; with five threads, two arenas measured about 20 MB less RSS for 1,000 enterprises (median of 3:
-//   280 against 301 MB) and no throughput change.
+//   stays in each; with five threads, two arenas measured about 5 MB less RSS for 1,000 enterprises (medians of 5
+//   alternating runs: 286 against 291 MB; run to run the figure moves by ±10 MB).
 // Unless both are already given (the flag on the command line or in NODE_OPTIONS, the variable in the environment:
 // an operator's value wins), the process replaces itself with the same command plus what is missing
 // (process.execve: same pid, same stdio and signals, no second process). Where execve is missing or fails, it runs

@@ -115,10 +115,14 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
     ctx.setStatus(state, { health, ...(error === undefined ? {} : { error }) });
   }
 
-  /** Signs that the live path is missing changes start (or prolong) the fast poll. */
-  function missing(reason: string): void {
+  /**
+   * Signs that the live path is missing changes start (or prolong) the fast poll, from `sinceMs` (db clock) when the
+   * sign knows when the missed changes began, else from 10 s ago.
+   */
+  function missing(reason: string, sinceMs?: number): void {
     if (res === undefined || fallback === undefined || leaseLostAt !== undefined) return;
-    fallback.degrade(reason, res.clock.now() - 10_000);
+    const recent = res.clock.now() - 10_000;
+    fallback.degrade(reason, sinceMs === undefined ? recent : Math.min(recent, sinceMs));
   }
   const gate = leaseGate(enterpriseId, args.fence);
   let leaseLostAt: string | undefined;
@@ -348,8 +352,8 @@ export default defineActor<EnterpriseArgs, EnterpriseMsg, EnterpriseReply>((args
           state === 'subscribed' && fallback?.reason === undefined && !dropped && leaseLostAt === undefined
             ? liveFrom
             : undefined,
-        missed: (rows) =>
-          missing(`${rows} rows changed over ${config.realtimeLateMs} ms ago did not come through Realtime`),
+        missed: (rows, sinceMs) =>
+          missing(`${rows} rows changed over ${config.realtimeLateMs} ms ago did not come through Realtime`, sinceMs),
       });
       sub = new EnterpriseSubscription(
         {

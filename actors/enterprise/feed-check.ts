@@ -5,7 +5,9 @@
 // the check first saw it was missed, and its enterprise is told (it starts the fast poll, which delivers it). Two
 // looks, not one, so that a transaction committing late (its updated_at is older than its commit) is not judged on
 // an event that is merely on its way. Only enterprises whose feed is expected complete are watched: subscribed, not
-// already polling, and only rows changed after the subscription went live (older ones are the catch-up's).
+// already polling, and only rows changed after the subscription went live (older ones are the catch-up's). A check
+// reads page after page (keyset on updated_at, id), so a burst of any size within the overlap is read whole; the
+// enterprise is told when the oldest missed row changed, so its poll starts from there.
 //
 // States: idle (no watcher) ──watch──► checking (a query every intervalMs) ──last unwatch──► idle
 import type pg from 'pg';
@@ -15,16 +17,18 @@ import { pgTimestampMs } from './fast-poll.js';
 
 /** Re-read this much before the newest change seen: a transaction that began earlier may commit after a read. */
 const OVERLAP_MS = 1500;
-/** Rows read per check at most; the next check goes on from the last. */
+/** Rows per page of a check's read. */
 const PAGE = 2000;
+/** Pages per check at most: past them, the next check goes on from the newest row read. */
+const MAX_PAGES = 10;
 /** How long the live path's events are remembered (several checks' windows). */
 const LIVE_MS = 15_000;
 
 export interface FeedWatcher {
   /** db-clock ms from which the live feed is expected complete; undefined while not to be judged */
   judgedFrom(): number | undefined;
-  /** this many of its rows did not come through Realtime */
-  missed(rows: number): void;
+  /** this many of its rows did not come through Realtime, the oldest changed at `sinceMs` (db-clock ms) */
+  missed(rows: number, sinceMs: number): void;
 }
 
 export interface FeedCheckDeps {
@@ -33,22 +37,22 @@ export interface FeedCheckDeps {
   intervalMs: number;
   lateMs: number;
   onError(err: unknown): void;
+  /** rows per page @defaultValue 2000 */
+  pageSize?: number;
 }
 
 export class LiveFeedCheck {
   private readonly watchers = new Map<string, FeedWatcher>();
   /** row versions the live path brought, and when */
   private readonly live = new Map<string, number>();
-  /** row versions the check saw without their event: their enterprise and when first seen */
-  private readonly judge = new Map<string, { enterprise: string; at: number }>();
+  /** row versions the check saw without their event: their enterprise, when first seen, and when they changed */
+  private readonly judge = new Map<string, { enterprise: string; at: number; changedAt: number }>();
   /** row versions already reported missed (remembered like `live`, so a row still pending is reported once) */
   private readonly reported = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   /** newest updated_at read (db-clock ms) */
   private high = 0;
-  checks = 0;
-  missed = 0;
 
   constructor(private readonly deps: FeedCheckDeps) {}
 
@@ -94,7 +98,6 @@ export class LiveFeedCheck {
   }
 
   private async check(): Promise<void> {
-    this.checks += 1;
     const now = Date.now();
     for (const [k, at] of this.live) if (now - at > LIVE_MS) this.live.delete(k);
     for (const [k, at] of this.reported) if (now - at > LIVE_MS) this.reported.delete(k);
@@ -103,34 +106,47 @@ export class LiveFeedCheck {
       const f = w.judgedFrom();
       if (f !== undefined) from.set(id, f);
     }
-    if (from.size > 0) {
-      const rows = await pendingChangedAmong(this.deps.db, {
-        enterpriseIds: [...from.keys()],
-        since: new Date(this.high - OVERLAP_MS),
-        olderThanMs: this.deps.lateMs,
-        limit: PAGE,
-      });
-      for (const r of rows) {
-        const at = pgTimestampMs(r.cursor_at);
-        this.high = Math.max(this.high, at);
-        const key = `${r.id}|${r.version}`;
-        if (at < (from.get(r.enterprise_id) ?? Infinity)) continue;
-        if (this.live.has(key) || this.judge.has(key) || this.reported.has(key)) continue;
-        this.judge.set(key, { enterprise: r.enterprise_id, at: now });
-      }
-      if (rows.length < PAGE) this.high = Math.max(this.high, this.deps.clock.now() - this.deps.lateMs);
-    }
-    const missedBy = new Map<string, number>();
+    if (from.size > 0) await this.read(from, now);
+    const missedBy = new Map<string, { rows: number; sinceMs: number }>();
     for (const [k, j] of this.judge) {
       if (now - j.at < this.deps.lateMs) continue;
       this.judge.delete(k);
       if (this.live.has(k) || !from.has(j.enterprise)) continue; // came meanwhile, or no longer judged
       this.reported.set(k, now);
-      missedBy.set(j.enterprise, (missedBy.get(j.enterprise) ?? 0) + 1);
+      const m = missedBy.get(j.enterprise) ?? { rows: 0, sinceMs: j.changedAt };
+      missedBy.set(j.enterprise, { rows: m.rows + 1, sinceMs: Math.min(m.sinceMs, j.changedAt) });
     }
-    for (const [enterprise, n] of missedBy) {
-      this.missed += n;
-      this.watchers.get(enterprise)?.missed(n);
+    for (const [enterprise, m] of missedBy) this.watchers.get(enterprise)?.missed(m.rows, m.sinceMs);
+  }
+
+  /** Reads the rows changed since the last check (with the overlap), and starts judging those without an event. */
+  private async read(from: ReadonlyMap<string, number>, now: number): Promise<void> {
+    const limit = this.deps.pageSize ?? PAGE;
+    const since = new Date(this.high - OVERLAP_MS);
+    let after: { updatedAt: string; id: string } | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const rows = await pendingChangedAmong(this.deps.db, {
+        enterpriseIds: [...from.keys()],
+        since,
+        olderThanMs: this.deps.lateMs,
+        ...(after === undefined ? {} : { after }),
+        limit,
+      });
+      for (const r of rows) {
+        const changedAt = pgTimestampMs(r.cursor_at);
+        this.high = Math.max(this.high, changedAt);
+        const key = `${r.id}|${r.version}`;
+        if (changedAt < (from.get(r.enterprise_id) ?? Infinity)) continue;
+        if (this.live.has(key) || this.judge.has(key) || this.reported.has(key)) continue;
+        this.judge.set(key, { enterprise: r.enterprise_id, at: now, changedAt });
+      }
+      const last = rows[rows.length - 1];
+      if (last === undefined || rows.length < limit) {
+        // read to the end: nothing older than this can still appear, but for late commits (the overlap)
+        this.high = Math.max(this.high, this.deps.clock.now() - this.deps.lateMs);
+        return;
+      }
+      after = { updatedAt: last.cursor_at, id: last.id };
     }
   }
 }

@@ -1,8 +1,7 @@
 // What the enterprise actors of one realtime host thread share: one fail-fast BullMQ producer, one small
 // PostgreSQL pool, the database clock, the Realtime socket pool, the line catch-ups wait in, and the live feed's
-// check. Created by the
-// first actor that needs them, closed (bounded) when the last one lets go, so a host thread holds connections only
-// while it serves enterprises.
+// check. Created by the first actor that needs them, closed (bounded) when the last one lets go, so a host thread
+// holds connections only while it serves enterprises.
 import type { Config } from '../../src/config/load.js';
 import { DbClock } from '../../src/db/clock.js';
 import { createPool, type DbPool } from '../../src/db/pool.js';

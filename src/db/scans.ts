@@ -35,19 +35,28 @@ export async function pendingChangedSince(
 
 /**
  * Pending rows of any of these enterprises changed after `since` and at least `olderThanMs` ago (on the database's
- * clock), oldest first, at most `limit`: what the live feed's check compares with the events that came.
+ * clock), oldest first, after the cursor, at most `limit`: what the live feed's check compares with the events that
+ * came.
  */
 export async function pendingChangedAmong(
   db: pg.Pool,
-  args: { enterpriseIds: readonly string[]; since: Date; olderThanMs: number; limit: number },
+  args: { enterpriseIds: readonly string[]; since: Date; olderThanMs: number; after?: ChangeCursor; limit: number },
 ): Promise<{ id: string; enterprise_id: string; version: string; cursor_at: string }[]> {
   const res = await db.query<{ id: string; enterprise_id: string; version: string; cursor_at: string }>(
     `select n.id::text, n.enterprise_id, n.version::text, n.updated_at::text as cursor_at
        from notify.ent_notification n
       where n.enterprise_id = any($1::text[]) and n.status = 'pending' and n.updated_at > $2
         and n.updated_at <= clock_timestamp() - make_interval(secs => $3::float8 / 1000)
-      order by n.updated_at, n.id limit $4`,
-    [args.enterpriseIds, args.since, args.olderThanMs, args.limit],
+        and ($4::timestamptz is null or (n.updated_at, n.id) > ($4::timestamptz, $5::bigint))
+      order by n.updated_at, n.id limit $6`,
+    [
+      args.enterpriseIds,
+      args.since,
+      args.olderThanMs,
+      args.after?.updatedAt ?? null,
+      args.after?.id ?? null,
+      args.limit,
+    ],
   );
   return res.rows;
 }

@@ -1,8 +1,8 @@
 // The live feed's check (actors/enterprise/feed-check.ts) against a real PostgreSQL, with the live path's events
 // played by the test: rows whose events come raise no sign however long they stay pending; rows whose events never
-// come are reported after two looks; an event that comes between the looks clears its row; rows changed before the
-// subscription went live are the catch-up's and never judged. Checks are run by hand (tick), so nothing depends on
-// how fast a loaded machine decodes the WAL.
+// come are reported after two looks, page after page, with when the oldest changed; an event that comes between the
+// looks clears its row; rows changed before the subscription went live are the catch-up's and never judged. Checks
+// are run by hand (tick), so nothing depends on how fast a loaded machine decodes the WAL.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,11 +27,25 @@ describe('live feed check', () => {
   });
 
   /** A check watching one enterprise from `from` (db-clock ms), and what it reported. */
-  function watching(enterprise: string, from: () => number | undefined) {
-    const check = new LiveFeedCheck({ db: db.pool, clock, intervalMs: 3_600_000, lateMs: LATE_MS, onError: () => {} });
+  function watching(enterprise: string, from: () => number | undefined, pageSize?: number) {
+    const check = new LiveFeedCheck({
+      db: db.pool,
+      clock,
+      intervalMs: 3_600_000,
+      lateMs: LATE_MS,
+      onError: () => {},
+      ...(pageSize === undefined ? {} : { pageSize }),
+    });
     const missed: number[] = [];
-    const unwatch = check.watch(enterprise, { judgedFrom: from, missed: (n) => missed.push(n) });
-    return { check, missed, unwatch };
+    const since: number[] = [];
+    const unwatch = check.watch(enterprise, {
+      judgedFrom: from,
+      missed: (n, sinceMs) => {
+        missed.push(n);
+        since.push(sinceMs);
+      },
+    });
+    return { check, missed, since, unwatch };
   }
   /** Checks every 100 ms for `ms`: rows become old enough to read, then to judge. */
   async function checksFor(check: LiveFeedCheck, ms: number): Promise<void> {
@@ -65,6 +79,26 @@ describe('live feed check', () => {
       missed.reduce((a, n) => a + n, 0),
       7,
     );
+  });
+
+  it('reads a burst larger than a page whole, and says when the oldest missed row changed', async () => {
+    const from = clock.now();
+    await sleep(20);
+    // pages of 5, 23 rows written within the check's overlap: one page per check would read the first 5 again and
+    // again
+    const { check, missed, since, unwatch } = watching('burst', () => from, 5);
+    await insertMany(db.pool, 'burst', 23);
+    await checksFor(check, 6 * LATE_MS);
+    unwatch();
+    assert.equal(
+      missed.reduce((a, n) => a + n, 0),
+      23,
+    );
+    const { rows } = await db.pool.query<{ ms: number }>(
+      `select (extract(epoch from min(updated_at)) * 1000)::float8 as ms from notify.ent_notification
+        where enterprise_id = 'burst'`,
+    );
+    assert.equal(Math.min(...since), Math.floor(rows[0]?.ms ?? NaN));
   });
 
   it('clears a row whose event comes after the first look, within REALTIME_LATE_MS', async () => {
