@@ -1,5 +1,6 @@
 // The Realtime stand-in renders common changes in JS (render.ts) and the rest in PostgreSQL as apply_rls does
-// (decode.ts): both must give the same text, byte for byte, for real wal2json documents of many value shapes.
+// (decode.ts): both must give the same text, byte for byte, for real wal2json documents of many value shapes. And
+// render.ts's one plain parse (reusing peekChange's) must give what a parse keeping every number's source text gives.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,8 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { Catalog } from '../src/devstack/realtime/catalog.js';
 import { peekChange, WalDecoder, type WalChange } from '../src/devstack/realtime/decode.js';
-import { filterFast, renderFast } from '../src/devstack/realtime/render.js';
+import type { TableInfo } from '../src/devstack/realtime/catalog.js';
+import { filterFast, renderFast, type FastChange, type RawValue } from '../src/devstack/realtime/render.js';
 import { WAL2JSON_OPTIONS } from '../src/devstack/realtime/wal-stream.js';
 
 describe('Realtime stand-in rendering: JS fast path against PostgreSQL', () => {
@@ -103,5 +105,100 @@ describe('Realtime stand-in rendering: JS fast path against PostgreSQL', () => {
         if (got !== undefined) assert.equal(got, expected![j], `${f.column} ${f.op} ${f.value}`);
       });
     }
+  });
+});
+
+describe('Realtime stand-in rendering: one plain parse against the source-keeping parse', () => {
+  const columns: Array<[string, string, number]> = [
+    ['id', 'int8', 20],
+    ['n', 'numeric', 1700],
+    ['t', 'text', 25],
+    ['j', 'jsonb', 3802],
+    ['nul', 'text', 25],
+    ['b', 'bool', 16],
+    ['é', 'int4', 23],
+    ['ab', 'text', 25],
+    ['z', 'int2', 21],
+    ['日', 'text', 25],
+    ['tags', '_text', 1009],
+    ['tz', 'timestamptz', 1184],
+  ];
+  const info: TableInfo = {
+    columns: columns.map(([name, typname, typeoid]) => ({ name, typname, castType: typname, typeoid })),
+    columnsJson: '[]',
+    hasPrimaryKey: true,
+    rlsEnabled: false,
+  };
+  const values = (id: number | string, n: number | string | null, t = 'héllo "q"', omit = ''): string =>
+    [
+      ['id', 20, id],
+      ['n', 1700, n],
+      ['t', 25, JSON.stringify(t)],
+      ['j', 3802, JSON.stringify('{"a": 1, "bb": [1.50, null]}')],
+      ['nul', 25, 'null'],
+      ['b', 16, 'true'],
+      ['é', 23, '7'],
+      ['ab', 25, '"x"'],
+      ['z', 21, '-3'],
+      ['日', 25, '"y"'],
+      ['tags', 1009, JSON.stringify('{a,"b c",NULL}')],
+      ['tz', 1184, '"2026-01-02 03:04:05.678901+00"'],
+    ]
+      .filter(([name]) => name !== omit)
+      .map(([name, typeoid, v]) => `{"name":${JSON.stringify(name)},"type":"x","typeoid":${typeoid},"value":${v}}`)
+      .join(',');
+  const doc = (action: 'I' | 'U', cols: string, identity?: string): string =>
+    `{"action":"${action}","timestamp":"2026-01-02 03:04:05.1+00","schema":"notify","table":"mixed",` +
+    `"columns":[${cols}]${identity === undefined ? '' : `,"identity":[${identity}]`},"pk":[{"name":"id"}]}`;
+  const change = (text: string) => peekChange(text, 7n)!;
+  const rendered = (c: FastChange | undefined) => {
+    assert.ok(c !== undefined, 'rendered in JS');
+    const { record, oldRecord, filterRow, commitTimestamp, tooLarge, op } = c;
+    return { record, oldRecord, filterRow, commitTimestamp, tooLarge, op };
+  };
+  const docs = {
+    numericAndBigInt8: doc('I', values('9007199254740993', '1.50')),
+    safeIntegersOnly: doc('I', values(42, 'null')),
+    updateRefilledFromIdentity: doc('U', values(42, 'null', 'new', 'j'), values(42, 'null')),
+    updateWithNumericInIdentity: doc('U', values(42, 'null', 'new', 'j'), values(42, '12.50')),
+  };
+
+  it('keeps numeric 1.50 and int8 9007199254740993 digits, and orders non-ASCII keys by UTF-8 bytes', () => {
+    assert.equal(
+      renderFast(change(docs.numericAndBigInt8), info, 1_048_576)?.record,
+      '{"b": true, "j": {"a": 1, "bb": [1.50, null]}, "n": 1.50, "t": "héllo \\"q\\"", "z": -3, "ab": "x", ' +
+        '"id": 9007199254740993, "tz": "2026-01-02T03:04:05.678901+00:00", "é": 7, "nul": null, "日": "y", ' +
+        '"tags": ["a", "b c", null]}',
+    );
+  });
+
+  it("renders every value shape the same from peekChange's parse as from the source-keeping parse", () => {
+    for (const [name, text] of Object.entries(docs)) {
+      const c = change(text);
+      assert.ok(c.parsed !== undefined, 'peekChange keeps its parse');
+      const reviver = rendered(renderFast(c, info, 1_048_576, true));
+      assert.deepEqual(rendered(renderFast(c, info, 1_048_576)), reviver, name);
+      assert.deepEqual(rendered(renderFast({ ...c, parsed: undefined }, info, 1_048_576)), reviver, `${name} unparsed`);
+    }
+    const update = rendered(renderFast(change(docs.updateRefilledFromIdentity), info, 1_048_576));
+    assert.match(update.record!, /"j": \{"a": 1, "bb": \[1\.50, null\]\}.*"t": "new"/);
+    assert.match(update.filterRow!, /^\{"b": true, "n": null, "t": "new", /);
+    assert.match(update.oldRecord!, /"t": "héllo/);
+    assert.match(
+      rendered(renderFast(change(docs.updateWithNumericInIdentity), info, 1_048_576)).oldRecord!,
+      /"n": 12\.50/,
+    );
+  });
+
+  it('compares integer filters on the source digits and leaves non-number integer values to PostgreSQL', () => {
+    const c = renderFast(change(docs.numericAndBigInt8), info, 1_048_576)!;
+    const column = (name: string) => info.columns.find((x) => x.name === name);
+    assert.equal(filterFast(c, column('id'), { column: 'id', op: 'eq', value: '9007199254740993' }), true);
+    assert.equal(filterFast(c, column('id'), { column: 'id', op: 'eq', value: '9007199254740992' }), false);
+    assert.equal(filterFast(c, column('é'), { column: 'é', op: 'in', value: '{6,7}' }), true);
+    assert.equal(filterFast(c, column('nul'), { column: 'nul', op: 'eq', value: 'x' }), false);
+    const asText: RawValue = { name: 'é', typeoid: 23, value: '7' };
+    const odd: FastChange = { ...c, filterValues: new Map([['é', asText]]) };
+    assert.equal(filterFast(odd, column('é'), { column: 'é', op: 'eq', value: '7' }), undefined);
   });
 });

@@ -11,6 +11,7 @@
 //   keep only values whose JSON text is at most 64 bytes (refilled TOAST values are dropped then, as on the server);
 // - commit_timestamp = the WAL's commit time, to_char(… at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"').
 // Filters see what the server's is_visible_through_filters sees: the uncut new columns (DELETE: the identity).
+// peekChange parses each document once, for routing, and keeps the parse for render.ts's fast path.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
@@ -28,8 +29,10 @@ export interface WalChange {
   op: ChangeOp;
   schema: string;
   table: string;
-  /** The wal2json document as received (never parsed for values). */
+  /** The wal2json document as received (what the PostgreSQL path decodes and the size rule measures). */
   doc: string;
+  /** `doc` as peekChange's JSON.parse read it (its numbers may have lost digits), reused by render.ts. */
+  parsed?: WalDocument;
   typeOids: readonly number[];
 }
 
@@ -53,22 +56,31 @@ export interface Change {
 
 const OPS: Readonly<Record<string, ChangeOp>> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
 
-interface DocShape {
-  action?: string;
-  schema?: string;
-  table?: string;
-  columns?: Array<{ typeoid?: number }>;
-  identity?: Array<{ typeoid?: number }>;
+/** A wal2json (format-version 2) document, as JSON.parse reads it; nothing in it is checked yet. */
+export interface WalDocument {
+  action?: unknown;
+  timestamp?: unknown;
+  schema?: unknown;
+  table?: unknown;
+  columns?: unknown;
+  identity?: unknown;
+}
+
+function addTypeOids(oids: Set<number>, list: unknown): void {
+  for (const c of (list ?? []) as Iterable<{ typeoid?: unknown }>) {
+    if (typeof c.typeoid === 'number') oids.add(c.typeoid);
+  }
 }
 
 /** Reads what routing needs from one wal2json document; undefined for actions the feed does not stream. */
 export function peekChange(doc: string, lsn: bigint): WalChange | undefined {
-  const d = JSON.parse(doc) as DocShape;
-  const op = OPS[d.action ?? ''];
+  const d = JSON.parse(doc) as WalDocument;
+  const op = OPS[typeof d.action === 'string' ? d.action : ''];
   if (op === undefined || typeof d.schema !== 'string' || typeof d.table !== 'string') return undefined;
   const oids = new Set<number>();
-  for (const c of [...(d.columns ?? []), ...(d.identity ?? [])]) if (typeof c.typeoid === 'number') oids.add(c.typeoid);
-  return { lsn: lsn.toString(), op, schema: d.schema, table: d.table, doc, typeOids: [...oids] };
+  addTypeOids(oids, d.columns);
+  addTypeOids(oids, d.identity);
+  return { lsn: lsn.toString(), op, schema: d.schema, table: d.table, doc, parsed: d, typeOids: [...oids] };
 }
 
 interface DecodedRow {
