@@ -117,11 +117,18 @@ export class FairRanks {
   /** These jobs finished for good (or were removed): they no longer count. */
   async done(jobs: readonly { enterpriseId: string; priority: number; jobId: string }[]): Promise<void> {
     if (jobs.length === 0) return;
-    const tx = this.redis.pipeline();
+    // one ZREM per key and batch, with every job of that enterprise and class in it
+    const byKey = new Map<string, string[]>();
     for (const j of jobs) {
       const k = this.key(j.enterpriseId, j.priority);
-      tx.zrem(k, j.jobId);
-      tx.zrem(`${k}:rank`, j.jobId);
+      const ids = byKey.get(k);
+      if (ids === undefined) byKey.set(k, [j.jobId]);
+      else ids.push(j.jobId);
+    }
+    const tx = this.redis.pipeline();
+    for (const [k, ids] of byKey) {
+      tx.zrem(k, ...ids);
+      tx.zrem(`${k}:rank`, ...ids);
     }
     await tx.exec();
   }
