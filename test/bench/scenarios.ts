@@ -44,8 +44,9 @@ const SCENARIOS: Scenario[] = [
     load: { enterprises: ents(5, 'pt'), perSecond: 600 },
     measured: ents(5, 'pt'),
     targets: { delivered_per_s: 570 },
-    // the default WORKER_CONCURRENCY (200) gives enough jobs in flight for 600/s at Novu's latency, and for 100 first
-    // attempts to meet in the pool thread's bulk batch (20 in flight reach 365/s here: each job's round trip bounds them)
+    // the default WORKER_CONCURRENCY (200) gives enough jobs in flight for 600/s at Novu's latency, and for 100
+    // first attempts to meet in the pool thread's bulk batch (20 in flight reach 365/s: each job's round trip bounds
+    // them)
   },
   {
     name: 'noisy-neighbour',
