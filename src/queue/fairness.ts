@@ -30,37 +30,47 @@ export function fairPriority(priority: number, rank: number): number {
   return cls * RANK_SPAN + Math.min(RANK_SPAN - 1, Math.max(1, Math.round(rank)));
 }
 
+// Per key the script cleans, counts and reads the top rank once, then ranks the batch's jobs from there; each
+// key's expiry is pushed out once, to the latest job's.
 const RANK = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
-local cleaned = {}
+local state = {}
 local out = {}
 for i = 2, #ARGV, 3 do
   local k = tonumber(ARGV[i])
   local key = KEYS[2 * k - 1]
   local ranks = KEYS[2 * k]
-  if not cleaned[key] then
+  local s = state[k]
+  if not s then
     local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now)
     for j = 1, #gone, 500 do
       redis.call('ZREM', ranks, unpack(gone, j, math.min(#gone, j + 499)))
     end
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    cleaned[key] = true
+    local top = redis.call('ZREVRANGE', ranks, 0, 0, 'WITHSCORES')
+    s = { count = redis.call('ZCARD', key), top = tonumber(top[2] or 0), expires = 0 }
+    state[k] = s
   end
   local expires = now + ttl + tonumber(ARGV[i + 2])
+  if expires > s.expires then s.expires = expires end
   if redis.call('ZSCORE', key, ARGV[i + 1]) then
     table.insert(out, 0)
   else
-    local rank = redis.call('ZCARD', key) + 1
-    local top = redis.call('ZREVRANGE', ranks, 0, 0, 'WITHSCORES')
-    if top[2] and tonumber(top[2]) > rank then rank = tonumber(top[2]) end
+    s.count = s.count + 1
+    local rank = s.count
+    if s.top > rank then rank = s.top end
+    s.top = rank
     table.insert(out, rank)
     redis.call('ZADD', key, expires, ARGV[i + 1])
     redis.call('ZADD', ranks, rank, ARGV[i + 1])
   end
-  if redis.call('PTTL', key) < expires - now then redis.call('PEXPIRE', key, expires - now) end
-  if redis.call('PTTL', ranks) < expires - now then redis.call('PEXPIRE', ranks, expires - now) end
+end
+for k, s in pairs(state) do
+  local left = s.expires - now
+  if redis.call('PTTL', KEYS[2 * k - 1]) < left then redis.call('PEXPIRE', KEYS[2 * k - 1], left) end
+  if redis.call('PTTL', KEYS[2 * k]) < left then redis.call('PEXPIRE', KEYS[2 * k], left) end
 end
 return out`;
 

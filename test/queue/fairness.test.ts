@@ -43,6 +43,16 @@ describe('fair ranks', () => {
     assert.deepEqual(await fair.rank([req('busy', 'b7')]), [1], 'once its backlog is gone it starts over');
   });
 
+  it('keeps both keys of an enterprise and class alive until the latest job of a batch expires', async () => {
+    const day = 24 * 3600_000;
+    await fair.rank([{ ...req('later', 'l1'), delayMs: day }, req('later', 'l2')]);
+    const key = fair.key('later', 10);
+    for (const k of [key, `${key}:rank`]) {
+      const pttl = await redis.pttl(k);
+      assert.ok(pttl > day, `${k} expires in ${pttl} ms, before its delayed job is due`);
+    }
+  });
+
   it('forgets outstanding jobs whose expiry passed (a worker that died without saying so)', async () => {
     const key = fair.key('lost', 10);
     await redis.zadd(key, Date.now() - 1000, 'ghost-1', Date.now() - 1000, 'ghost-2');
