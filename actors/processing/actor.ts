@@ -8,6 +8,7 @@ import { maxPerSecondFor } from '../../src/config/lookup.js';
 import { zeroSeries } from '../../src/metrics/catalogue.js';
 import { defineActor } from '../../src/runtime/actor.js';
 import { emptyStats, ProcessingEngine, type EngineStats } from './engine.js';
+import { payloadBudgetFor } from '../../src/delivery/payload-budget.js';
 
 export interface ProcessingArgs {
   /** Budget for draining in-flight jobs on stop (ms). */
@@ -51,6 +52,7 @@ export default defineActor<ProcessingArgs, ProcessingMsg, EngineStats>((args, ct
           retryHoldMs: config.deliveryBackoffMs,
           maxDurationMs: config.deliveryMaxDurationMs,
           dbPoolSize: Math.max(2, Math.min(10, config.workerConcurrency)),
+          payloadBudgetBytes: payloadBudgetFor(config.threadHeapMb),
         },
       });
       await engine.start();

@@ -1,6 +1,7 @@
 // The Piscina worker: each pool thread keeps one PostgreSQL pool and one Novu client (built on its first task
 // from the settings in workerData) and runs processNotification for the jobs the processing actor hands it;
-// concurrent jobs share statements (claims, sent marks) and, where it costs no budget, Novu bulk requests.
+// concurrent jobs share statements (claims, sent marks) and, where it costs no budget, Novu bulk requests, and one
+// payload budget bounds the large payloads they hold at once.
 import { workerData } from 'piscina';
 import { Batcher } from '../../src/db/batcher.js';
 import {
@@ -13,6 +14,7 @@ import {
 import { createPool, type DbPool } from '../../src/db/pool.js';
 import { BatchingNovu } from '../../src/delivery/novu-bulk.js';
 import { NovuDelivery } from '../../src/delivery/novu-client.js';
+import { ByteBudget } from '../../src/delivery/payload-budget.js';
 import { faultsFromEnv } from '../../src/faults.js';
 import { processNotification, type ProcessResult, type ProcessTask } from '../../src/delivery/process.js';
 
@@ -28,11 +30,14 @@ export interface PoolTaskSettings {
   retryHoldMs: number;
   maxDurationMs: number;
   dbPoolSize: number;
+  /** payload bytes (as stored) the thread's deliveries may hold at once: src/delivery/payload-budget.ts */
+  payloadBudgetBytes: number;
 }
 
 const settings = (workerData as { settings: PoolTaskSettings }).settings;
 let db: DbPool | undefined;
 let novu: BatchingNovu | undefined;
+let payloads: ByteBudget | undefined;
 let writes: { claim(a: ClaimArgs): Promise<ClaimResult>; markSent(a: SentMark): Promise<boolean> } | undefined;
 const faults = faultsFromEnv();
 const afterTrigger =
@@ -51,6 +56,7 @@ function deps() {
     const sends = new Batcher<SentMark, boolean>((reqs) => markSentMany(pool, reqs));
     writes = { claim: (a) => claims.submit(a), markSent: (a) => sends.submit(a) };
   }
+  payloads ??= new ByteBudget(settings.payloadBudgetBytes);
   if (settings.novuSecretKey !== undefined && novu === undefined) {
     novu = new BatchingNovu(
       new NovuDelivery({
@@ -65,6 +71,7 @@ function deps() {
     db: db.pool,
     novu,
     writes,
+    payloads,
     leaseMs: settings.leaseMs,
     retryHoldMs: settings.retryHoldMs,
     maxDurationMs: settings.maxDurationMs,

@@ -1,5 +1,5 @@
 // The SQL of the notification lifecycle: the atomic claim (a lease in notify.delivery on a due pending row of an
-// enterprise that is neither disabled nor paused), the
+// enterprise that is neither disabled nor paused; payloads over 64 KB stored are read apart, by loadPayload), the
 // fenced outcome writes (sent / failed on the row, retrying in the side table), and the reads that explain a lost
 // claim. A claim and a retry write only notify.delivery, which no Realtime subscriber sees; the final status write
 // sets writer = 'notifyd!' so its own UPDATE event is recognised and makes no work.
@@ -12,9 +12,14 @@ export type NotificationStatus = 'pending' | 'processing' | 'sent' | 'failed' | 
 export interface ClaimedRow extends RowRef {
   workflow_id: string;
   recipients: string[];
-  /** null when the stored payload is larger than the claim reads (only possible without migration 0004's check) */
+  /**
+   * null when the stored payload is larger than the claim reads (only possible without migration 0004's check), or
+   * when it is deferred
+   */
   payload: unknown;
   payload_stored_bytes: number;
+  /** the payload is larger than a claim carries inline: loadPayload reads it (once the pool thread's budget allows) */
+  payload_deferred: boolean;
   /** attempts of this arming, this one included */
   attempts: number;
   /** the last transient error of this arming */
@@ -30,6 +35,11 @@ export interface ClaimedRow extends RowRef {
 const MAX_REASON = 1000;
 /** The claim never loads a payload stored larger than this (the table allows 1 MiB of JSON text). */
 const MAX_CLAIM_PAYLOAD_BYTES = 2 * 1024 * 1024;
+/**
+ * Payloads stored up to this size come with the claim; larger ones are deferred to loadPayload, so one claim batch
+ * of 100 rows holds at most ~6 MB of payloads and the pool thread's ByteBudget decides when the rest is read.
+ */
+export const CLAIM_INLINE_PAYLOAD_BYTES = 64 * 1024;
 
 export function clipReason(reason: string): string {
   return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON - 1)}…`;
@@ -95,6 +105,7 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
      select ${routeColumns('n')}, n.workflow_id, n.recipients,
             case when pg_column_size(n.payload) <= $5 then n.payload end as payload,
             pg_column_size(n.payload) as payload_stored_bytes,
+            pg_column_size(n.payload) > $5 and pg_column_size(n.payload) <= $6 as payload_deferred,
             w.lease_owner as claim_owner, w.attempts, w.last_error as retry_error, w.failing_for_ms,
             case when n.scheduled_for is not null and not (${schedulable('n.scheduled_for')}) then null
                  else (extract(epoch from
@@ -107,6 +118,7 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
       reqs.map((r) => r.enterpriseId),
       reqs.map((r) => r.owner),
       reqs.map((r) => r.leaseMs),
+      CLAIM_INLINE_PAYLOAD_BYTES,
       MAX_CLAIM_PAYLOAD_BYTES,
     ],
   );
@@ -118,6 +130,23 @@ export async function claimMany(db: pg.Pool, reqs: readonly ClaimArgs[]): Promis
       return row !== undefined ? ({ kind: 'claimed', row } as const) : whyNotClaimed(db, r);
     }),
   );
+}
+
+/**
+ * A deferred payload (see ClaimedRow.payload_deferred), read on its own; null when it is stored larger than a claim
+ * ever reads, undefined when the row is gone.
+ */
+export async function loadPayload(
+  db: pg.Pool,
+  id: string,
+): Promise<{ payload: unknown; payload_stored_bytes: number } | undefined> {
+  const res = await db.query<{ payload: unknown; payload_stored_bytes: number }>(
+    `select case when pg_column_size(payload) <= $2 then payload end as payload,
+            pg_column_size(payload) as payload_stored_bytes
+       from notify.ent_notification where id = $1`,
+    [id, MAX_CLAIM_PAYLOAD_BYTES],
+  );
+  return res.rows[0];
 }
 
 async function whyNotClaimed(db: pg.Pool, args: ClaimArgs): Promise<ClaimResult> {

@@ -1,17 +1,20 @@
 // One notification job, end to end, as the processing pool runs it: claim the row atomically (a lease in
-// notify.delivery), validate it, trigger Novu with deterministic keys, and record the outcome on the row. Returns
+// notify.delivery), read a large payload once the thread's payload budget has room, validate it, trigger Novu with
+// deterministic keys, and record the outcome on the row. Returns
 // what the BullMQ side must do next (done, retry, rate-limit, re-delay); never throws for bad input. Every
 // comparison with a stored time is made by the database (due times, deadlines), never on this host's clock.
 import type pg from 'pg';
 import {
   cancelState,
   claim,
+  loadPayload,
   markFailed,
   markRetrying,
   markSent,
   renewLease,
   rowRef,
   type ClaimArgs,
+  type ClaimedRow,
   type ClaimResult,
   type SentMark,
 } from '../db/notifications.js';
@@ -19,6 +22,7 @@ import { invalidScheduleReason } from '../db/schedule-sql.js';
 import type { NotificationJobData } from '../queue/jobs.js';
 import { deliveryKey, type NovuCall, type TriggerOutcome } from './novu-client.js';
 import type { NovuTrigger } from './novu-bulk.js';
+import type { ByteBudget } from './payload-budget.js';
 import { validateRow } from './validate.js';
 
 export interface ProcessDeps {
@@ -35,6 +39,8 @@ export interface ProcessDeps {
     claim(args: ClaimArgs): Promise<ClaimResult>;
     markSent(args: SentMark): Promise<boolean>;
   };
+  /** How many payload bytes this thread may hold at once (payload-budget.ts); unbounded when absent. */
+  payloads?: ByteBudget;
   /** Test-only fault hook (src/faults.ts): runs after Novu answered and before the outcome is recorded. */
   afterTrigger?: () => void;
 }
@@ -82,6 +88,46 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     return leaseLeftMs === undefined ? { kind: 'skipped', reason } : { kind: 'skipped', reason, leaseLeftMs };
   }
   const row = claimed.row;
+  if (!row.payload_deferred) return deliverClaimed(task, deps, owner, row);
+  // A large payload is read only once the thread's payload budget has room for it; the lease is kept meanwhile.
+  return whileLeased(deps, row.id, owner, async () => {
+    const release =
+      deps.payloads === undefined ? () => undefined : await deps.payloads.acquire(row.payload_stored_bytes);
+    try {
+      const loaded = await loadPayload(deps.db, row.id);
+      const payload = loaded?.payload ?? null;
+      const full = { ...row, payload, payload_stored_bytes: loaded?.payload_stored_bytes ?? row.payload_stored_bytes };
+      return await deliverClaimed(task, deps, owner, full);
+    } finally {
+      release();
+    }
+  });
+}
+
+/**
+ * Runs `work` while renewing the row's lease: the lease is short (LEASE_MS), so anything slower than a third of it
+ * (a slow Novu call, a wait for the payload budget) renews it, and it never lapses under a live attempt.
+ */
+async function whileLeased<T>(deps: ProcessDeps, id: string, owner: string, work: () => Promise<T>): Promise<T> {
+  const renewal = setInterval(
+    () => void renewLease(deps.db, { id, owner, leaseMs: deps.leaseMs }).catch(() => undefined),
+    Math.max(100, Math.floor(deps.leaseMs / 3)),
+  );
+  try {
+    return await work();
+  } finally {
+    clearInterval(renewal);
+  }
+}
+
+/** A claimed row with its payload: validate, trigger Novu, record the outcome. */
+async function deliverClaimed(
+  task: ProcessTask,
+  deps: ProcessDeps,
+  owner: string,
+  row: ClaimedRow,
+): Promise<ProcessResult> {
+  const novu = deps.novu as NovuTrigger;
   const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
 
   if (row.schedule_invalid) return fail(deps, row.id, owner, invalidScheduleReason(row));
@@ -102,14 +148,8 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   if (!validation.ok) return fail(deps, row.id, owner, validation.reason);
 
   const claimedAt = performance.now();
-  // The lease is short (LEASE_MS): a call slower than a third of it renews it, so it never lapses under a live one.
-  const renewal = setInterval(
-    () => void renewLease(deps.db, { id: row.id, owner, leaseMs: deps.leaseMs }).catch(() => undefined),
-    Math.max(100, Math.floor(deps.leaseMs / 3)),
-  );
-  let outcome: Awaited<ReturnType<NovuTrigger['trigger']>>;
-  try {
-    outcome = await deps.novu.trigger(
+  const outcome = await whileLeased(deps, row.id, owner, () =>
+    novu.trigger(
       {
         enterpriseId: row.enterprise_id,
         notificationId: row.id,
@@ -120,10 +160,8 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
       },
       // nothing can have reached Novu under this key before: it may go in a bulk request
       { firstAttempt: row.attempts === 1 && task.attemptsMade === 0 },
-    );
-  } finally {
-    clearInterval(renewal);
-  }
+    ),
+  );
   deps.afterTrigger?.();
   const result = await record(task, deps, owner, outcome, row.failing_for_ms);
   const calls = [...(outcome.call === undefined ? [] : [outcome.call]), ...(result.calls ?? [])];

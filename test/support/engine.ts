@@ -73,6 +73,7 @@ export async function startEngineRig(
       retryHoldMs: 100,
       maxDurationMs: 60_000,
       dbPoolSize: 2,
+      payloadBudgetBytes: 8 * 1024 * 1024,
       ...opts.pool,
     },
   });

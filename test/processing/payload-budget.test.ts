@@ -1,0 +1,143 @@
+// Large payloads under a pool thread's payload budget: the byte budget serves waiters in order and never holds more
+// than its capacity; a claim carries small payloads inline and defers large ones; processNotification reads a
+// deferred payload whole, and no more deferred payloads are held at once than the budget fits.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { claimMany, CLAIM_INLINE_PAYLOAD_BYTES, loadPayload } from '../../src/db/notifications.js';
+import type { NovuTrigger } from '../../src/delivery/novu-bulk.js';
+import type { TriggerRequest } from '../../src/delivery/novu-client.js';
+import { ByteBudget, payloadBudgetFor } from '../../src/delivery/payload-budget.js';
+import { processNotification, type ProcessDeps } from '../../src/delivery/process.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { insertRow, rowById } from '../support/rows.js';
+
+/** A payload of about `bytes` of JSON that pglz cannot compress (random hex), so its stored size is about that. */
+function bigPayload(bytes: number, n: number): Record<string, unknown> {
+  return { n, blob: randomBytes(Math.ceil(bytes / 2)).toString('hex') };
+}
+
+describe('the byte budget', () => {
+  it('grants in order of asking and never holds more than its capacity', async () => {
+    const budget = new ByteBudget(100);
+    const order: string[] = [];
+    const a = await budget.acquire(60);
+    const b = budget.acquire(60).then((r) => (order.push('b'), r));
+    const c = budget.acquire(10).then((r) => (order.push('c'), r)); // fits now, but b asked first
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], 'nothing granted while the first 60 are held');
+    assert.equal(budget.inUse, 60);
+    a();
+    a(); // giving back twice gives back once
+    const [rb, rc] = await Promise.all([b, c]);
+    assert.deepEqual(order, ['b', 'c']);
+    assert.equal(budget.inUse, 70);
+    rb();
+    rc();
+    assert.equal(budget.inUse, 0);
+  });
+
+  it('lets a payload larger than the whole budget go once it is alone', async () => {
+    const budget = new ByteBudget(100);
+    const small = await budget.acquire(30);
+    let granted = false;
+    const huge = budget.acquire(1000).then((r) => ((granted = true), r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(granted, false);
+    small();
+    (await huge)();
+    assert.equal(granted, true);
+    assert.equal(budget.inUse, 0);
+  });
+
+  it('is a 32nd of the thread heap, at least 1 MiB', () => {
+    assert.equal(payloadBudgetFor(256), 8 * 1024 * 1024);
+    assert.equal(payloadBudgetFor(16), 1024 * 1024);
+  });
+});
+
+describe('deferred payloads', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  it('a claim carries a small payload inline and defers a large one, which loadPayload reads', async () => {
+    const small = await insertRow(db.pool, { enterprise_id: 'e1', payload: { hello: 'world' } });
+    const large = await insertRow(db.pool, { enterprise_id: 'e1', payload: bigPayload(200_000, 1) });
+    const res = await claimMany(db.pool, [
+      { id: small, enterpriseId: 'e1', owner: 'job:s', leaseMs: 30_000 },
+      { id: large, enterpriseId: 'e1', owner: 'job:l', leaseMs: 30_000 },
+    ]);
+    const [s, l] = res.map((r) => (r.kind === 'claimed' ? r.row : assert.fail(`not claimed: ${r.kind}`)));
+    assert.deepEqual(s?.payload, { hello: 'world' });
+    assert.equal(s?.payload_deferred, false);
+    assert.equal(l?.payload, null);
+    assert.equal(l?.payload_deferred, true);
+    assert.ok((l?.payload_stored_bytes ?? 0) > CLAIM_INLINE_PAYLOAD_BYTES);
+    const loaded = await loadPayload(db.pool, large);
+    assert.equal((loaded?.payload as { n: number }).n, 1);
+  });
+
+  it('delivers deferred payloads whole, holding no more of them at once than the budget fits', async () => {
+    const bytes = 150_000;
+    const ids: string[] = [];
+    for (let n = 1; n <= 6; n += 1) {
+      ids.push(await insertRow(db.pool, { enterprise_id: 'e2', payload: bigPayload(bytes, n) }));
+    }
+    let inFlight = 0;
+    let most = 0;
+    const seen = new Map<string, number>();
+    const novu: NovuTrigger = {
+      async trigger(req: TriggerRequest) {
+        most = Math.max(most, ++inFlight);
+        seen.set(req.notificationId, (req.payload['blob'] as string).length);
+        await new Promise((r) => setTimeout(r, 40));
+        inFlight -= 1;
+        return { kind: 'sent', transactionId: req.transactionId, replayed: false };
+      },
+      cancel: async () => ({ ok: true, cancelled: false, call: { operation: 'cancel', status: 200, ms: 0 } }),
+    };
+    // room for two of these payloads at a time (their stored size is about `bytes` each)
+    const deps: ProcessDeps = {
+      db: db.pool,
+      novu,
+      leaseMs: 30_000,
+      retryHoldMs: 100,
+      payloads: new ByteBudget(Math.floor(bytes * 2.5)),
+    };
+    const results = await Promise.all(
+      ids.map((id, i) =>
+        processNotification(
+          {
+            job: {
+              enterpriseId: 'e2',
+              notificationId: id,
+              version: '1',
+              action: 'deliver',
+              origin: 'realtime',
+              enqueuedAt: Date.now(),
+            },
+            jobId: `job-${i}`,
+            attemptsMade: 0,
+            maxAttempts: 3,
+          },
+          deps,
+        ),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.kind),
+      ids.map(() => 'sent'),
+    );
+    assert.equal(most, 2, `${most} deferred payloads were held at once`);
+    for (const id of ids) {
+      assert.equal(seen.get(id), bytes, `row ${id} reached Novu with its whole payload`);
+      assert.equal((await rowById(db.pool, id))['status'], 'sent');
+    }
+    assert.equal(deps.payloads?.inUse, 0);
+  });
+});
