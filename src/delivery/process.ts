@@ -90,18 +90,22 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   const row = claimed.row;
   if (!row.payload_deferred) return deliverClaimed(task, deps, owner, row);
   // A large payload is read only once the thread's payload budget has room for it; the lease is kept meanwhile.
-  return whileLeased(deps, row.id, owner, async () => {
+  const { release, loaded } = await whileLeased(deps, row.id, owner, async () => {
     const release =
       deps.payloads === undefined ? () => undefined : await deps.payloads.acquire(row.payload_stored_bytes);
     try {
-      const loaded = await loadPayload(deps.db, row.id);
-      const payload = loaded?.payload ?? null;
-      const full = { ...row, payload, payload_stored_bytes: loaded?.payload_stored_bytes ?? row.payload_stored_bytes };
-      return await deliverClaimed(task, deps, owner, full);
-    } finally {
+      return { release, loaded: await loadPayload(deps.db, row.id) };
+    } catch (err) {
       release();
+      throw err;
     }
   });
+  try {
+    if (loaded === undefined) return { kind: 'skipped', reason: 'not_found' }; // deleted since the claim
+    return await deliverClaimed(task, deps, owner, { ...row, ...loaded });
+  } finally {
+    release();
+  }
 }
 
 /**

@@ -140,4 +140,35 @@ describe('deferred payloads', () => {
     }
     assert.equal(deps.payloads?.inUse, 0);
   });
+
+  it('waits for the budget before reading, and skips a row deleted meanwhile without failing it', async () => {
+    const id = await insertRow(db.pool, { enterprise_id: 'e3', payload: bigPayload(100_000, 1) });
+    const payloads = new ByteBudget(1_000_000);
+    const held = await payloads.acquire(1_000_000);
+    let triggered = 0;
+    const novu: NovuTrigger = {
+      async trigger(req: TriggerRequest) {
+        triggered += 1;
+        return { kind: 'sent', transactionId: req.transactionId, replayed: false };
+      },
+      cancel: async () => ({ ok: true, cancelled: false, call: { operation: 'cancel', status: 200, ms: 0 } }),
+    };
+    const job = {
+      enterpriseId: 'e3',
+      notificationId: id,
+      version: '1',
+      action: 'deliver' as const,
+      origin: 'realtime' as const,
+    };
+    const running = processNotification(
+      { job: { ...job, enqueuedAt: Date.now() }, jobId: 'job-d', attemptsMade: 0, maxAttempts: 3 },
+      { db: db.pool, novu, leaseMs: 30_000, retryHoldMs: 100, payloads },
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await db.pool.query('delete from notify.ent_notification where id = $1', [id]);
+    held();
+    assert.deepEqual(await running, { kind: 'skipped', reason: 'not_found' });
+    assert.equal(triggered, 0);
+    assert.equal(payloads.inUse, 0);
+  });
 });
