@@ -1,8 +1,8 @@
 // One notification job, end to end, as the processing pool runs it: claim the row atomically (a lease in
 // notify.delivery), read a large payload once the thread's payload budget has room, validate it, trigger Novu with
-// deterministic keys, and record the outcome on the row. Returns
-// what the BullMQ side must do next (done, retry, rate-limit, re-delay); never throws for bad input. Every
-// comparison with a stored time is made by the database (due times, deadlines), never on this host's clock.
+// deterministic keys, and record the outcome on the row. Returns what the BullMQ side must do next (done, retry,
+// rate-limit, re-delay); never throws for bad input. Every comparison with a stored time is made by the database
+// (due times, deadlines), never on this host's clock.
 import type pg from 'pg';
 import {
   cancelState,
@@ -78,7 +78,8 @@ export function leaseOwner(jobId: string): string {
 
 export async function processNotification(task: ProcessTask, deps: ProcessDeps): Promise<ProcessResult> {
   if (task.job.action === 'cancel') return cancelInNovu(task, deps);
-  if (deps.novu === undefined) return { kind: 'skipped', reason: 'observe_only' };
+  const novu = deps.novu;
+  if (novu === undefined) return { kind: 'skipped', reason: 'observe_only' };
   const owner = leaseOwner(task.jobId);
   const claimArgs = { id: task.job.notificationId, enterpriseId: task.job.enterpriseId, owner, leaseMs: deps.leaseMs };
   const claimed = await (deps.writes?.claim(claimArgs) ?? claim(deps.db, claimArgs));
@@ -88,7 +89,7 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     return leaseLeftMs === undefined ? { kind: 'skipped', reason } : { kind: 'skipped', reason, leaseLeftMs };
   }
   const row = claimed.row;
-  if (!row.payload_deferred) return deliverClaimed(task, deps, owner, row);
+  if (!row.payload_deferred) return deliverClaimed(task, deps, novu, owner, row);
   // A large payload is read only once the thread's payload budget has room for it; the lease is kept meanwhile.
   const { release, loaded } = await whileLeased(deps, row.id, owner, async () => {
     const release =
@@ -102,7 +103,7 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
   });
   try {
     if (loaded === undefined) return { kind: 'skipped', reason: 'not_found' }; // deleted since the claim
-    return await deliverClaimed(task, deps, owner, { ...row, ...loaded });
+    return await deliverClaimed(task, deps, novu, owner, { ...row, ...loaded });
   } finally {
     release();
   }
@@ -128,10 +129,10 @@ async function whileLeased<T>(deps: ProcessDeps, id: string, owner: string, work
 async function deliverClaimed(
   task: ProcessTask,
   deps: ProcessDeps,
+  novu: NovuTrigger,
   owner: string,
   row: ClaimedRow,
 ): Promise<ProcessResult> {
-  const novu = deps.novu as NovuTrigger;
   const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
 
   if (row.schedule_invalid) return fail(deps, row.id, owner, invalidScheduleReason(row));
@@ -258,9 +259,10 @@ async function cancelInNovu(task: ProcessTask, deps: ProcessDeps): Promise<Proce
   if (row === undefined || row.enterprise_id !== task.job.enterpriseId) return { kind: 'skipped', reason: 'not_found' };
   if (row.status !== 'cancelled') return { kind: 'skipped', reason: 'not_cancelled' };
   if (!row.claimed && row.transaction_id === null) return { kind: 'skipped', reason: 'never_triggered' };
-  if (deps.novu === undefined) return { kind: 'skipped', reason: 'observe_only' };
+  const novu = deps.novu;
+  if (novu === undefined) return { kind: 'skipped', reason: 'observe_only' };
   const txId = row.transaction_id ?? deliveryKey(row.enterprise_id, task.job.notificationId, row.armed_version);
-  const res = await deps.novu.cancel(txId);
+  const res = await novu.cancel(txId);
   const calls = [res.call];
   if (res.ok) return { kind: 'cancelled_in_novu', cancelled: res.cancelled, calls };
   if (res.outcome.kind === 'rate_limited') return { ...res.outcome, calls };
