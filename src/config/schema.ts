@@ -208,7 +208,7 @@ export const variables = {
   REALTIME_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '10', doc: 'larger = more urgent' },
   SCHEDULED_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '5', doc: 'larger = more urgent' },
   CRON_QUEUE_PRIORITY: { schema: intIn(1, 100), default: '1', doc: 'larger = more urgent' },
-  WORKER_CONCURRENCY: { schema: intIn(1, 1000), default: '200', doc: 'jobs in flight per host' },
+  WORKER_CONCURRENCY: { schema: intIn(1, 1000), default: '5', doc: 'jobs in flight per host' },
   QUEUE_PREFIX: {
     schema: z
       .string()

@@ -45,7 +45,7 @@ describe('configuration', () => {
     });
     assert.equal(c.role, 'all');
     assert.deepEqual(c.priorities, { realtime: 10, scheduled: 5, cron: 1 });
-    assert.equal(c.workerConcurrency, 200);
+    assert.equal(c.workerConcurrency, 5);
     assert.equal(c.enterpriseIds, undefined);
     assert.equal(c.novuApiUrl, 'https://api.novu.co');
   });

@@ -2,7 +2,7 @@
 // (800 MB in all) go through a daemon whose main heap is capped at 512 MB (--max-old-space-size) and each worker
 // thread's at 128 MB (DAEMON_THREAD_HEAP_MB): the routing paths never read payloads, buffered Realtime events keep
 // only their routing columns, a claim batch carries payloads over 64 KB only by reference, and each pool thread reads
-// them within its payload budget, at the default WORKER_CONCURRENCY (200). Everything is delivered once; the
+// them within its payload budget, at WORKER_CONCURRENCY 200 (what the bench runs). Everything is delivered once; the
 // daemon's peak RSS (VmHWM, all threads) is reported and must stay under MAX_PEAK_RSS_MB.
 import { readFileSync } from 'node:fs';
 import {
@@ -17,7 +17,6 @@ import {
   type Scenario,
 } from '../harness.js';
 import { ENTERPRISES } from '../load.js';
-import { variables } from '../../../src/config/schema.js';
 
 const PAYLOAD_BYTES = 400 * 1024;
 
@@ -42,8 +41,8 @@ export const largePayloads: Scenario = {
   boundMs: bound(240, 0),
   fixedLoad: 2000,
   async run(ctx) {
-    // at the daemon's default jobs in flight: the payload budget, not a low concurrency, is what bounds the memory
-    const rig = await standardRig(ctx, { WORKER_CONCURRENCY: variables.WORKER_CONCURRENCY.default });
+    // at the jobs in flight an operator sets for throughput: the payload budget, not a low concurrency, bounds memory
+    const rig = await standardRig(ctx, { WORKER_CONCURRENCY: '200' });
     const daemon = await startDaemon(ctx, rig, {
       NODE_OPTIONS: '--max-old-space-size=512',
       DAEMON_THREAD_HEAP_MB: '128',
