@@ -8,7 +8,9 @@
 // Env: BENCH_SECONDS (10 per rate), BENCH_RATES ("100,500,1000,max"), WORKER_CONCURRENCY (daemon, default below),
 // BENCH_ENTERPRISES (5), BENCH_MAX_BACKLOG (rows kept in flight by the "max" run), BENCH_BASELINE_JOBS (20000),
 // BENCH_BASELINE_REPEATS (3), BENCH_REALTIME_HOSTS (daemon's DAEMON_REALTIME_HOSTS, its default 1),
-// BENCH_DAEMON_NODE_OPTIONS (NODE_OPTIONS for the daemon, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
+// BENCH_DAEMON_NODE_OPTIONS (NODE_OPTIONS for the daemon, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it),
+// BENCH_DAEMON_ENV (a JSON object of daemon variables, e.g. '{"DAEMON_THREAD_YOUNG_MB":"32"}'; the daemon sees no other
+// variable of the bench's environment).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:net';
@@ -562,6 +564,8 @@ async function main(): Promise<void> {
       DELIVERY_BACKOFF_MS: '1000',
       SUBSCRIPTION_HEARTBEAT_INTERVAL: '25000',
       SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '30000',
+      // the daemon's environment is only what the stack gives it: variables to try go through BENCH_DAEMON_ENV
+      ...(JSON.parse(process.env['BENCH_DAEMON_ENV'] ?? '{}') as Record<string, string>),
     },
   });
   console.log(
