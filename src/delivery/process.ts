@@ -89,6 +89,9 @@ export async function processNotification(task: ProcessTask, deps: ProcessDeps):
     return leaseLeftMs === undefined ? { kind: 'skipped', reason } : { kind: 'skipped', reason, leaseLeftMs };
   }
   const row = claimed.row;
+  // A row that can only fail ends before its payload is read: a payload that kills the thread on load is abandoned.
+  const ended = endedBeforeDelivery(task, deps, owner, row);
+  if (ended !== undefined) return ended;
   if (!row.payload_deferred) return deliverClaimed(task, deps, novu, owner, row);
   // A large payload is read only once the thread's payload budget has room for it; the lease is kept meanwhile.
   const { release, loaded } = await whileLeased(deps, row.id, owner, async () => {
@@ -125,16 +128,14 @@ async function whileLeased<T>(deps: ProcessDeps, id: string, owner: string, work
   }
 }
 
-/** A claimed row with its payload: validate, trigger Novu, record the outcome. */
-async function deliverClaimed(
+/** The failure a claimed row ends with whatever its payload: an invalid schedule, attempts or time used up. */
+function endedBeforeDelivery(
   task: ProcessTask,
   deps: ProcessDeps,
-  novu: NovuTrigger,
   owner: string,
   row: ClaimedRow,
-): Promise<ProcessResult> {
+): Promise<ProcessResult> | undefined {
   const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
-
   if (row.schedule_invalid) return fail(deps, row.id, owner, invalidScheduleReason(row));
   // Attempts that never completed (the worker crashed or lost its lease each time) count too: a row that kills its
   // worker must end `failed`, not loop. Rate-limited runs give their attempt back (markRetrying), so they do not.
@@ -147,8 +148,18 @@ async function deliverClaimed(
         ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ` +
           (row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`)
         : undefined;
-  if (abandon !== undefined) return fail(deps, row.id, owner, abandon, key);
+  return abandon === undefined ? undefined : fail(deps, row.id, owner, abandon, key);
+}
 
+/** A claimed row with its payload: validate, trigger Novu, record the outcome. */
+async function deliverClaimed(
+  task: ProcessTask,
+  deps: ProcessDeps,
+  novu: NovuTrigger,
+  owner: string,
+  row: ClaimedRow,
+): Promise<ProcessResult> {
+  const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
   const validation = validateRow(row);
   if (!validation.ok) return fail(deps, row.id, owner, validation.reason);
 

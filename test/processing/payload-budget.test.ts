@@ -56,6 +56,27 @@ describe('the byte budget', () => {
   });
 });
 
+function jobFor(enterpriseId: string, notificationId: string) {
+  return {
+    enterpriseId,
+    notificationId,
+    version: '1',
+    action: 'deliver' as const,
+    origin: 'realtime' as const,
+    enqueuedAt: Date.now(),
+  };
+}
+
+/** A Novu that accepts every trigger at once. */
+function sentNovu(): NovuTrigger {
+  return {
+    async trigger(req: TriggerRequest) {
+      return { kind: 'sent', transactionId: req.transactionId, replayed: false };
+    },
+    cancel: async () => ({ ok: true, cancelled: false, call: { operation: 'cancel', status: 200, ms: 0 } }),
+  };
+}
+
 describe('deferred payloads', () => {
   let db: TestDatabase;
   before(async () => {
@@ -170,5 +191,43 @@ describe('deferred payloads', () => {
     assert.deepEqual(await running, { kind: 'skipped', reason: 'not_found' });
     assert.equal(triggered, 0);
     assert.equal(payloads.inUse, 0);
+  });
+  it('keeps the lease while a deferred payload waits for the budget', async () => {
+    const id = await insertRow(db.pool, { enterprise_id: 'e4', payload: bigPayload(100_000, 1) });
+    const payloads = new ByteBudget(1_000_000);
+    const held = await payloads.acquire(1_000_000);
+    const running = processNotification(
+      { job: jobFor('e4', id), jobId: 'job-w', attemptsMade: 0, maxAttempts: 3 },
+      { db: db.pool, novu: sentNovu(), leaseMs: 300, retryHoldMs: 100, payloads },
+    );
+    await new Promise((r) => setTimeout(r, 800)); // more than twice the 300 ms lease
+    const { rows } = await db.pool.query<{ live: boolean }>(
+      `select lease_expires_at > clock_timestamp() as live from notify.delivery where notification_id = $1`,
+      [id],
+    );
+    held();
+    assert.equal((await running).kind, 'sent');
+    assert.equal(rows[0]?.live, true, 'the lease lapsed while the job waited for the payload budget');
+  });
+
+  it('fails a row that used up its attempts before reading its large payload', async () => {
+    const id = await insertRow(db.pool, { enterprise_id: 'e5', payload: bigPayload(100_000, 1) });
+    const payloads = new ByteBudget(1_000_000);
+    const held = await payloads.acquire(1_000_000); // a read would wait for ever
+    try {
+      const result = await Promise.race([
+        processNotification(
+          // attempts allowed: 0, so the claim's first attempt is already past twice that
+          { job: jobFor('e5', id), jobId: 'job-x', attemptsMade: 0, maxAttempts: 0 },
+          { db: db.pool, novu: sentNovu(), leaseMs: 30_000, retryHoldMs: 100, payloads },
+        ),
+        new Promise<'waited'>((r) => setTimeout(() => r('waited'), 2000)),
+      ]);
+      if (result === 'waited') assert.fail('it waited to read the payload of a row it could only fail');
+      assert.equal(result.kind, 'failed');
+      assert.equal((await rowById(db.pool, id))['status'], 'failed');
+    } finally {
+      held();
+    }
   });
 });
