@@ -119,10 +119,16 @@ describe('Novu bulk triggers', () => {
     await onLimited.trigger(req(1000), { firstAttempt: true }); // learns that the server is limited
     const spent = () => Object.values(team.counters().environments).reduce((a, e) => a + e.tokens, 0);
     const tokensBefore = spent();
-    // 30 every 50 ms for 2 s: without the hold each goes out alone, the server answering faster than they come
+    // 600/s for 2 s, paced by the clock: a timer that fires late (a loaded machine) makes the next burst larger, up
+    // to 60, so the rate stays over the 400/s a hold needs (30 every nominal 50 ms once offered less, and no batch
+    // was held); no burst comes near 100, which would fill a batch without the hold. Without the hold each goes out
+    // alone, the server answering faster than they come.
     const sent: Promise<{ kind: string }>[] = [];
-    for (let tick = 0; tick < 40; tick += 1) {
-      for (let i = 0; i < 30; i += 1) sent.push(onLimited.trigger(req(2000 + tick * 30 + i), { firstAttempt: true }));
+    const t0 = performance.now();
+    while (sent.length < 1200) {
+      const behind = Math.ceil(((performance.now() - t0) / 1000) * 600) + 30 - sent.length;
+      const burst = Math.min(60, 1200 - sent.length, Math.max(0, behind));
+      for (let i = 0; i < burst; i += 1) sent.push(onLimited.trigger(req(2000 + sent.length), { firstAttempt: true }));
       await new Promise((r) => setTimeout(r, 50));
     }
     const outcomes = await Promise.all(sent);
