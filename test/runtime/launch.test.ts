@@ -2,10 +2,11 @@
 // main-thread young generation and two malloc arenas, set by replacing itself (same pid) before anything else
 // loads, and an operator's own MALLOC_ARENA_MAX is kept. Read from /proc: what the running process really has.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
-import { MAIN_SEMI_SPACE_MB, MALLOC_ARENAS } from '../../supervisor/launch-settings.js';
+import { MAIN_SEMI_SPACE_MB, MALLOC_ARENAS, SEMI_SPACE_FLAG } from '../../supervisor/launch-settings.js';
 import { startDaemonOnFreePort } from '../support/daemon-on-port.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -17,6 +18,37 @@ function procOf(pid: number): { env: Map<string, string>; argv: string[] } {
     if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
   }
   return { env, argv: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') };
+}
+
+const SETTINGS = new URL('../../supervisor/launch-settings.js', import.meta.url).href;
+
+/**
+ * New-space sizes (MB) seen in a process started with the main thread's semi-space flag: of a worker thread whose
+ * resourceLimits ask for a 64 MB young generation, then of the main thread, each after allocating 100 MB of
+ * short-lived objects (V8 grows new space up to its limit under such churn). `release` calls the launch step's
+ * releaseSemiSpaceFlag() first, as supervisor/launch.ts does.
+ */
+function newSpaceSizes(release: boolean): { worker: number; main: number } {
+  const churn = `(() => { const v8 = process.getBuiltinModule('node:v8'); const keep = new Array(50000);
+    for (let i = 0; i < 2e6; i++) keep[i % 50000] = { i, s: 'x' + i };
+    return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20; })()`;
+  const script = `
+    import { Worker } from 'node:worker_threads';
+    const { releaseSemiSpaceFlag } = await import(${JSON.stringify(SETTINGS)});
+    if (${release}) releaseSemiSpaceFlag();
+    const worker = await new Promise((resolve, reject) => {
+      const w = new Worker(\`process.getBuiltinModule('node:worker_threads').parentPort.postMessage(\${${JSON.stringify(churn)}})\`,
+        { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    console.log(JSON.stringify({ worker, main: ${churn} }));`;
+  const out = execFileSync(
+    process.execPath,
+    [`${SEMI_SPACE_FLAG}=${MAIN_SEMI_SPACE_MB}`, '--input-type=module', '-e', script],
+    { encoding: 'utf8' },
+  );
+  return JSON.parse(out) as { worker: number; main: number };
 }
 
 describe('daemon launch', () => {
@@ -42,6 +74,15 @@ describe('daemon launch', () => {
     const seen = procOf(pid);
     assert.equal(seen.env.get('MALLOC_ARENA_MAX'), MALLOC_ARENAS);
     assert.ok(seen.argv.includes(`--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`), seen.argv.join(' '));
+  });
+
+  it("gives worker threads the young generation their resourceLimits ask for, not the main thread's flag", () => {
+    const kept = newSpaceSizes(false);
+    // the premise: V8's flags are the process's, so the main thread's flag caps every worker thread too
+    assert.ok(kept.worker <= 2 * MAIN_SEMI_SPACE_MB + 1, `without the release the worker had ${kept.worker} MB`);
+    const released = newSpaceSizes(true);
+    assert.ok(released.worker > 4 * MAIN_SEMI_SPACE_MB, `worker new space ${released.worker} MB, asked for 64`);
+    assert.ok(released.main <= 2 * MAIN_SEMI_SPACE_MB + 1, `main thread new space grew to ${released.main} MB`);
   });
 
   it("keeps an operator's MALLOC_ARENA_MAX", async () => {
