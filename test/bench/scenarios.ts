@@ -132,6 +132,7 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
       DAEMON_LOG_LEVEL: 'warn',
       // what an operator sets for throughput (the daemon's default is 5): jobs in flight are the batch size
       WORKER_CONCURRENCY: '200',
+      DAEMON_THREAD_YOUNG_MB: '32',
       SUBSCRIPTION_HEARTBEAT_INTERVAL: '25000',
       SUBSCRIPTION_HEALTH_CHECK_INTERVAL: '30000',
       SUBSCRIPTION_JOIN_TIMEOUT: '10000',
