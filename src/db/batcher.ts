@@ -1,14 +1,18 @@
 // Groups concurrent requests into one call: at most `inFlight` calls of a kind run at once (one by default), and
-// the requests that arrive meanwhile go together in the next. Under no load a request runs at once (no timer, no
-// added latency); under load one commit — one WAL flush — or one bulk request serves many. A caller for whom only a
-// full batch pays (Novu's bulk on a rate-limited server) may hold a partial batch up to `linger()` ms for it to fill;
-// when the time is up, what waits goes as it is.
+// the requests that arrive meanwhile go together in the next. A call starts at the end of the event-loop turn its
+// first request arrived in (setImmediate), so requests made in the same turn — the jobs one claim or one Novu reply
+// resumed, the tasks one message batch brought — go together even when a call could start at once; under no load
+// that costs no timer and no measurable wait. Under load one commit — one WAL flush — or one bulk request serves
+// many. A caller for whom only a full batch pays (Novu's bulk on a rate-limited server) may hold a partial batch up
+// to `linger()` ms for it to fill; when the time is up, what waits goes as it is.
 
 export class Batcher<In, Out> {
   private queue: { item: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
   private running = 0;
   /** a partial batch is being held: the timer that ends the hold, and whether it has ended */
   private hold: { timer: NodeJS.Timeout; over: boolean } | undefined;
+  /** a pump is due at the end of this event-loop turn */
+  private gathering: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly run: (items: In[]) => Promise<Out[]>,
@@ -26,7 +30,12 @@ export class Batcher<In, Out> {
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.pump();
+      if (this.queue.length >= this.maxSize) this.pump();
+      else
+        this.gathering ??= setImmediate(() => {
+          this.gathering = undefined;
+          this.pump();
+        });
     });
   }
 

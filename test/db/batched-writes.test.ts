@@ -16,6 +16,9 @@ describe('batched writes', () => {
     await db.drop();
   });
 
+  /** the end of the current event-loop turn: what a Batcher gathered in it has been sent */
+  const turn = () => new Promise((r) => setImmediate(r));
+
   it('groups requests that arrive while a statement runs, in order, and rejects a failed batch whole', async () => {
     const calls: number[][] = [];
     const batcher = new Batcher<number, number>(async (items) => {
@@ -24,10 +27,13 @@ describe('batched writes', () => {
       if (items.includes(-1)) throw new Error('boom');
       return items.map((i) => i * 10);
     });
-    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i)));
+    const first = batcher.submit(1);
+    await turn(); // 1 runs alone; the four that arrive meanwhile go together next
+    const results = await Promise.all([first, ...[2, 3, 4, 5].map((i) => batcher.submit(i))]);
     assert.deepEqual(results, [10, 20, 30, 40, 50]);
     assert.deepEqual(calls, [[1], [2, 3, 4, 5]]);
-    const running = batcher.submit(0); // runs alone; the next three wait and go together
+    const running = batcher.submit(0);
+    await turn(); // 0 runs alone; the next three wait and go together
     const failing = [batcher.submit(7), batcher.submit(-1), batcher.submit(8)];
     const settled = await Promise.allSettled([running, ...failing]);
     assert.deepEqual(
@@ -37,7 +43,7 @@ describe('batched writes', () => {
     assert.deepEqual(calls.at(-1), [7, -1, 8]);
   });
 
-  it('with two calls allowed in flight, the first two go at once, side by side, the rest together', async () => {
+  it('with two calls allowed in flight, requests of two turns go side by side, the rest together', async () => {
     const calls: number[][] = [];
     let inFlight = 0;
     let most = 0;
@@ -52,9 +58,33 @@ describe('batched writes', () => {
       100,
       2,
     );
-    await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i)));
+    const done = [batcher.submit(1)];
+    await turn();
+    done.push(batcher.submit(2));
+    await turn();
+    done.push(...[3, 4, 5].map((i) => batcher.submit(i)));
+    await Promise.all(done);
     assert.deepEqual(calls, [[1], [2], [3, 4, 5]]);
     assert.equal(most, 2);
+  });
+
+  it('sends the requests of one event-loop turn in one call, though more calls could start at once', async () => {
+    const calls: number[][] = [];
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        calls.push(items);
+        return items;
+      },
+      3,
+      4,
+    );
+    // as the jobs one claim (or one Novu reply) resumes ask together: five requests, four calls allowed in flight
+    assert.deepEqual(await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i))), [1, 2, 3, 4, 5]);
+    // a full batch goes at once; the rest at the end of the turn
+    assert.deepEqual(calls, [
+      [1, 2, 3],
+      [4, 5],
+    ]);
   });
 
   it('claims many rows in one statement, once per row, with the same answers as single claims', async () => {
