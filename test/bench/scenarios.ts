@@ -119,6 +119,9 @@ async function backlog(stack: Stack, enterprise: string, rows: number): Promise<
   }
 }
 
+/** A backlog scenario measures nothing unless some quiet rows were created while the backlog waited. */
+const duringBacklogOk = (s: Scenario, rows: number) => s.backlog === undefined || rows > 0;
+
 const pctl = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 async function run(s: Scenario): Promise<Record<string, unknown>> {
@@ -216,6 +219,15 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
         worst.push({ at_s: Math.round((r.at - t0) / 100) / 10, ms: Math.round(Math.min(...got) - r.at) });
       }
     }
+    // the backlog's last delivery: a quiet row created before it was delivered while the backlog still waited
+    const backlogDoneAt = Math.max(
+      0,
+      ...deliveries.filter((d) => String(d.payload['k']).startsWith('backlog-')).map((d) => d.acceptedAt),
+    );
+    const duringBacklog = created.rows
+      .filter((r) => r.at < backlogDoneAt && byKey.has(r.k))
+      .map((r) => Math.min(...(byKey.get(r.k) as number[])) - r.at)
+      .sort((a, b) => a - b);
     latencies.sort((a, b) => a - b);
     const delivered = latencies.length;
     const lastAt = Math.max(
@@ -249,14 +261,26 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
         Math.round((deliveries.filter((d) => d.kind === 'bulk').length / Math.max(1, all)) * 100) / 100,
       ...(s.backlog === undefined
         ? {}
-        : { backlog_rows: s.backlog.rows, backlog_fed_s: backlogFedS, backlog_delivered_meanwhile: all - delivered }),
+        : {
+            backlog_rows: s.backlog.rows,
+            backlog_fed_s: backlogFedS,
+            backlog_delivered_meanwhile: all - delivered,
+            backlog_drained_at_s: Math.round((backlogDoneAt - t0) / 100) / 10,
+            // the target's measure: the quiet rows created while the backlog still had rows to deliver
+            rows_during_backlog: duringBacklog.length,
+            p50_ms_during_backlog: Math.round(pctl(duringBacklog, 0.5)),
+            p99_ms_during_backlog: Math.round(pctl(duringBacklog, 0.99)),
+          }),
       worst: worst.sort((a, b) => b.ms - a.ms).slice(0, 8),
       targets: s.targets,
     };
     const met: Record<string, boolean> = { none_lost: lost === 0, none_twice: duplicated === 0 };
     if (s.targets.delivered_per_s !== undefined)
       met['delivered_per_s'] = (result['delivered_per_s'] as number) >= s.targets.delivered_per_s;
-    if (s.targets.p99_ms !== undefined) met['p99_ms'] = (result['p99_ms'] as number) <= s.targets.p99_ms;
+    if (s.targets.p99_ms !== undefined) {
+      const p99 = s.backlog === undefined ? result['p99_ms'] : result['p99_ms_during_backlog'];
+      met['p99_ms'] = duringBacklogOk(s, duringBacklog.length) && (p99 as number) <= s.targets.p99_ms;
+    }
     result['met'] = met;
     return result;
   } finally {
