@@ -37,8 +37,9 @@ function newSpaceSizes(release: boolean): { worker: number; main: number } {
     const { releaseSemiSpaceFlag } = await import(${JSON.stringify(SETTINGS)});
     if (${release}) releaseSemiSpaceFlag();
     const worker = await new Promise((resolve, reject) => {
-      const w = new Worker(\`process.getBuiltinModule('node:worker_threads').parentPort.postMessage(\${${JSON.stringify(churn)}})\`,
-        { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+      const port = "process.getBuiltinModule('node:worker_threads').parentPort";
+      const code = port + '.postMessage(' + ${JSON.stringify(churn)} + ')';
+      const w = new Worker(code, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
       w.once('message', resolve);
       w.once('error', reject);
     });
