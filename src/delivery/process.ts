@@ -135,20 +135,19 @@ function endedBeforeDelivery(
   owner: string,
   row: ClaimedRow,
 ): Promise<ProcessResult> | undefined {
-  const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
   if (row.schedule_invalid) return fail(deps, row.id, owner, invalidScheduleReason(row));
   // Attempts that never completed (the worker crashed or lost its lease each time) count too: a row that kills its
   // worker must end `failed`, not loop. Rate-limited runs give their attempt back (markRetrying), so they do not.
+  const spent = row.attempts > task.maxAttempts * 2;
   const late = pastDeadline(deps, row.failing_for_ms);
-  const abandon =
-    row.attempts > task.maxAttempts * 2
-      ? `delivery abandoned after ${row.attempts - 1} attempts that never completed ` +
-        `(the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
-      : late !== undefined
-        ? `delivery gave up after ${Math.round(late / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ` +
-          (row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`)
-        : undefined;
-  return abandon === undefined ? undefined : fail(deps, row.id, owner, abandon, key);
+  if (!spent && late === undefined) return undefined;
+  const key = deliveryKey(row.enterprise_id, row.id, row.armed_version);
+  const abandon = spent
+    ? `delivery abandoned after ${row.attempts - 1} attempts that never completed ` +
+      `(the worker crashed or lost its lease each time); Novu may have received it as transaction ${key}`
+    : `delivery gave up after ${Math.round((late ?? 0) / 1000)} s of failures (DELIVERY_MAX_DURATION_MS): ` +
+      (row.retry_error ?? `no attempt completed; Novu may have received it as transaction ${key}`);
+  return fail(deps, row.id, owner, abandon, key);
 }
 
 /** A claimed row with its payload: validate, trigger Novu, record the outcome. */

@@ -119,9 +119,6 @@ async function backlog(stack: Stack, enterprise: string, rows: number): Promise<
   }
 }
 
-/** A backlog scenario measures nothing unless some quiet rows were created while the backlog waited. */
-const duringBacklogOk = (s: Scenario, rows: number) => s.backlog === undefined || rows > 0;
-
 const pctl = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 async function run(s: Scenario): Promise<Record<string, unknown>> {
@@ -277,9 +274,12 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
     const met: Record<string, boolean> = { none_lost: lost === 0, none_twice: duplicated === 0 };
     if (s.targets.delivered_per_s !== undefined)
       met['delivered_per_s'] = (result['delivered_per_s'] as number) >= s.targets.delivered_per_s;
+    // a backlog scenario is judged on the quiet rows created while the backlog waited, and fails without any
     if (s.targets.p99_ms !== undefined) {
-      const p99 = s.backlog === undefined ? result['p99_ms'] : result['p99_ms_during_backlog'];
-      met['p99_ms'] = duringBacklogOk(s, duringBacklog.length) && (p99 as number) <= s.targets.p99_ms;
+      met['p99_ms'] =
+        s.backlog === undefined
+          ? pctl(latencies, 0.99) <= s.targets.p99_ms
+          : duringBacklog.length > 0 && pctl(duringBacklog, 0.99) <= s.targets.p99_ms;
     }
     result['met'] = met;
     return result;

@@ -67,10 +67,11 @@ function jobFor(enterpriseId: string, notificationId: string) {
   };
 }
 
-/** A Novu that accepts every trigger at once. */
-function sentNovu(): NovuTrigger {
+/** A Novu that accepts every trigger, after `seen` has looked at it (and taken its time). */
+function acceptingNovu(seen: (req: TriggerRequest) => Promise<void> | void = () => undefined): NovuTrigger {
   return {
     async trigger(req: TriggerRequest) {
+      await seen(req);
       return { kind: 'sent', transactionId: req.transactionId, replayed: false };
     },
     cancel: async () => ({ ok: true, cancelled: false, call: { operation: 'cancel', status: 200, ms: 0 } }),
@@ -112,16 +113,12 @@ describe('deferred payloads', () => {
     let inFlight = 0;
     let most = 0;
     const seen = new Map<string, number>();
-    const novu: NovuTrigger = {
-      async trigger(req: TriggerRequest) {
-        most = Math.max(most, ++inFlight);
-        seen.set(req.notificationId, (req.payload['blob'] as string).length);
-        await new Promise((r) => setTimeout(r, 40));
-        inFlight -= 1;
-        return { kind: 'sent', transactionId: req.transactionId, replayed: false };
-      },
-      cancel: async () => ({ ok: true, cancelled: false, call: { operation: 'cancel', status: 200, ms: 0 } }),
-    };
+    const novu = acceptingNovu(async (req) => {
+      most = Math.max(most, ++inFlight);
+      seen.set(req.notificationId, (req.payload['blob'] as string).length);
+      await new Promise((r) => setTimeout(r, 40));
+      inFlight -= 1;
+    });
     // room for two of these payloads at a time (their stored size is about `bytes` each)
     const deps: ProcessDeps = {
       db: db.pool,
@@ -132,22 +129,7 @@ describe('deferred payloads', () => {
     };
     const results = await Promise.all(
       ids.map((id, i) =>
-        processNotification(
-          {
-            job: {
-              enterpriseId: 'e2',
-              notificationId: id,
-              version: '1',
-              action: 'deliver',
-              origin: 'realtime',
-              enqueuedAt: Date.now(),
-            },
-            jobId: `job-${i}`,
-            attemptsMade: 0,
-            maxAttempts: 3,
-          },
-          deps,
-        ),
+        processNotification({ job: jobFor('e2', id), jobId: `job-${i}`, attemptsMade: 0, maxAttempts: 3 }, deps),
       ),
     );
     assert.deepEqual(
@@ -167,22 +149,11 @@ describe('deferred payloads', () => {
     const payloads = new ByteBudget(1_000_000);
     const held = await payloads.acquire(1_000_000);
     let triggered = 0;
-    const novu: NovuTrigger = {
-      async trigger(req: TriggerRequest) {
-        triggered += 1;
-        return { kind: 'sent', transactionId: req.transactionId, replayed: false };
-      },
-      cancel: async () => ({ ok: true, cancelled: false, call: { operation: 'cancel', status: 200, ms: 0 } }),
-    };
-    const job = {
-      enterpriseId: 'e3',
-      notificationId: id,
-      version: '1',
-      action: 'deliver' as const,
-      origin: 'realtime' as const,
-    };
+    const novu = acceptingNovu(() => {
+      triggered += 1;
+    });
     const running = processNotification(
-      { job: { ...job, enqueuedAt: Date.now() }, jobId: 'job-d', attemptsMade: 0, maxAttempts: 3 },
+      { job: jobFor('e3', id), jobId: 'job-d', attemptsMade: 0, maxAttempts: 3 },
       { db: db.pool, novu, leaseMs: 30_000, retryHoldMs: 100, payloads },
     );
     await new Promise((r) => setTimeout(r, 100));
@@ -192,13 +163,14 @@ describe('deferred payloads', () => {
     assert.equal(triggered, 0);
     assert.equal(payloads.inUse, 0);
   });
+
   it('keeps the lease while a deferred payload waits for the budget', async () => {
     const id = await insertRow(db.pool, { enterprise_id: 'e4', payload: bigPayload(100_000, 1) });
     const payloads = new ByteBudget(1_000_000);
     const held = await payloads.acquire(1_000_000);
     const running = processNotification(
       { job: jobFor('e4', id), jobId: 'job-w', attemptsMade: 0, maxAttempts: 3 },
-      { db: db.pool, novu: sentNovu(), leaseMs: 300, retryHoldMs: 100, payloads },
+      { db: db.pool, novu: acceptingNovu(), leaseMs: 300, retryHoldMs: 100, payloads },
     );
     await new Promise((r) => setTimeout(r, 800)); // more than twice the 300 ms lease
     const { rows } = await db.pool.query<{ live: boolean }>(
@@ -217,9 +189,9 @@ describe('deferred payloads', () => {
     try {
       const result = await Promise.race([
         processNotification(
-          // attempts allowed: 0, so the claim's first attempt is already past twice that
+          // maxAttempts 0: the claim's first attempt is already over twice the attempts allowed, so it can only fail
           { job: jobFor('e5', id), jobId: 'job-x', attemptsMade: 0, maxAttempts: 0 },
-          { db: db.pool, novu: sentNovu(), leaseMs: 30_000, retryHoldMs: 100, payloads },
+          { db: db.pool, novu: acceptingNovu(), leaseMs: 30_000, retryHoldMs: 100, payloads },
         ),
         new Promise<'waited'>((r) => setTimeout(() => r('waited'), 2000)),
       ]);
