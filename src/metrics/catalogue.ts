@@ -2,6 +2,7 @@
 // bounded label values). Each thread registers the metrics it updates in its own prom-client registry, created on
 // first use; the main thread gathers every thread's registry and serves the sum at GET /metrics (collect.ts).
 // docker/observability's alert rules and dashboard use these names; test/metrics pins them.
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, register, type Registry } from 'prom-client';
 
 /** Why a row was failed, as a bounded label (the reason itself is a sentence in last_error). */
@@ -163,6 +164,24 @@ export const Metrics = {
         registers,
         labelNames: ['outcome'] as const,
         help: 'Cron rule fire times accounted for, by outcome (fired, caught_up, missed)',
+      }),
+  ),
+  // every actor host thread (its `thread` label is the host's name)
+  threadHeap: make(
+    'notifyd_thread_heap_bytes',
+    (registers) =>
+      new Gauge({
+        name: 'notifyd_thread_heap_bytes',
+        registers,
+        labelNames: ['space'] as const,
+        help:
+          "V8 heap of each actor host thread: 'used', and the 'limit' its old and young generations allow " +
+          '(DAEMON_THREAD_HEAP_MB and DAEMON_THREAD_YOUNG_MB); a thread at its limit is stopped and restarted',
+        collect() {
+          const heap = getHeapStatistics();
+          this.set({ space: 'used' }, heap.used_heap_size);
+          this.set({ space: 'limit' }, heap.heap_size_limit);
+        },
       }),
   ),
   // realtime threads

@@ -15,6 +15,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { register } from 'prom-client';
 import { describeError, Errors, notifydError } from '../errors.js';
 import { createLogger, flushLogsSync, setRootLogger } from '../log/logger.js';
+import { Metrics } from '../metrics/catalogue.js';
 import { factoryOf, type ActorFactory } from './actor.js';
 import { ActorCell, type CellHost, type Incarnation } from './actor-cell.js';
 import { serializeError } from './mailbox.js';
@@ -31,6 +32,7 @@ const threadLog = createLogger({ level: wd.logLevel, base: { host: wd.hostId, th
 // Every metric of this thread carries its host's name: series of different threads never merge, so one thread's
 // restart resets only its own counters.
 register.setDefaultLabels({ thread: wd.hostId });
+Metrics.threadHeap(); // read at each scrape
 setRootLogger(threadLog);
 const log = threadLog.child({ component: 'runtime' });
 

@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import type { DaemonProcess } from '../../src/devstack/daemon-process.js';
 import { MAIN_SEMI_SPACE_MB, MALLOC_ARENAS, SEMI_SPACE_FLAG } from '../../supervisor/launch-settings.js';
 import { startDaemonOnFreePort } from '../support/daemon-on-port.js';
+import { parseMetrics, type Sample } from '../support/prom.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait.js';
 
 /** The environment and command line of a running process, as the kernel holds them. */
 function procOf(pid: number): { env: Map<string, string>; argv: string[] } {
@@ -84,6 +86,33 @@ describe('daemon launch', () => {
     const released = newSpaceSizes(true);
     assert.ok(released.worker > 4 * MAIN_SEMI_SPACE_MB, `worker new space ${released.worker} MB, asked for 64`);
     assert.ok(released.main <= 2 * MAIN_SEMI_SPACE_MB + 1, `main thread new space grew to ${released.main} MB`);
+  });
+
+  it("gives the daemon's actor threads the young generation DAEMON_THREAD_YOUNG_MB asks for", async () => {
+    /** each host thread's heap limit (MiB), from /metrics: old generation plus young, as V8 sized them */
+    const limits = async (youngMb: string) => {
+      const { proc, port } = await startDaemonOnFreePort({ ...stack.env, DAEMON_THREAD_YOUNG_MB: youngMb });
+      daemons.push(proc);
+      // the host threads start after /livez answers
+      let limit: Sample[] = [];
+      await waitFor(
+        async () => {
+          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          limit = parseMetrics(text).filter(
+            (m) => m.name === 'notifyd_thread_heap_bytes' && m.labels['space'] === 'limit',
+          );
+          return limit.length >= 2;
+        },
+        { what: 'notifyd_thread_heap_bytes{space="limit"} of the core and realtime threads' },
+      );
+      return new Map(limit.map((m) => [m.labels['thread'], m.value / 2 ** 20]));
+    };
+    const small = await limits('8');
+    const large = await limits('64');
+    for (const [thread, mb] of large) {
+      // 56 MB more young generation; with the main thread's flag still in force every thread had the same limit
+      assert.ok(mb - (small.get(thread) ?? Infinity) > 32, `${thread}: ${small.get(thread)} MiB at 8, ${mb} MiB at 64`);
+    }
   });
 
   it("keeps an operator's MALLOC_ARENA_MAX", async () => {
